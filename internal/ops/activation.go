@@ -1,0 +1,153 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ActKind names an element-wise activation.
+type ActKind int
+
+const (
+	ReLU ActKind = iota
+	LeakyReLU
+	Sigmoid
+	Tanh
+)
+
+func (k ActKind) String() string {
+	return [...]string{"relu", "leaky_relu", "sigmoid", "tanh"}[k]
+}
+
+// Activation applies an element-wise nonlinearity. Each of these has a
+// derivative that is a function of the output alone, so the backward op
+// needs only y and dy (and x can be freed early).
+type Activation struct {
+	base
+	Kind  ActKind
+	Alpha float32 // negative slope of leaky_relu, > 0
+	dims  int
+	out   buffer
+}
+
+func NewActivation(name string, kind ActKind, alpha float32) *Activation {
+	return &Activation{base: newBase(kind.String() + ":" + name), Kind: kind, Alpha: alpha}
+}
+
+func (op *Activation) Apply(x *G.Node) (*G.Node, error) {
+	op.dims = x.Dims()
+	return G.ApplyOp(op, x)
+}
+
+func (op *Activation) Arity() int    { return 1 }
+func (op *Activation) Type() hm.Type { return fnType(op.dims, op.dims) }
+func (op *Activation) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	return s.Clone(), err
+}
+
+func (op *Activation) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 1, vs)
+	if err != nil {
+		return nil, err
+	}
+	x := ds[0]
+	out := op.out.get(ss[0]...)
+	y := out.Data().([]float32)
+	parallel(len(x), func(_, lo, hi int) { op.forward(x[lo:hi], y[lo:hi]) })
+	return out, nil
+}
+
+func (op *Activation) forward(x, y []float32) {
+	switch op.Kind {
+	case ReLU:
+		for i, v := range x {
+			y[i] = max(v, 0)
+		}
+	case LeakyReLU:
+		for i, v := range x {
+			if v < 0 {
+				v *= op.Alpha
+			}
+			y[i] = v
+		}
+	case Sigmoid:
+		for i, v := range x {
+			y[i] = float32(1 / (1 + math.Exp(-float64(v))))
+		}
+	case Tanh:
+		for i, v := range x {
+			y[i] = float32(math.Tanh(float64(v)))
+		}
+	}
+}
+
+func (op *Activation) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *Activation) SymDiff(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	g := &activationGrad{base: newBase(op.name + ".dX"), fwd: op}
+	dx, err := G.ApplyOp(g, output, grad)
+	return G.Nodes{dx}, err
+}
+
+// activationGrad computes dx = f'(x)·dy from y = f(x).
+type activationGrad struct {
+	base
+	fwd *Activation
+	out buffer
+}
+
+func (op *activationGrad) Arity() int         { return 2 }
+func (op *activationGrad) Type() hm.Type      { return fnType(op.fwd.dims, op.fwd.dims, op.fwd.dims) }
+func (op *activationGrad) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *activationGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+func (op *activationGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	return s.Clone(), err
+}
+
+func (op *activationGrad) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	y, dy := ds[0], ds[1]
+	out := op.out.get(ss[0]...)
+	dx := out.Data().([]float32)
+	alpha := op.fwd.Alpha
+	parallel(len(y), func(_, lo, hi int) {
+		switch op.fwd.Kind {
+		case ReLU:
+			for i := lo; i < hi; i++ {
+				if y[i] > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
+		case LeakyReLU:
+			for i := lo; i < hi; i++ {
+				if y[i] > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = alpha * dy[i]
+				}
+			}
+		case Sigmoid:
+			for i := lo; i < hi; i++ {
+				dx[i] = dy[i] * y[i] * (1 - y[i])
+			}
+		case Tanh:
+			for i := lo; i < hi; i++ {
+				dx[i] = dy[i] * (1 - y[i]*y[i])
+			}
+		}
+	})
+	return out, nil
+}

@@ -1,0 +1,231 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// BNState is what a batch-norm layer keeps between steps: the running mean
+// and unbiased running variance used at inference, with PyTorch's update
+// rule running = (1−momentum)·running + momentum·batch. The slices belong to
+// the model and are shared by every graph built over it; nothing here resets
+// them implicitly.
+type BNState struct {
+	RunningMean, RunningVar []float32
+	Momentum, Eps           float64
+	NumBatches              int64
+}
+
+// BatchNorm normalises x (B,C,H,W) or (B,C) per channel and applies the
+// affine γ, β. Training uses the batch statistics (biased variance) and
+// updates the running ones; inference uses the running statistics.
+type BatchNorm struct {
+	base
+	State    *BNState
+	Training bool
+
+	out    buffer
+	xhat   []float32 // normalised input, kept for the backward pass
+	invStd []float32 // 1/√(σ²+ε) per channel
+	dims   int
+}
+
+func NewBatchNorm(name string, st *BNState, training bool) *BatchNorm {
+	return &BatchNorm{base: newBase("batchnorm:" + name), State: st, Training: training}
+}
+
+func (op *BatchNorm) Apply(x, gamma, beta *G.Node) (*G.Node, error) {
+	op.dims = x.Dims()
+	return G.ApplyOp(op, x, gamma, beta)
+}
+
+func (op *BatchNorm) Arity() int    { return 3 }
+func (op *BatchNorm) Type() hm.Type { return fnType(op.dims, op.dims, 1, 1) }
+
+func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 2 && len(xs) != 4 {
+		return nil, fmt.Errorf("%s: input must be (B,C) or (B,C,H,W), got %v", op.name, xs)
+	}
+	if xs[1] != len(op.State.RunningMean) {
+		return nil, fmt.Errorf("%s: input has %d channels, layer %d", op.name, xs[1], len(op.State.RunningMean))
+	}
+	return xs.Clone(), nil
+}
+
+// bnDims views a (B,C,…) shape as B × C × S.
+func bnDims(s tensor.Shape) (B, C, S int) {
+	B, C, S = s[0], s[1], 1
+	for _, d := range s[2:] {
+		S *= d
+	}
+	return
+}
+
+func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 3, vs)
+	if err != nil {
+		return nil, err
+	}
+	x, gamma, beta := ds[0], ds[1], ds[2]
+	B, C, S := bnDims(ss[0])
+	out := op.out.get(ss[0]...)
+	y := out.Data().([]float32)
+	st := op.State
+	if !op.Training {
+		parallel(C, func(_, lo, hi int) {
+			for c := lo; c < hi; c++ {
+				inv := float32(1 / math.Sqrt(float64(st.RunningVar[c])+st.Eps))
+				scale := gamma[c] * inv
+				shift := beta[c] - st.RunningMean[c]*scale
+				for b := range B {
+					off := (b*C + c) * S
+					for i, v := range x[off : off+S] {
+						y[off+i] = v*scale + shift
+					}
+				}
+			}
+		})
+		return out, nil
+	}
+	n := B * S
+	if n < 2 {
+		return nil, fmt.Errorf("%s: training needs more than one value per channel (got batch %d × %d)", op.name, B, S)
+	}
+	op.xhat = grow(op.xhat, len(x))
+	op.invStd = grow(op.invStd, C)
+	m := float32(st.Momentum)
+	parallel(C, func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			// Two passes in float64 keep the variance accurate for large B·S.
+			var s float64
+			for b := range B {
+				off := (b*C + c) * S
+				for _, v := range x[off : off+S] {
+					s += float64(v)
+				}
+			}
+			mean := s / float64(n)
+			var sq float64
+			for b := range B {
+				off := (b*C + c) * S
+				for _, v := range x[off : off+S] {
+					d := float64(v) - mean
+					sq += d * d
+				}
+			}
+			variance := sq / float64(n)
+			inv := 1 / math.Sqrt(variance+st.Eps)
+			op.invStd[c] = float32(inv)
+			fm, fi := float32(mean), float32(inv)
+			for b := range B {
+				off := (b*C + c) * S
+				for i, v := range x[off : off+S] {
+					h := (v - fm) * fi
+					op.xhat[off+i] = h
+					y[off+i] = h*gamma[c] + beta[c]
+				}
+			}
+			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*fm
+			st.RunningVar[c] = (1-m)*st.RunningVar[c] + m*float32(variance*float64(n)/float64(n-1))
+		}
+	})
+	st.NumBatches++
+	return out, nil
+}
+
+func (op *BatchNorm) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if !op.Training {
+		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
+	}
+	bw := &bnBackward{base: newBase(op.name + ".dX"), fwd: op, dims: op.dims}
+	dx, err := G.ApplyOp(bw, grad, in[1])
+	if err != nil {
+		return nil, err
+	}
+	c := tensor.Shape{len(op.State.RunningMean)}
+	dg, err := G.ApplyOp(newSideOutput(op.name+".dγ", &bw.dgamma, c), dx)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(newSideOutput(op.name+".dβ", &bw.dbeta, c), dx)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dg, db}, nil
+}
+
+// bnBackward computes, per channel over the N = B·S values,
+//
+//	dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ/(σ·N) · (N·dy − dβ − x̂·dγ)
+//
+// and leaves dγ, dβ for the side-output nodes.
+type bnBackward struct {
+	base
+	fwd                *BatchNorm
+	dims               int
+	out, dgamma, dbeta buffer
+}
+
+func (op *bnBackward) Arity() int         { return 2 }
+func (op *bnBackward) Type() hm.Type      { return fnType(op.dims, op.dims, 1) }
+func (op *bnBackward) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *bnBackward) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+
+func (op *bnBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+
+func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	dy, gamma := ds[0], ds[1]
+	B, C, S := bnDims(ss[0])
+	if len(op.fwd.xhat) != len(dy) {
+		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
+	}
+	out := op.out.get(ss[0]...)
+	dx := out.Data().([]float32)
+	dg := op.dgamma.get(C).Data().([]float32)
+	db := op.dbeta.get(C).Data().([]float32)
+	xhat := op.fwd.xhat
+	n := float32(B * S)
+	parallel(C, func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var sdy, sdyx float32
+			for b := range B {
+				off := (b*C + c) * S
+				for i, g := range dy[off : off+S] {
+					sdy += g
+					sdyx += g * xhat[off+i]
+				}
+			}
+			dg[c], db[c] = sdyx, sdy
+			k := gamma[c] * op.fwd.invStd[c] / n
+			for b := range B {
+				off := (b*C + c) * S
+				for i, g := range dy[off : off+S] {
+					dx[off+i] = k * (n*g - sdy - xhat[off+i]*sdyx)
+				}
+			}
+		}
+	})
+	return out, nil
+}

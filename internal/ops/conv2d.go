@@ -1,0 +1,355 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ConvGeom is the geometry of a square-kernel 2-D convolution
+// (cross-correlation, as in every deep-learning framework).
+type ConvGeom struct {
+	Kernel, Stride, Pad int
+}
+
+// OutSize is the spatial output size: (in + 2·pad − kernel)/stride + 1.
+func (g ConvGeom) OutSize(in int) int { return (in+2*g.Pad-g.Kernel)/g.Stride + 1 }
+
+// Conv2D is y = x ⋆ w + b for x (B,C,H,W), w (O,C,K,K), b (O) → y (B,O,OH,OW).
+// It lowers each image with im2col to a (C·K·K)×(OH·OW) matrix and multiplies
+// by w viewed as O×(C·K·K), which writes NCHW directly.
+type Conv2D struct {
+	base
+	Geom      ConvGeom
+	HasBias   bool
+	InputDiff bool // whether the gradient w.r.t. x is needed (false for the first layer)
+
+	inShape  tensor.Shape // x's shape, recorded when the node is built
+	keepCols bool         // cache im2col for the weight gradient (training graphs)
+	cols     []float32    // B × CKK × P when keepCols, else one slab per worker
+	out      buffer
+}
+
+// NewConv2D makes a conv op. keepCols must be true when gradients will be
+// taken: the weight gradient reuses the forward pass's im2col matrices.
+func NewConv2D(name string, geom ConvGeom, hasBias, inputDiff, keepCols bool) *Conv2D {
+	return &Conv2D{base: newBase("conv2d:" + name), Geom: geom, HasBias: hasBias, InputDiff: inputDiff, keepCols: keepCols}
+}
+
+// Apply adds the op to the graph: x, w and (if HasBias) b.
+func (op *Conv2D) Apply(x, w, b *G.Node) (*G.Node, error) {
+	if op.HasBias {
+		return G.ApplyOp(op, x, w, b)
+	}
+	return G.ApplyOp(op, x, w)
+}
+
+func (op *Conv2D) Arity() int {
+	if op.HasBias {
+		return 3
+	}
+	return 2
+}
+
+func (op *Conv2D) Type() hm.Type {
+	if op.HasBias {
+		return fnType(4, 4, 4, 1)
+	}
+	return fnType(4, 4, 4)
+}
+
+func (op *Conv2D) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	ws, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] {
+		return nil, fmt.Errorf("%s: input %v and filter %v do not fit", op.name, xs, ws)
+	}
+	op.inShape = xs.Clone()
+	return tensor.Shape{xs[0], ws[0], op.Geom.OutSize(xs[2]), op.Geom.OutSize(xs[3])}, nil
+}
+
+// convDims gathers every size the kernels need.
+type convDims struct {
+	B, C, H, W, O, OH, OW, K, S, P int
+}
+
+func (d convDims) ckk() int { return d.C * d.K * d.K }
+func (d convDims) pix() int { return d.OH * d.OW }
+
+func (op *Conv2D) dims(xs, ws tensor.Shape) convDims {
+	return convDims{B: xs[0], C: xs[1], H: xs[2], W: xs[3], O: ws[0],
+		OH: op.Geom.OutSize(xs[2]), OW: op.Geom.OutSize(xs[3]),
+		K: op.Geom.Kernel, S: op.Geom.Stride, P: op.Geom.Pad}
+}
+
+func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, op.Arity(), vs)
+	if err != nil {
+		return nil, err
+	}
+	x, w := ds[0], ds[1]
+	d := op.dims(ss[0], ss[1])
+	var bias []float32
+	if op.HasBias {
+		bias = ds[2]
+	}
+	out := op.out.get(d.B, d.O, d.OH, d.OW)
+	y := out.Data().([]float32)
+	ckk, pix := d.ckk(), d.pix()
+	slab := ckk * pix
+	if op.keepCols {
+		op.cols = grow(op.cols, d.B*slab)
+	} else {
+		op.cols = grow(op.cols, numWorkers(d.B)*slab)
+	}
+	parallel(d.B, func(wk, lo, hi int) {
+		for b := lo; b < hi; b++ {
+			col := op.cols[wk*slab : (wk+1)*slab]
+			if op.keepCols {
+				col = op.cols[b*slab : (b+1)*slab]
+			}
+			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
+			yb := y[b*d.O*pix : (b+1)*d.O*pix]
+			if bias != nil {
+				for o := range d.O {
+					fill(yb[o*pix:(o+1)*pix], bias[o])
+				}
+				sgemm(false, false, d.O, pix, ckk, 1, w, ckk, col, pix, 1, yb, pix)
+			} else {
+				sgemm(false, false, d.O, pix, ckk, 1, w, ckk, col, pix, 0, yb, pix)
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *Conv2D) DiffWRT(n int) []bool {
+	r := []bool{op.InputDiff, true, true}
+	return r[:n]
+}
+
+func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if !op.keepCols {
+		return nil, fmt.Errorf("%s: built without gradient support", op.name)
+	}
+	gw := &convGradFilter{base: newBase(op.name + ".dW"), fwd: op}
+	dw, err := G.ApplyOp(gw, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	res := G.Nodes{nil, dw}
+	if op.InputDiff {
+		gx := &convGradInput{base: newBase(op.name + ".dX"), fwd: op}
+		if res[0], err = G.ApplyOp(gx, in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	if op.HasBias {
+		db, err := G.ApplyOp(newSideOutput(op.name+".db", &gw.db, tensor.Shape{in[1].Shape()[0]}), dw)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, db)
+	}
+	return res, nil
+}
+
+// convGradFilter computes dW = Σ_b dy_b · col_bᵀ (and db = Σ dy as a side
+// output) from the forward op's cached im2col matrices.
+type convGradFilter struct {
+	base
+	fwd     *Conv2D
+	out, db buffer
+	partial []float32 // per-worker dW and db accumulators
+}
+
+func (op *convGradFilter) Arity() int         { return 2 }
+func (op *convGradFilter) Type() hm.Type      { return fnType(4, 4, 4) }
+func (op *convGradFilter) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convGradFilter) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+
+func (op *convGradFilter) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	gs, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	k := op.fwd.Geom.Kernel
+	return tensor.Shape{gs[1], xs[1], k, k}, nil
+}
+
+func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	dy := ds[1]
+	xs, gs := ss[0], ss[1]
+	d := convDims{B: xs[0], C: xs[1], H: xs[2], W: xs[3], O: gs[1], OH: gs[2], OW: gs[3],
+		K: op.fwd.Geom.Kernel, S: op.fwd.Geom.Stride, P: op.fwd.Geom.Pad}
+	ckk, pix := d.ckk(), d.pix()
+	if len(op.fwd.cols) < d.B*ckk*pix {
+		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
+	}
+	nw := numWorkers(d.B)
+	per := d.O*ckk + d.O
+	op.partial = grow(op.partial, nw*per)
+	parallel(d.B, func(wk, lo, hi int) {
+		acc := op.partial[wk*per : (wk+1)*per]
+		dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
+		clear(acc)
+		for b := lo; b < hi; b++ {
+			col := op.fwd.cols[b*ckk*pix : (b+1)*ckk*pix]
+			dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
+			sgemm(false, true, d.O, ckk, pix, 1, dyb, pix, col, pix, 1, dw, ckk)
+			for o := range d.O {
+				db[o] += sum(dyb[o*pix : (o+1)*pix])
+			}
+		}
+	})
+	out := op.out.get(d.O, d.C, d.K, d.K)
+	reduceInto(out.Data().([]float32), op.partial[:d.O*ckk], nw, per)
+	reduceInto(op.db.get(d.O).Data().([]float32), op.partial[d.O*ckk:], nw, per)
+	return out, nil
+}
+
+// convGradInput computes dx = col2im(wᵀ · dy_b) for each image.
+type convGradInput struct {
+	base
+	fwd  *Conv2D
+	out  buffer
+	dcol []float32 // one slab per worker
+}
+
+func (op *convGradInput) Arity() int         { return 2 }
+func (op *convGradInput) Type() hm.Type      { return fnType(4, 4, 4) }
+func (op *convGradInput) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convGradInput) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+
+// InferShape recovers x's shape from dy and the forward op's last input shape.
+func (op *convGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	ws, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	gs, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	if op.fwd.inShape == nil {
+		return nil, fmt.Errorf("%s: unknown input shape", op.name)
+	}
+	return tensor.Shape{gs[0], ws[1], op.fwd.inShape[2], op.fwd.inShape[3]}, nil
+}
+
+func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	w, dy := ds[0], ds[1]
+	xs := op.fwd.inShape
+	d := op.fwd.dims(tensor.Shape{ss[1][0], xs[1], xs[2], xs[3]}, ss[0])
+	ckk, pix := d.ckk(), d.pix()
+	op.dcol = grow(op.dcol, numWorkers(d.B)*ckk*pix)
+	out := op.out.get(d.B, d.C, d.H, d.W)
+	dx := out.Data().([]float32)
+	img := d.C * d.H * d.W
+	parallel(d.B, func(wk, lo, hi int) {
+		dcol := op.dcol[wk*ckk*pix : (wk+1)*ckk*pix]
+		for b := lo; b < hi; b++ {
+			sgemm(true, false, ckk, pix, d.O, 1, w, ckk, dy[b*d.O*pix:(b+1)*d.O*pix], pix, 0, dcol, pix)
+			col2im(dcol, dx[b*img:(b+1)*img], d)
+		}
+	})
+	return out, nil
+}
+
+// im2col unrolls one image (C,H,W) into col, a (C·K·K)×(OH·OW) matrix whose
+// row (c,ki,kj) holds the input pixel under kernel tap (ki,kj) for every
+// output position; taps that fall in the padding read zero.
+func im2col(x, col []float32, d convDims) {
+	pix := d.pix()
+	for c := range d.C {
+		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for ki := range d.K {
+			for kj := range d.K {
+				row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+				for oy := range d.OH {
+					iy := oy*d.S - d.P + ki
+					r := row[oy*d.OW : (oy+1)*d.OW]
+					if iy < 0 || iy >= d.H {
+						clear(r)
+						continue
+					}
+					xr := xc[iy*d.W : (iy+1)*d.W]
+					if d.S == 1 {
+						// Contiguous run: copy the in-bounds span, zero the rest.
+						ix0 := kj - d.P
+						for ox := range r {
+							ix := ix0 + ox
+							if ix >= 0 && ix < d.W {
+								r[ox] = xr[ix]
+							} else {
+								r[ox] = 0
+							}
+						}
+						continue
+					}
+					for ox := range r {
+						ix := ox*d.S - d.P + kj
+						if ix >= 0 && ix < d.W {
+							r[ox] = xr[ix]
+						} else {
+							r[ox] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is im2col's adjoint: it sums every column entry back onto the input
+// pixel it was read from.
+func col2im(col, x []float32, d convDims) {
+	clear(x)
+	pix := d.pix()
+	for c := range d.C {
+		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for ki := range d.K {
+			for kj := range d.K {
+				row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+				for oy := range d.OH {
+					iy := oy*d.S - d.P + ki
+					if iy < 0 || iy >= d.H {
+						continue
+					}
+					xr := xc[iy*d.W : (iy+1)*d.W]
+					r := row[oy*d.OW : (oy+1)*d.OW]
+					for ox, v := range r {
+						ix := ox*d.S - d.P + kj
+						if ix >= 0 && ix < d.W {
+							xr[ix] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Dense is y = x·wᵀ + b for x (B,In), w (Out,In) — PyTorch's Linear layout —
+// and b (Out).
+type Dense struct {
+	base
+	InputDiff bool
+	out       buffer
+}
+
+func NewDense(name string, inputDiff bool) *Dense {
+	return &Dense{base: newBase("dense:" + name), InputDiff: inputDiff}
+}
+
+func (op *Dense) Apply(x, w, b *G.Node) (*G.Node, error) { return G.ApplyOp(op, x, w, b) }
+func (op *Dense) Arity() int                             { return 3 }
+func (op *Dense) Type() hm.Type                          { return fnType(2, 2, 2, 1) }
+
+func (op *Dense) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	ws, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] {
+		return nil, fmt.Errorf("%s: input %v and weight %v do not fit", op.name, xs, ws)
+	}
+	return tensor.Shape{xs[0], ws[0]}, nil
+}
+
+func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 3, vs)
+	if err != nil {
+		return nil, err
+	}
+	x, w, b := ds[0], ds[1], ds[2]
+	B, In, Out := ss[0][0], ss[0][1], ss[1][0]
+	out := op.out.get(B, Out)
+	y := out.Data().([]float32)
+	parallel(B, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			copy(y[i*Out:(i+1)*Out], b)
+		}
+		sgemm(false, true, hi-lo, Out, In, 1, x[lo*In:hi*In], In, w, In, 1, y[lo*Out:hi*Out], Out)
+	})
+	return out, nil
+}
+
+func (op *Dense) DiffWRT(int) []bool { return []bool{op.InputDiff, true, true} }
+
+func (op *Dense) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	gw := &denseGradWeight{base: newBase(op.name + ".dW")}
+	dw, err := G.ApplyOp(gw, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(newSideOutput(op.name+".db", &gw.db, tensor.Shape{in[1].Shape()[0]}), dw)
+	if err != nil {
+		return nil, err
+	}
+	res := G.Nodes{nil, dw, db}
+	if op.InputDiff {
+		if res[0], err = G.ApplyOp(&denseGradInput{base: newBase(op.name + ".dX")}, in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// denseGradWeight computes dW = dyᵀ·x (Out×In) and db = Σ_b dy. The rows of
+// dW are split across workers, so there is nothing to reduce.
+type denseGradWeight struct {
+	base
+	out, db buffer
+}
+
+func (op *denseGradWeight) Arity() int         { return 2 }
+func (op *denseGradWeight) Type() hm.Type      { return fnType(2, 2, 2) }
+func (op *denseGradWeight) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *denseGradWeight) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+func (op *denseGradWeight) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	gs, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{gs[1], xs[1]}, nil
+}
+
+func (op *denseGradWeight) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	x, dy := ds[0], ds[1]
+	B, In, Out := ss[0][0], ss[0][1], ss[1][1]
+	out := op.out.get(Out, In)
+	dw := out.Data().([]float32)
+	db := op.db.get(Out).Data().([]float32)
+	parallel(Out, func(_, lo, hi int) {
+		// dW[lo:hi] = dy[:, lo:hi]ᵀ · x
+		sgemm(true, false, hi-lo, In, B, 1, dy[lo:], Out, x, In, 0, dw[lo*In:hi*In], In)
+		for o := lo; o < hi; o++ {
+			var s float32
+			for b := range B {
+				s += dy[b*Out+o]
+			}
+			db[o] = s
+		}
+	})
+	return out, nil
+}
+
+// denseGradInput computes dx = dy·w (B×In).
+type denseGradInput struct {
+	base
+	out buffer
+}
+
+func (op *denseGradInput) Arity() int         { return 2 }
+func (op *denseGradInput) Type() hm.Type      { return fnType(2, 2, 2) }
+func (op *denseGradInput) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *denseGradInput) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+func (op *denseGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	ws, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	gs, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{gs[0], ws[1]}, nil
+}
+
+func (op *denseGradInput) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	w, dy := ds[0], ds[1]
+	B, Out, In := ss[1][0], ss[1][1], ss[0][1]
+	out := op.out.get(B, In)
+	dx := out.Data().([]float32)
+	parallel(B, func(_, lo, hi int) {
+		sgemm(false, false, hi-lo, In, Out, 1, dy[lo*Out:hi*Out], Out, w, In, 0, dx[lo*In:hi*In], In)
+	})
+	return out, nil
+}

@@ -1,0 +1,261 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func newBNState(c int) *BNState {
+	st := &BNState{RunningMean: make([]float32, c), RunningVar: make([]float32, c), Momentum: 0.1, Eps: 1e-5}
+	fill(st.RunningVar, 1)
+	return st
+}
+
+func TestBatchNormGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, shape := range [][]int{{4, 3, 3, 2}, {6, 5}} {
+		c := shape[1]
+		gradCheck(t, []checkInput{
+			{"x", randTensor(rng, 2, shape...), true},
+			{"gamma", randTensor(rng, 1, c), true},
+			{"beta", randTensor(rng, 1, c), true},
+		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			return NewBatchNorm("t", newBNState(c), true).Apply(n[0], n[1], n[2])
+		}, 2e-3)
+	}
+}
+
+func TestBatchNormStatistics(t *testing.T) {
+	// Per channel: values 1..8 over batch and space; mean 4.5, biased
+	// variance 5.25, unbiased 6.
+	x := make([]float32, 2*2*2*2)
+	for b := range 2 {
+		for c := range 2 {
+			for i := range 4 {
+				x[(b*2+c)*4+i] = float32(b*4 + i + 1 + 10*c)
+			}
+		}
+	}
+	st := newBNState(2)
+	op := NewBatchNorm("t", st, true)
+	xt := tensor.New(tensor.WithShape(2, 2, 2, 2), tensor.WithBacking(x))
+	gamma := tensor.New(tensor.WithBacking([]float32{2, 1}))
+	beta := tensor.New(tensor.WithBacking([]float32{0.5, 0}))
+	y, err := op.Do(xt, gamma, beta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 2*(1-4.5)/math.Sqrt(5.25+1e-5) + 0.5
+	if got := float64(y.Data().([]float32)[0]); math.Abs(got-want) > 1e-5 {
+		t.Errorf("y[0] = %v, want %v", got, want)
+	}
+	if got := st.RunningMean[0]; math.Abs(float64(got)-0.45) > 1e-6 {
+		t.Errorf("running mean %v, want 0.45", got)
+	}
+	if got := st.RunningVar[0]; math.Abs(float64(got)-(0.9+0.1*6)) > 1e-6 {
+		t.Errorf("running var %v, want 1.5 (unbiased)", got)
+	}
+	// Inference uses the running statistics.
+	inf := NewBatchNorm("t", st, false)
+	y, err = inf.Do(xt, gamma, beta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = 2*(1-0.45)/math.Sqrt(1.5+1e-5) + 0.5
+	if got := float64(y.Data().([]float32)[0]); math.Abs(got-want) > 1e-5 {
+		t.Errorf("inference y[0] = %v, want %v", got, want)
+	}
+}
+
+func TestActivationGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []ActKind{ReLU, LeakyReLU, Sigmoid, Tanh} {
+		t.Run(k.String(), func(t *testing.T) {
+			gradCheck(t, []checkInput{{"x", distinctTensor(rng, 0.05, 3, 4, 2, 2), true}},
+				func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+					return NewActivation("t", k, 0.1).Apply(n[0])
+				}, 2e-3)
+		})
+	}
+}
+
+func TestActivationValues(t *testing.T) {
+	x := tensor.New(tensor.WithBacking([]float32{-2, 0.5}))
+	cases := []struct {
+		k    ActKind
+		want [2]float64
+	}{
+		{ReLU, [2]float64{0, 0.5}},
+		{LeakyReLU, [2]float64{-0.2, 0.5}},
+		{Sigmoid, [2]float64{1 / (1 + math.Exp(2)), 1 / (1 + math.Exp(-0.5))}},
+		{Tanh, [2]float64{math.Tanh(-2), math.Tanh(0.5)}},
+	}
+	for _, c := range cases {
+		y, err := NewActivation("t", c.k, 0.1).Do(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range y.Data().([]float32) {
+			if math.Abs(float64(v)-c.want[i]) > 1e-6 {
+				t.Errorf("%v(%v) = %v, want %v", c.k, x.Data().([]float32)[i], v, c.want[i])
+			}
+		}
+	}
+}
+
+func TestPoolGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	geoms := []ConvGeom{{2, 2, 0}, {3, 2, 1}, {3, 1, 0}}
+	for _, geom := range geoms {
+		for _, maxPool := range []bool{true, false} {
+			gradCheck(t, []checkInput{{"x", distinctTensor(rng, 0.05, 2, 2, 7, 6), true}},
+				func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+					if maxPool {
+						return NewMaxPool2D("t", geom).Apply(n[0])
+					}
+					return NewAvgPool2D("t", geom).Apply(n[0])
+				}, 2e-3)
+		}
+	}
+}
+
+func TestPoolValues(t *testing.T) {
+	// 1×1×4×4 holding 0..15, 2×2 windows with stride 2.
+	d := make([]float32, 16)
+	for i := range d {
+		d[i] = float32(i)
+	}
+	x := tensor.New(tensor.WithShape(1, 1, 4, 4), tensor.WithBacking(d))
+	mp := NewMaxPool2D("t", ConvGeom{2, 2, 0})
+	if _, err := mp.InferShape(x.Shape()); err != nil {
+		t.Fatal(err)
+	}
+	y, _ := mp.Do(x)
+	if got := y.Data().([]float32); !equal(got, []float32{5, 7, 13, 15}) {
+		t.Errorf("maxpool %v", got)
+	}
+	y, _ = NewAvgPool2D("t", ConvGeom{2, 2, 0}).Do(x)
+	if got := y.Data().([]float32); !equal(got, []float32{2.5, 4.5, 10.5, 12.5}) {
+		t.Errorf("avgpool %v", got)
+	}
+	// Padding 1 with a 3×3 window: a corner window sees 4 pixels, averaged over 9.
+	y, _ = NewAvgPool2D("t", ConvGeom{3, 2, 1}).Do(x)
+	if got := y.Data().([]float32)[0]; math.Abs(float64(got)-(0+1+4+5)/9.0) > 1e-6 {
+		t.Errorf("padded avgpool corner %v", got)
+	}
+}
+
+func equal(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDenseGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	gradCheck(t, []checkInput{
+		{"x", randTensor(rng, 1, 5, 7), true},
+		{"w", randTensor(rng, 0.5, 3, 7), true},
+		{"b", randTensor(rng, 0.5, 3), true},
+	}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+		return NewDense("t", true).Apply(n[0], n[1], n[2])
+	}, 2e-3)
+}
+
+func TestDenseValues(t *testing.T) {
+	x := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{1, 2}))
+	w := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 10, 100, 1000}))
+	b := tensor.New(tensor.WithBacking([]float32{0.5, -1}))
+	y, err := NewDense("t", false).Do(x, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := y.Data().([]float32); !equal(got, []float32{21.5, 2099}) {
+		t.Errorf("dense %v, want [21.5 2099]", got)
+	}
+}
+
+func TestFlattenGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	gradCheck(t, []checkInput{{"x", randTensor(rng, 1, 2, 3, 2, 2), true}},
+		func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			f, err := NewFlatten("t").Apply(n[0])
+			if err != nil {
+				return nil, err
+			}
+			// A following dense layer makes the gradient non-trivial.
+			w := G.NodeFromAny(g, randTensor(rng, 1, 4, 12), G.WithName("w"))
+			b := G.NodeFromAny(g, randTensor(rng, 1, 4), G.WithName("b"))
+			return NewDense("t", true).Apply(f, w, b)
+		}, 2e-3)
+}
+
+func TestDropoutGradientsAndScaling(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	// A fixed seed per forward run, so finite differences see the same mask.
+	op := NewDropout("t", 0.5, nil)
+	gradCheck(t, []checkInput{{"x", randTensor(rng, 1, 4, 10), true}},
+		func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			return op.Apply(n[0])
+		}, 2e-3, func() { op.Rand = rand.New(rand.NewPCG(1, 1)) })
+	// Inverted dropout keeps the expectation: mean of y ≈ mean of x.
+	x := make([]float32, 100000)
+	fill(x, 1)
+	op = NewDropout("t", 0.3, rand.New(rand.NewPCG(2, 2)))
+	y, err := op.Do(tensor.New(tensor.WithBacking(x)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zeros int
+	for _, v := range y.Data().([]float32) {
+		if v == 0 {
+			zeros++
+		} else if math.Abs(float64(v)-1/0.7) > 1e-6 {
+			t.Fatalf("kept value %v, want %v", v, 1/0.7)
+		}
+	}
+	if frac := float64(zeros) / 1e5; math.Abs(frac-0.3) > 0.01 {
+		t.Errorf("dropped %.3f, want 0.3", frac)
+	}
+}
+
+func TestSoftmaxCrossEntropyGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	labels := tensor.New(tensor.WithBacking([]float32{0, 3, 1, 3, 2}))
+	gradCheck(t, []checkInput{
+		{"z", randTensor(rng, 2, 5, 4), true},
+		{"labels", labels, false},
+	}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+		return NewSoftmaxCrossEntropy("t").Apply(n[0], n[1])
+	}, 2e-3)
+}
+
+func TestSoftmaxCrossEntropyValues(t *testing.T) {
+	z := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{1, 2, 3, 1000, 0, -1000}))
+	op := NewSoftmaxCrossEntropy("t")
+	if _, err := op.InferShape(z.Shape(), tensor.Shape{2}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := op.Do(z, tensor.New(tensor.WithBacking([]float32{0, 0})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row 0: log(e+e²+e³) − 1; row 1: ≈ 0 with no overflow.
+	want := (math.Log(math.E+math.Exp(2)+math.Exp(3)) - 1) / 2
+	if got, _ := scalarF32(v); math.Abs(float64(got)-want) > 1e-5 {
+		t.Errorf("loss %v, want %v", got, want)
+	}
+	if _, err := op.Do(z, tensor.New(tensor.WithBacking([]float32{0, 3}))); err == nil {
+		t.Error("label 3 of 3 classes accepted")
+	}
+}

@@ -1,0 +1,175 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Pool2D is max or average pooling over square windows of x (B,C,H,W).
+// Padding counts as −∞ for max pooling and as zeros for average pooling,
+// whose divisor is always K·K (PyTorch's count_include_pad=True).
+type Pool2D struct {
+	base
+	Geom ConvGeom
+	Max  bool
+
+	inShape tensor.Shape
+	argmax  []int32 // per output: flat index into the input plane (max only)
+	out     buffer
+}
+
+func NewMaxPool2D(name string, g ConvGeom) *Pool2D {
+	return &Pool2D{base: newBase("maxpool:" + name), Geom: g, Max: true}
+}
+
+func NewAvgPool2D(name string, g ConvGeom) *Pool2D {
+	return &Pool2D{base: newBase("avgpool:" + name), Geom: g}
+}
+
+func (op *Pool2D) Apply(x *G.Node) (*G.Node, error) { return G.ApplyOp(op, x) }
+func (op *Pool2D) Arity() int                       { return 1 }
+func (op *Pool2D) Type() hm.Type                    { return fnType(4, 4) }
+
+func (op *Pool2D) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(xs) != 4 {
+		return nil, fmt.Errorf("%s: input must be (B,C,H,W), got %v", op.name, xs)
+	}
+	op.inShape = xs.Clone()
+	return tensor.Shape{xs[0], xs[1], op.Geom.OutSize(xs[2]), op.Geom.OutSize(xs[3])}, nil
+}
+
+func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 1, vs)
+	if err != nil {
+		return nil, err
+	}
+	x := ds[0]
+	B, C, H, W := ss[0][0], ss[0][1], ss[0][2], ss[0][3]
+	K, S, P := op.Geom.Kernel, op.Geom.Stride, op.Geom.Pad
+	OH, OW := op.Geom.OutSize(H), op.Geom.OutSize(W)
+	out := op.out.get(B, C, OH, OW)
+	y := out.Data().([]float32)
+	if op.Max {
+		if cap(op.argmax) < len(y) {
+			op.argmax = make([]int32, len(y))
+		}
+		op.argmax = op.argmax[:len(y)]
+	}
+	inv := 1 / float32(K*K)
+	parallel(B*C, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			xp := x[p*H*W : (p+1)*H*W]
+			yp := y[p*OH*OW : (p+1)*OH*OW]
+			for oy := range OH {
+				y0, y1 := max(oy*S-P, 0), min(oy*S-P+K, H)
+				for ox := range OW {
+					x0, x1 := max(ox*S-P, 0), min(ox*S-P+K, W)
+					if op.Max {
+						best, at := float32(math.Inf(-1)), int32(-1)
+						for iy := y0; iy < y1; iy++ {
+							for ix := x0; ix < x1; ix++ {
+								if v := xp[iy*W+ix]; v > best || at < 0 {
+									best, at = v, int32(iy*W+ix)
+								}
+							}
+						}
+						yp[oy*OW+ox] = best
+						op.argmax[p*OH*OW+oy*OW+ox] = at
+						continue
+					}
+					var s float32
+					for iy := y0; iy < y1; iy++ {
+						for _, v := range xp[iy*W+x0 : iy*W+x1] {
+							s += v
+						}
+					}
+					yp[oy*OW+ox] = s * inv
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *Pool2D) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *Pool2D) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&poolGrad{base: newBase(op.name + ".dX"), fwd: op}, grad)
+	return G.Nodes{dx}, err
+}
+
+// poolGrad routes dy back: to the arg-max of each window for max pooling,
+// spread evenly over the window for average pooling.
+type poolGrad struct {
+	base
+	fwd *Pool2D
+	out buffer
+}
+
+func (op *poolGrad) Arity() int         { return 1 }
+func (op *poolGrad) Type() hm.Type      { return fnType(4, 4) }
+func (op *poolGrad) DiffWRT(int) []bool { return []bool{false} }
+func (op *poolGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+func (op *poolGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	gs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	xs := op.fwd.inShape
+	return tensor.Shape{gs[0], xs[1], xs[2], xs[3]}, nil
+}
+
+func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 1, vs)
+	if err != nil {
+		return nil, err
+	}
+	dy := ds[0]
+	B, C, OH, OW := ss[0][0], ss[0][1], ss[0][2], ss[0][3]
+	H, W := op.fwd.inShape[2], op.fwd.inShape[3]
+	K, S, P := op.fwd.Geom.Kernel, op.fwd.Geom.Stride, op.fwd.Geom.Pad
+	if op.fwd.Max && len(op.fwd.argmax) != len(dy) {
+		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
+	}
+	out := op.out.get(B, C, H, W)
+	dx := out.Data().([]float32)
+	inv := 1 / float32(K*K)
+	parallel(B*C, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			dxp := dx[p*H*W : (p+1)*H*W]
+			clear(dxp)
+			dyp := dy[p*OH*OW : (p+1)*OH*OW]
+			if op.fwd.Max {
+				am := op.fwd.argmax[p*OH*OW : (p+1)*OH*OW]
+				for i, g := range dyp {
+					dxp[am[i]] += g
+				}
+				continue
+			}
+			for oy := range OH {
+				y0, y1 := max(oy*S-P, 0), min(oy*S-P+K, H)
+				for ox := range OW {
+					x0, x1 := max(ox*S-P, 0), min(ox*S-P+K, W)
+					g := dyp[oy*OW+ox] * inv
+					for iy := y0; iy < y1; iy++ {
+						row := dxp[iy*W+x0 : iy*W+x1]
+						for i := range row {
+							row[i] += g
+						}
+					}
+				}
+			}
+		}
+	})
+	return out, nil
+}

@@ -1,0 +1,156 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// SoftmaxCrossEntropy is the mean over the batch of −log softmax(z)[label]
+// for logits z (B,K) and labels (B) holding class indices as float32. It is
+// one op, computed with the log-sum-exp shift, so it neither overflows nor
+// depends on a separate softmax node (Gorgonia's SoftMax and LogSoftMax
+// share a hash and can be merged).
+type SoftmaxCrossEntropy struct {
+	base
+	classes int
+	prob    []float32 // softmax, kept for the backward pass
+	loss    G.F32
+}
+
+func NewSoftmaxCrossEntropy(name string) *SoftmaxCrossEntropy {
+	return &SoftmaxCrossEntropy{base: newBase("softmax_xent:" + name)}
+}
+
+func (op *SoftmaxCrossEntropy) Apply(logits, labels *G.Node) (*G.Node, error) {
+	return G.ApplyOp(op, logits, labels)
+}
+
+func (op *SoftmaxCrossEntropy) Arity() int { return 2 }
+func (op *SoftmaxCrossEntropy) Type() hm.Type {
+	return hm.NewFnType(tt(2), tt(1), tensor.Float32)
+}
+func (op *SoftmaxCrossEntropy) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	zs, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	ls, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(zs) != 2 || len(ls) != 1 || ls[0] != zs[0] {
+		return nil, fmt.Errorf("%s: logits %v and labels %v do not fit", op.name, zs, ls)
+	}
+	op.classes = zs[1]
+	return tensor.ScalarShape(), nil
+}
+
+// labelIndex checks that a float label is a class index in [0,K).
+func labelIndex(v float32, k int) (int, error) {
+	i := int(v)
+	if float32(i) != v || i < 0 || i >= k {
+		return 0, fmt.Errorf("label %v is not a class index in [0,%d)", v, k)
+	}
+	return i, nil
+}
+
+func (op *SoftmaxCrossEntropy) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	z, labels := ds[0], ds[1]
+	B, K := ss[0][0], ss[0][1]
+	op.prob = grow(op.prob, B*K)
+	var total float64
+	for b := range B {
+		y, err := labelIndex(labels[b], K)
+		if err != nil {
+			return nil, fmt.Errorf("%s: row %d: %w", op.name, b, err)
+		}
+		total += LogSoftmaxRow(z[b*K:(b+1)*K], op.prob[b*K:(b+1)*K], y)
+	}
+	op.loss = G.F32(total / float64(B))
+	return &op.loss, nil
+}
+
+// LogSoftmaxRow writes softmax(z) into p and returns −log p[y], computed in
+// float64 after subtracting max(z).
+func LogSoftmaxRow(z, p []float32, y int) float64 {
+	m := z[0]
+	for _, v := range z[1:] {
+		m = max(m, v)
+	}
+	var s float64
+	for i, v := range z {
+		e := math.Exp(float64(v - m))
+		p[i] = float32(e)
+		s += e
+	}
+	for i := range p {
+		p[i] = float32(float64(p[i]) / s)
+	}
+	return math.Log(s) - float64(z[y]-m)
+}
+
+func (op *SoftmaxCrossEntropy) DiffWRT(int) []bool { return []bool{true, false} }
+
+func (op *SoftmaxCrossEntropy) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dz, err := G.ApplyOp(&softmaxCEGrad{base: newBase(op.name + ".dZ"), fwd: op}, in[1], grad)
+	return G.Nodes{dz, nil}, err
+}
+
+// softmaxCEGrad computes dz = g·(softmax(z) − onehot(label))/B.
+type softmaxCEGrad struct {
+	base
+	fwd *SoftmaxCrossEntropy
+	out buffer
+}
+
+func (op *softmaxCEGrad) Arity() int { return 2 }
+func (op *softmaxCEGrad) Type() hm.Type {
+	return hm.NewFnType(tt(1), hm.TypeVariable('a'), tt(2))
+}
+func (op *softmaxCEGrad) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *softmaxCEGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
+}
+func (op *softmaxCEGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	ls, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{ls[0], op.fwd.classes}, nil
+}
+
+func (op *softmaxCEGrad) Do(vs ...G.Value) (G.Value, error) {
+	if len(vs) != 2 {
+		return nil, fmt.Errorf("%s: expected 2 inputs", op.name)
+	}
+	labels, _, err := f32(vs[0])
+	if err != nil {
+		return nil, err
+	}
+	g, err := scalarF32(vs[1])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	B, K := len(labels), op.fwd.classes
+	if len(op.fwd.prob) != B*K {
+		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
+	}
+	out := op.out.get(B, K)
+	dz := out.Data().([]float32)
+	s := g / float32(B)
+	for b := range B {
+		for k := range K {
+			dz[b*K+k] = s * op.fwd.prob[b*K+k]
+		}
+		dz[b*K+int(labels[b])] -= s
+	}
+	return out, nil
+}
