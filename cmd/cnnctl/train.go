@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/cnnctl/cnnctl/internal/checkpoint"
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/train"
+	"github.com/spf13/cobra"
+)
+
+// trainOptions are the train command's inputs; zero values leave the
+// config's settings alone.
+type trainOptions struct {
+	ConfigPath string
+	OutDir     string
+	Epochs     int
+	BatchSize  int
+	Seed       int64 // −1: the config's
+	Resume     string
+	Quiet      bool
+}
+
+func newTrainCmd(s streams) *cobra.Command {
+	o := &trainOptions{Seed: -1}
+	c := &cobra.Command{
+		Use:   "train -c CONFIG",
+		Short: "Train a network described by a YAML config",
+		Long: `Train builds the network in the config, trains it and writes a run folder
+(default runs/<config name>/) holding best.ckpt, last.ckpt, metrics.csv,
+curves.png and a copy of the config. Flags override the config. Progress
+goes to stderr: a live bar on a terminal, one line per epoch otherwise.
+Interrupting (Ctrl-C) keeps the last finished epoch's checkpoint, which
+--resume continues exactly.`,
+		Example: `  cnnctl train -c configs/xo.yaml
+  cnnctl train -c configs/lenet-bn-mnist.yaml --epochs 5 --out runs/longer
+  cnnctl train -c configs/lenet-bn-mnist.yaml --resume runs/lenet-bn-mnist/last.ckpt`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.ConfigPath == "" && o.Resume == "" {
+				return usagef("train needs a config: cnnctl train -c CONFIG (or --resume CKPT)")
+			}
+			return runTrain(cmd.Context(), o, s)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.ConfigPath, "config", "c", "", "YAML config file")
+	f.StringVar(&o.OutDir, "out", "", "run folder (default runs/<config name>)")
+	f.IntVar(&o.Epochs, "epochs", 0, "number of epochs (overrides train.epochs)")
+	f.IntVar(&o.BatchSize, "batch-size", 0, "mini-batch size (overrides train.batch_size)")
+	f.Int64Var(&o.Seed, "seed", -1, "random seed (overrides seed)")
+	f.StringVar(&o.Resume, "resume", "", "continue from this checkpoint (usually <run>/last.ckpt)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only the final summary")
+	return c
+}
+
+// loadTrainConfig reads the config (or, resuming without one, the
+// checkpoint's) and applies the flags.
+func loadTrainConfig(o *trainOptions) (*config.Config, string, error) {
+	var cfg *config.Config
+	path := o.ConfigPath
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return nil, "", err
+		}
+	} else {
+		st, err := checkpoint.Load(o.Resume)
+		if err != nil {
+			return nil, "", err
+		}
+		cfg, path = st.Config, o.Resume
+	}
+	if o.Epochs < 0 || o.BatchSize < 0 {
+		return nil, "", usagef("--epochs and --batch-size must be positive")
+	}
+	if o.Epochs > 0 {
+		cfg.Train.Epochs = o.Epochs
+	}
+	if o.BatchSize > 0 {
+		cfg.Train.BatchSize = o.BatchSize
+	}
+	if o.Seed >= 0 {
+		cfg.Seed = uint64(o.Seed)
+	}
+	if o.OutDir != "" {
+		cfg.Output.Dir = o.OutDir
+	}
+	if errs := cfg.Check(path); len(errs) > 0 {
+		return nil, "", errs
+	}
+	return cfg, path, nil
+}
+
+func runTrain(ctx context.Context, o *trainOptions, s streams) error {
+	cfg, path, err := loadTrainConfig(o)
+	if err != nil {
+		return err
+	}
+	log := s.Err
+	if o.Quiet {
+		log = nil
+	}
+	res, err := train.Run(ctx, train.Options{
+		Config: cfg, ConfigPath: path, Resume: o.Resume,
+		Progress: train.NewProgress(s.Err, s.ErrTerminal, o.Quiet),
+		Log:      log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "trained %s: %d epochs", cfg.Name, res.Epochs)
+	if res.MeanSeconds > 0 {
+		fmt.Fprintf(s.Out, ", %.1f s/epoch, %.0f img/s", res.MeanSeconds, res.MeanImgPerS)
+	}
+	fmt.Fprintln(s.Out)
+	if !math.IsNaN(res.TestAcc) {
+		fmt.Fprintf(s.Out, "test accuracy %.2f%% (loss %.4f)\n", 100*res.TestAcc, res.TestLoss)
+	}
+	fmt.Fprintf(s.Out, "best epoch %d (validation accuracy %.2f%%); checkpoints in %s\n", res.BestEpoch, 100*res.BestValAcc, res.RunDir)
+	return nil
+}

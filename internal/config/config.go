@@ -1,0 +1,522 @@
+// Package config holds the YAML schema of a training run as named Go types,
+// its strict decoding (unknown or misspelt keys are errors with their line),
+// defaults, and the checks that need nothing but the file itself. Checks that
+// need shapes (a kernel larger than its input, dense before flatten) are made
+// by the model package, which knows each layer's line from here.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config describes one training run: data, model, training and output.
+type Config struct {
+	Name   string  `yaml:"name,omitempty"`
+	Seed   uint64  `yaml:"seed"`
+	Data   Data    `yaml:"data"`
+	Model  []Layer `yaml:"model"`
+	Train  Train   `yaml:"train"`
+	Output Output  `yaml:"output,omitempty"`
+}
+
+// Data says where examples come from and how they are shaped and scaled.
+type Data struct {
+	// Source is mnist (idx files in Dir), xo (generated from the seed) or
+	// folder (one subfolder of images per class in Dir).
+	Source string `yaml:"source"`
+	Dir    string `yaml:"dir,omitempty"`
+	// TestDir is a folder source's test set; without it TestSplit of Dir is held out.
+	TestDir   string  `yaml:"test_dir,omitempty"`
+	TestSplit float64 `yaml:"test_split,omitempty"`
+	// Shape is the network input [channels, height, width].
+	Shape []int `yaml:"shape,omitempty"`
+	// TrainSize and TestSize: how many X-vs-O examples to generate; for other
+	// sources TrainSize > 0 limits the training set (quick experiments).
+	TrainSize int `yaml:"train_size,omitempty"`
+	TestSize  int `yaml:"test_size,omitempty"`
+	// Validation is the fraction of the training set held out for validation.
+	Validation float64   `yaml:"validation"`
+	Normalize  Normalize `yaml:"normalize"`
+}
+
+// Normalize maps pixel values in [0,1] to (v − mean)/std, per channel (or one
+// value for all channels).
+type Normalize struct {
+	Mean []float64 `yaml:"mean,flow"`
+	Std  []float64 `yaml:"std,flow"`
+}
+
+// Layer is one entry of the model list. Which fields apply depends on Type.
+type Layer struct {
+	Type     string  `yaml:"type"`
+	Filters  int     `yaml:"filters,omitempty"`
+	Kernel   int     `yaml:"kernel,omitempty"`
+	Stride   int     `yaml:"stride,omitempty"`
+	Padding  int     `yaml:"padding,omitempty"`
+	Bias     *bool   `yaml:"bias,omitempty"`
+	Units    int     `yaml:"units,omitempty"`
+	Rate     float64 `yaml:"rate,omitempty"`
+	Alpha    float64 `yaml:"alpha,omitempty"`
+	Momentum float64 `yaml:"momentum,omitempty"`
+	Eps      float64 `yaml:"eps,omitempty"`
+
+	Line int `yaml:"-"` // where the layer starts in the file
+	keys []string
+}
+
+// Train sets the optimisation.
+type Train struct {
+	Epochs    int       `yaml:"epochs"`
+	BatchSize int       `yaml:"batch_size"`
+	Optimizer Optimizer `yaml:"optimizer"`
+	Schedule  Schedule  `yaml:"schedule,omitempty"`
+}
+
+// Optimizer names an update rule and its hyper-parameters. Unset values take
+// the usual defaults (PyTorch's) for that rule.
+type Optimizer struct {
+	Name        string  `yaml:"name"`
+	LR          float64 `yaml:"lr"`
+	Momentum    float64 `yaml:"momentum,omitempty"`
+	WeightDecay float64 `yaml:"weight_decay,omitempty"`
+	Beta1       float64 `yaml:"beta1,omitempty"`
+	Beta2       float64 `yaml:"beta2,omitempty"`
+	Rho         float64 `yaml:"rho,omitempty"`
+	Eps         float64 `yaml:"eps,omitempty"`
+}
+
+// Schedule changes the learning rate once per epoch.
+type Schedule struct {
+	Name       string  `yaml:"name,omitempty"` // constant, step or cosine
+	StepEpochs int     `yaml:"step_epochs,omitempty"`
+	Gamma      float64 `yaml:"gamma,omitempty"`
+	MinLR      float64 `yaml:"min_lr,omitempty"`
+}
+
+// Output says where the run folder goes.
+type Output struct {
+	Dir string `yaml:"dir,omitempty"`
+}
+
+// LayerFields lists the keys each layer type accepts besides "type".
+var LayerFields = map[string][]string{
+	"conv2d":     {"filters", "kernel", "stride", "padding", "bias"},
+	"batchnorm":  {"momentum", "eps"},
+	"relu":       {},
+	"sigmoid":    {},
+	"tanh":       {},
+	"leaky_relu": {"alpha"},
+	"maxpool":    {"kernel", "stride", "padding"},
+	"avgpool":    {"kernel", "stride", "padding"},
+	"dropout":    {"rate"},
+	"flatten":    {},
+	"dense":      {"units", "bias"},
+}
+
+// Optimizers and Schedules are the accepted names.
+var (
+	Optimizers = []string{"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"}
+	Schedules  = []string{"constant", "step", "cosine"}
+	Sources    = []string{"mnist", "xo", "folder"}
+)
+
+// UnmarshalYAML records the layer's line and keys, so that fields that do not
+// apply to its type can be reported where they stand.
+func (l *Layer) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: a layer must be a mapping like {type: relu}", n.Line)}}
+	}
+	type plain Layer
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*l = Layer(p)
+	l.Line = n.Line
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		l.keys = append(l.keys, n.Content[i].Value)
+	}
+	return nil
+}
+
+// Error is a problem in a config file, located by line when it can be.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errors is every problem found in one file, reported together.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Load reads, decodes, defaults and checks a config file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b)
+}
+
+// Parse is Load for bytes already read; name is used in messages.
+func Parse(name string, b []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: name, Msg: "empty config"}
+		}
+		return nil, yamlError(name, err)
+	}
+	if c.Name == "" {
+		c.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	}
+	c.SetDefaults()
+	if errs := c.Check(name); len(errs) > 0 {
+		return nil, errs
+	}
+	return &c, nil
+}
+
+var (
+	reLine    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	reUnknown = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+)
+
+// sectionOf names a Go type as the section a user sees in the file.
+var sectionOf = map[string]string{
+	"Config": "the top level", "Data": "data", "Normalize": "data.normalize", "plain": "a layer",
+	"Train": "train", "Optimizer": "train.optimizer", "Schedule": "train.schedule", "Output": "output",
+}
+
+// yamlError turns the YAML library's messages into file:line messages.
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := reLine.FindStringSubmatch(msg); m != nil {
+			var line int
+			fmt.Sscan(m[1], &line)
+			return &Error{File: name, Line: line, Msg: m[2]}
+		}
+		return &Error{File: name, Msg: msg}
+	}
+	var es Errors
+	for _, s := range te.Errors {
+		e := &Error{File: name, Msg: s}
+		if m := reLine.FindStringSubmatch(s); m != nil {
+			fmt.Sscan(m[1], &e.Line)
+			e.Msg = m[2]
+			if u := reUnknown.FindStringSubmatch(m[2]); u != nil {
+				e.Msg = fmt.Sprintf("unknown field %q in %s", u[1], sectionOf[u[2]])
+			}
+			e.Msg = strings.ReplaceAll(e.Msg, "config.plain", "a layer")
+			e.Msg = strings.ReplaceAll(e.Msg, "config.", "")
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+// SetDefaults fills every value the file may leave out.
+func (c *Config) SetDefaults() {
+	d := &c.Data
+	if len(d.Shape) == 0 && (d.Source == "mnist" || d.Source == "xo") {
+		d.Shape = []int{1, 28, 28}
+	}
+	if d.Source == "mnist" && len(d.Normalize.Mean) == 0 && len(d.Normalize.Std) == 0 {
+		d.Normalize = Normalize{Mean: []float64{0.1307}, Std: []float64{0.3081}}
+	}
+	if len(d.Normalize.Mean) == 0 {
+		d.Normalize.Mean = []float64{0}
+	}
+	if len(d.Normalize.Std) == 0 {
+		d.Normalize.Std = []float64{1}
+	}
+	if d.Source == "xo" {
+		if d.TrainSize == 0 {
+			d.TrainSize = 4000
+		}
+		if d.TestSize == 0 {
+			d.TestSize = 1000
+		}
+	}
+	if d.Source == "folder" && d.TestDir == "" && d.TestSplit == 0 {
+		d.TestSplit = 0.2
+	}
+	for i := range c.Model {
+		l := &c.Model[i]
+		switch l.Type {
+		case "conv2d", "maxpool", "avgpool":
+			if l.Stride == 0 {
+				if l.Type == "conv2d" {
+					l.Stride = 1
+				} else {
+					l.Stride = l.Kernel
+				}
+			}
+		case "batchnorm":
+			if l.Momentum == 0 {
+				l.Momentum = 0.1
+			}
+			if l.Eps == 0 {
+				l.Eps = 1e-5
+			}
+		case "leaky_relu":
+			if l.Alpha == 0 {
+				l.Alpha = 0.01
+			}
+		case "dropout":
+			if l.Rate == 0 {
+				l.Rate = 0.5
+			}
+		}
+		if (l.Type == "conv2d" || l.Type == "dense") && l.Bias == nil {
+			t := true
+			l.Bias = &t
+		}
+	}
+	t := &c.Train
+	if t.BatchSize == 0 {
+		t.BatchSize = 64
+	}
+	o := &t.Optimizer
+	if o.Name == "" {
+		o.Name = "sgd"
+	}
+	switch o.Name {
+	case "adam":
+		o.Beta1 = or(o.Beta1, 0.9)
+		o.Beta2 = or(o.Beta2, 0.999)
+		o.Eps = or(o.Eps, 1e-8)
+	case "rmsprop":
+		o.Rho = or(o.Rho, 0.99)
+		o.Eps = or(o.Eps, 1e-8)
+	case "adadelta":
+		o.Rho = or(o.Rho, 0.9)
+		o.Eps = or(o.Eps, 1e-6)
+		o.LR = or(o.LR, 1)
+	case "adagrad":
+		o.Eps = or(o.Eps, 1e-10)
+	case "momentum", "nesterov":
+		o.Momentum = or(o.Momentum, 0.9)
+	}
+	s := &t.Schedule
+	if s.Name == "" {
+		s.Name = "constant"
+	}
+	if s.Name == "step" {
+		s.StepEpochs = max(s.StepEpochs, 1)
+		s.Gamma = or(s.Gamma, 0.1)
+	}
+	if c.Output.Dir == "" {
+		c.Output.Dir = filepath.Join("runs", c.Name)
+	}
+}
+
+func or(v, def float64) float64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Check returns every problem that the file alone shows, each with a line
+// where the layer list gives one.
+func (c *Config) Check(name string) Errors {
+	var es Errors
+	add := func(line int, format string, a ...any) {
+		es = append(es, &Error{File: name, Line: line, Msg: fmt.Sprintf(format, a...)})
+	}
+	d := c.Data
+	if !slices.Contains(Sources, d.Source) {
+		add(0, "data.source must be one of %s, got %q", strings.Join(Sources, ", "), d.Source)
+	}
+	if (d.Source == "mnist" || d.Source == "folder") && d.Dir == "" {
+		add(0, "data.dir is required for source %s", d.Source)
+	}
+	if len(d.Shape) != 3 {
+		add(0, "data.shape must be [channels, height, width], got %v", d.Shape)
+	} else {
+		for _, v := range d.Shape {
+			if v <= 0 {
+				add(0, "data.shape must be positive, got %v", d.Shape)
+				break
+			}
+		}
+		if d.Source == "mnist" && !slices.Equal(d.Shape, []int{1, 28, 28}) {
+			add(0, "data.shape must be [1, 28, 28] for mnist, got %v", d.Shape)
+		}
+		if d.Source == "xo" && d.Shape[0] != 1 {
+			add(0, "data.shape must have 1 channel for xo, got %v", d.Shape)
+		}
+		if d.Source == "folder" && d.Shape[0] != 1 && d.Shape[0] != 3 {
+			add(0, "data.shape must have 1 (grey) or 3 (RGB) channels, got %v", d.Shape)
+		}
+		for _, v := range [][]float64{d.Normalize.Mean, d.Normalize.Std} {
+			if len(v) != 1 && len(v) != d.Shape[0] {
+				add(0, "data.normalize mean and std need 1 or %d values, got %v", d.Shape[0], v)
+			}
+		}
+	}
+	for _, s := range d.Normalize.Std {
+		if s <= 0 {
+			add(0, "data.normalize.std must be positive, got %v", s)
+		}
+	}
+	if d.Validation < 0 || d.Validation >= 0.9 {
+		add(0, "data.validation is a fraction in [0, 0.9), got %v", d.Validation)
+	}
+	if d.TestSplit < 0 || d.TestSplit >= 0.9 {
+		add(0, "data.test_split is a fraction in [0, 0.9), got %v", d.TestSplit)
+	}
+	if d.TrainSize < 0 || d.TestSize < 0 {
+		add(0, "data.train_size and data.test_size cannot be negative")
+	}
+	if len(c.Model) == 0 {
+		add(0, "model: no layers")
+	}
+	for i, l := range c.Model {
+		es = append(es, l.check(name, i)...)
+	}
+	t := c.Train
+	if t.Epochs < 1 {
+		add(0, "train.epochs must be at least 1, got %d", t.Epochs)
+	}
+	if t.BatchSize < 1 {
+		add(0, "train.batch_size must be at least 1, got %d", t.BatchSize)
+	}
+	o := t.Optimizer
+	if !slices.Contains(Optimizers, o.Name) {
+		add(0, "train.optimizer.name must be one of %s, got %q", strings.Join(Optimizers, ", "), o.Name)
+	}
+	if o.LR <= 0 {
+		add(0, "train.optimizer.lr must be positive, got %v", o.LR)
+	}
+	if o.Momentum < 0 || o.Momentum >= 1 {
+		add(0, "train.optimizer.momentum must be in [0, 1), got %v", o.Momentum)
+	}
+	if o.Momentum > 0 && o.Name != "momentum" && o.Name != "nesterov" {
+		add(0, "train.optimizer.momentum applies to momentum and nesterov, not %s", o.Name)
+	}
+	if o.WeightDecay < 0 {
+		add(0, "train.optimizer.weight_decay cannot be negative, got %v", o.WeightDecay)
+	}
+	for _, v := range []float64{o.Beta1, o.Beta2, o.Rho} {
+		if v < 0 || v >= 1 {
+			add(0, "train.optimizer beta1, beta2 and rho must be in [0, 1), got %v", v)
+		}
+	}
+	s := t.Schedule
+	if !slices.Contains(Schedules, s.Name) {
+		add(0, "train.schedule.name must be one of %s, got %q", strings.Join(Schedules, ", "), s.Name)
+	}
+	if s.Gamma < 0 || s.MinLR < 0 {
+		add(0, "train.schedule gamma and min_lr cannot be negative")
+	}
+	return es
+}
+
+func (l Layer) check(name string, i int) Errors {
+	var es Errors
+	add := func(format string, a ...any) {
+		es = append(es, &Error{File: name, Line: l.Line,
+			Msg: fmt.Sprintf("layer %d (%s): ", i, l.Type) + fmt.Sprintf(format, a...)})
+	}
+	allowed, ok := LayerFields[l.Type]
+	if !ok {
+		types := make([]string, 0, len(LayerFields))
+		for t := range LayerFields {
+			types = append(types, t)
+		}
+		slices.Sort(types)
+		add("unknown layer type %q (known: %s)", l.Type, strings.Join(types, ", "))
+		return es
+	}
+	for _, k := range l.keys {
+		if k != "type" && !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				add("field %q does not apply (%s takes no settings)", k, l.Type)
+			} else {
+				add("field %q does not apply (%s takes %s)", k, l.Type, strings.Join(allowed, ", "))
+			}
+		}
+	}
+	switch l.Type {
+	case "conv2d":
+		if l.Filters < 1 {
+			add("filters must be at least 1, got %d", l.Filters)
+		}
+		fallthrough
+	case "maxpool", "avgpool":
+		if l.Kernel < 1 {
+			add("kernel must be at least 1, got %d", l.Kernel)
+		}
+		if l.Stride < 1 {
+			add("stride must be at least 1, got %d", l.Stride)
+		}
+		if l.Padding < 0 {
+			add("padding cannot be negative, got %d", l.Padding)
+		}
+		if l.Type != "conv2d" && l.Kernel > 0 && 2*l.Padding > l.Kernel {
+			add("padding %d is more than half the kernel %d", l.Padding, l.Kernel)
+		}
+	case "dense":
+		if l.Units < 1 {
+			add("units must be at least 1, got %d", l.Units)
+		}
+	case "dropout":
+		if l.Rate <= 0 || l.Rate >= 1 {
+			add("rate must be in (0, 1), got %v", l.Rate)
+		}
+	case "leaky_relu":
+		if l.Alpha <= 0 || l.Alpha >= 1 {
+			add("alpha must be in (0, 1), got %v", l.Alpha)
+		}
+	case "batchnorm":
+		if l.Momentum <= 0 || l.Momentum > 1 {
+			add("momentum must be in (0, 1], got %v", l.Momentum)
+		}
+		if l.Eps <= 0 {
+			add("eps must be positive, got %v", l.Eps)
+		}
+	}
+	return es
+}
+
+// Marshal renders the config as YAML (for the run folder and checkpoints).
+func (c *Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}

@@ -1,0 +1,175 @@
+package data
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // register decoders
+	_ "image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cnnctl/cnnctl/internal/atomicfile"
+	_ "golang.org/x/image/bmp"
+	"golang.org/x/image/draw"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
+)
+
+// ImageExts are the file endings read as images.
+var ImageExts = []string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+
+// IsImageFile reports whether a name has an image ending.
+func IsImageFile(name string) bool {
+	return slices.Contains(ImageExts, strings.ToLower(filepath.Ext(name)))
+}
+
+// MaxImagePixels bounds the declared size of an image we agree to decode
+// (checked from the header, before any pixel is allocated).
+const MaxImagePixels = 64 << 20
+
+// DecodeFile decodes an image file of any supported format, refusing ones
+// whose header declares more than MaxImagePixels pixels.
+func DecodeFile(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable image: %w", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%s: image has no pixels (%d×%d)", path, cfg.Width, cfg.Height)
+	}
+	if cfg.Width*cfg.Height > MaxImagePixels {
+		return nil, fmt.Errorf("%s: image declares %d×%d pixels, more than the %d allowed", path, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// Resize scales img to w×h with Catmull-Rom filtering (which, unlike
+// approximate bilinear, does not alias when shrinking) and returns its
+// pixels as C planes (C = 1: luminance, C = 3: R, G, B), alpha composited
+// onto black.
+func Resize(img image.Image, c, h, w int) []uint8 {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
+	out := make([]uint8, c*h*w)
+	for y := range h {
+		for x := range w {
+			p := dst.RGBAAt(x, y) // premultiplied: alpha composited onto black
+			if c == 1 {
+				out[y*w+x] = color.GrayModel.Convert(p).(color.Gray).Y
+				continue
+			}
+			out[y*w+x], out[h*w+y*w+x], out[2*h*w+y*w+x] = p.R, p.G, p.B
+		}
+	}
+	return out
+}
+
+// LoadFolder reads a folder with one subfolder of images per class (the
+// subfolder names, sorted, are the classes) and converts every image to
+// shape C×H×W. Files that are not images by their ending are skipped; an
+// image that fails to decode is an error naming the file.
+func LoadFolder(dir string, shape [3]int) (*Dataset, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dataset{Shape: shape}
+	var files []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, f := range sub {
+			if !f.IsDir() && IsImageFile(f.Name()) {
+				files = append(files, filepath.Join(dir, e.Name(), f.Name()))
+				d.Labels = append(d.Labels, len(d.Classes))
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%s: class folder has no images (%s)", filepath.Join(dir, e.Name()), strings.Join(ImageExts, " "))
+		}
+		d.Classes = append(d.Classes, e.Name())
+	}
+	if len(d.Classes) < 2 {
+		return nil, fmt.Errorf("%s: found %d class folders; an image folder needs one subfolder per class, at least 2", dir, len(d.Classes))
+	}
+	d.Images = make([]uint8, len(files)*d.Size())
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 4 {
+		wg.Go(func() {
+			for i := range next {
+				img, err := DecodeFile(files[i])
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				copy(d.Image(i), Resize(img, shape[0], shape[1], shape[2]))
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// WriteFolder writes a dataset as PNG files in one subfolder per class, so
+// a user can look at it and LoadFolder can read it back.
+func WriteFolder(d *Dataset, dir string) error {
+	for _, c := range d.Classes {
+		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
+			return err
+		}
+	}
+	c, h, w := d.Shape[0], d.Shape[1], d.Shape[2]
+	for i := range d.Len() {
+		px := d.Image(i)
+		var img image.Image
+		if c == 1 {
+			img = &image.Gray{Pix: px, Stride: w, Rect: image.Rect(0, 0, w, h)}
+		} else {
+			rgba := image.NewRGBA(image.Rect(0, 0, w, h))
+			for j := range h * w {
+				rgba.Pix[4*j], rgba.Pix[4*j+1], rgba.Pix[4*j+2], rgba.Pix[4*j+3] = px[j], px[h*w+j], px[2*h*w+j], 255
+			}
+			img = rgba
+		}
+		name := filepath.Join(dir, d.Classes[d.Labels[i]], fmt.Sprintf("%05d.png", i))
+		if err := atomicfile.Write(name, func(bw *bufio.Writer) error { return png.Encode(bw, img) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}

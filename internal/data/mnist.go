@@ -1,0 +1,191 @@
+package data
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MNIST file names (each may also be present without ".gz").
+const (
+	TrainImages = "train-images-idx3-ubyte.gz"
+	TrainLabels = "train-labels-idx1-ubyte.gz"
+	TestImages  = "t10k-images-idx3-ubyte.gz"
+	TestLabels  = "t10k-labels-idx1-ubyte.gz"
+)
+
+// MNISTFiles lists the four files with their published SHA-256 digests.
+var MNISTFiles = []struct{ Name, SHA256 string }{
+	{TrainImages, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"},
+	{TrainLabels, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"},
+	{TestImages, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"},
+	{TestLabels, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"},
+}
+
+// DigitClasses are MNIST's class names.
+var DigitClasses = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+
+// maxIDXBytes bounds what a header may claim, so a corrupt header cannot
+// make the reader allocate gigabytes.
+const maxIDXBytes = 1 << 30
+
+// ReadIDX reads an idx file (gzip-compressed or raw): the magic number
+// 0x0000 08 NN (unsigned bytes, NN dimensions), big-endian dimensions, then
+// the data. It returns the dimensions and data; errors name the file.
+func ReadIDX(path string) ([]int, []uint8, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	dims, data, err := parseIDX(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return dims, data, nil
+}
+
+func parseIDX(r io.Reader) ([]int, []uint8, error) {
+	br := bufio.NewReader(r)
+	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bad gzip stream: %w", err)
+		}
+		defer gz.Close()
+		br = bufio.NewReader(gz)
+	}
+	var magic [4]byte
+	if _, err := io.ReadFull(br, magic[:]); err != nil {
+		return nil, nil, fmt.Errorf("too short for an idx header: %w", noEOF(err))
+	}
+	if magic[0] != 0 || magic[1] != 0 {
+		return nil, nil, fmt.Errorf("not an idx file (magic %x)", magic)
+	}
+	if magic[2] != 0x08 {
+		return nil, nil, fmt.Errorf("idx element type 0x%02x is not unsigned bytes (0x08)", magic[2])
+	}
+	nd := int(magic[3])
+	if nd < 1 || nd > 4 {
+		return nil, nil, fmt.Errorf("idx file has %d dimensions; expected 1 to 4", nd)
+	}
+	dims := make([]int, nd)
+	total := 1
+	for i := range dims {
+		var d uint32
+		if err := binary.Read(br, binary.BigEndian, &d); err != nil {
+			return nil, nil, fmt.Errorf("truncated idx header: %w", noEOF(err))
+		}
+		dims[i] = int(d)
+		total *= max(dims[i], 1)
+		if total > maxIDXBytes {
+			return nil, nil, fmt.Errorf("idx header claims %v values, more than this reader accepts", dims)
+		}
+	}
+	data := make([]uint8, total)
+	if n, err := io.ReadFull(br, data); err != nil {
+		return nil, nil, fmt.Errorf("truncated: header %v promises %d bytes of data, found %d", dims, total, n)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		return nil, nil, fmt.Errorf("trailing data after the %d bytes that header %v promises", total, dims)
+	}
+	return dims, data, nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// findMNIST returns the path of an MNIST file in dir, compressed or not.
+func findMNIST(dir, name string) (string, error) {
+	for _, p := range []string{filepath.Join(dir, name), filepath.Join(dir, strings.TrimSuffix(name, ".gz"))} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: MNIST file %s not found (run: cnnctl data mnist --dir %s)", dir, name, dir)
+}
+
+// LoadMNISTPair reads an images file and a labels file and checks that they
+// agree: 28×28 images, as many labels as images, labels 0–9.
+func LoadMNISTPair(imagesPath, labelsPath string) (*Dataset, error) {
+	dims, pix, err := ReadIDX(imagesPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(dims) != 3 || dims[1] != 28 || dims[2] != 28 {
+		return nil, fmt.Errorf("%s: expected N×28×28 images, header says %v", imagesPath, dims)
+	}
+	ldims, labels, err := ReadIDX(labelsPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(ldims) != 1 {
+		return nil, fmt.Errorf("%s: expected a 1-D label file, header says %v", labelsPath, ldims)
+	}
+	if ldims[0] != dims[0] {
+		return nil, fmt.Errorf("%s: %d labels for %d images in %s", labelsPath, ldims[0], dims[0], imagesPath)
+	}
+	d := &Dataset{Shape: [3]int{1, 28, 28}, Images: pix, Labels: make([]int, len(labels)), Classes: DigitClasses}
+	for i, l := range labels {
+		if l > 9 {
+			return nil, fmt.Errorf("%s: label %d of example %d is not a digit 0–9", labelsPath, l, i)
+		}
+		d.Labels[i] = int(l)
+	}
+	return d, nil
+}
+
+// LoadMNIST reads the training and test sets from dir.
+func LoadMNIST(dir string) (train, test *Dataset, err error) {
+	var paths [4]string
+	for i, f := range MNISTFiles {
+		if paths[i], err = findMNIST(dir, f.Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	if train, err = LoadMNISTPair(paths[0], paths[1]); err != nil {
+		return nil, nil, err
+	}
+	if test, err = LoadMNISTPair(paths[2], paths[3]); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
+// WriteIDX writes an idx file of unsigned bytes (gzip-compressed when the
+// name ends in .gz); tests use it to make small MNIST-format sets.
+func WriteIDX(path string, dims []int, data []uint8) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	var w io.Writer = f
+	var gz *gzip.Writer
+	if strings.HasSuffix(path, ".gz") {
+		gz = gzip.NewWriter(f)
+		w = gz
+	}
+	hdr := []byte{0, 0, 0x08, byte(len(dims))}
+	for _, d := range dims {
+		hdr = binary.BigEndian.AppendUint32(hdr, uint32(d))
+	}
+	_, err = w.Write(append(hdr, data...))
+	if gz != nil {
+		if cerr := gz.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

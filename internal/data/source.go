@@ -1,0 +1,80 @@
+package data
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+)
+
+// Load returns the training and test sets a config's data section names.
+// X-vs-O sets are generated from the seed (the test set from a separate
+// stream); a folder without a test folder has a seeded fraction held out.
+func Load(c config.Data, seed uint64) (train, test *Dataset, err error) {
+	switch c.Source {
+	case "mnist":
+		if train, test, err = LoadMNIST(c.Dir); err != nil {
+			return nil, nil, err
+		}
+	case "xo":
+		train = GenerateXO(c.TrainSize, c.Shape[1], c.Shape[2], seed)
+		test = GenerateXO(c.TestSize, c.Shape[1], c.Shape[2], seed^0x7e57)
+		return train, test, nil
+	case "folder":
+		shape := [3]int{c.Shape[0], c.Shape[1], c.Shape[2]}
+		if train, err = LoadFolder(c.Dir, shape); err != nil {
+			return nil, nil, err
+		}
+		if c.TestDir != "" {
+			if test, err = LoadFolder(c.TestDir, shape); err != nil {
+				return nil, nil, err
+			}
+			if !slices.Equal(test.Classes, train.Classes) {
+				return nil, nil, fmt.Errorf("%s: classes [%s] differ from the training folder's [%s]",
+					c.TestDir, strings.Join(test.Classes, " "), strings.Join(train.Classes, " "))
+			}
+		} else {
+			train, test = train.Split(c.TestSplit, seed^0x7e57)
+		}
+	default:
+		return nil, nil, fmt.Errorf("unknown data source %q", c.Source)
+	}
+	if c.TrainSize > 0 {
+		train = train.Head(c.TrainSize)
+	}
+	return train, test, nil
+}
+
+// LoadTest returns only the test set (for eval), skipping work where it can.
+func LoadTest(c config.Data, seed uint64) (*Dataset, error) {
+	switch c.Source {
+	case "mnist":
+		ip, err := findMNIST(c.Dir, TestImages)
+		if err != nil {
+			return nil, err
+		}
+		lp, err := findMNIST(c.Dir, TestLabels)
+		if err != nil {
+			return nil, err
+		}
+		return LoadMNISTPair(ip, lp)
+	case "xo":
+		return GenerateXO(c.TestSize, c.Shape[1], c.Shape[2], seed^0x7e57), nil
+	}
+	_, test, err := Load(c, seed)
+	return test, err
+}
+
+// LoadDir reads a folder given on the command line for evaluation: an MNIST
+// idx folder if it holds the test files, else an image folder.
+func LoadDir(dir string, shape [3]int) (*Dataset, error) {
+	if ip, err := findMNIST(dir, TestImages); err == nil {
+		lp, err := findMNIST(dir, TestLabels)
+		if err != nil {
+			return nil, err
+		}
+		return LoadMNISTPair(ip, lp)
+	}
+	return LoadFolder(dir, shape)
+}

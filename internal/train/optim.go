@@ -1,0 +1,169 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/model"
+)
+
+// Optimizer updates parameters in place from their gradients with one of
+// the classic rules, following PyTorch's formulas (so hyper-parameters carry
+// over). Weight decay adds wd·w to the gradient of conv and dense weights.
+type Optimizer struct {
+	Cfg    config.Optimizer
+	Params []*model.Param
+	Step   int64
+	// slots[name][i] is the state vector `name` of parameter i.
+	slots map[string][][]float32
+}
+
+// slotNames are the state vectors each rule keeps, named as in PyTorch.
+var slotNames = map[string][]string{
+	"sgd":      nil,
+	"momentum": {"momentum_buffer"},
+	"nesterov": {"momentum_buffer"},
+	"adagrad":  {"sum"},
+	"adadelta": {"square_avg", "acc_delta"},
+	"rmsprop":  {"square_avg"},
+	"adam":     {"exp_avg", "exp_avg_sq"},
+}
+
+// NewOptimizer makes an optimizer with zeroed state.
+func NewOptimizer(cfg config.Optimizer, params []*model.Param) (*Optimizer, error) {
+	names, ok := slotNames[cfg.Name]
+	if !ok {
+		return nil, fmt.Errorf("unknown optimizer %q", cfg.Name)
+	}
+	o := &Optimizer{Cfg: cfg, Params: params, slots: map[string][][]float32{}}
+	for _, n := range names {
+		vs := make([][]float32, len(params))
+		for i, p := range params {
+			vs[i] = make([]float32, len(p.Data()))
+		}
+		o.slots[n] = vs
+	}
+	return o, nil
+}
+
+// State returns the slots keyed "<param>.<slot>" (shared, not copied).
+func (o *Optimizer) State() map[string][]float32 {
+	m := map[string][]float32{}
+	for n, vs := range o.slots {
+		for i, p := range o.Params {
+			m[p.Name+"."+n] = vs[i]
+		}
+	}
+	return m
+}
+
+// SetState restores slots saved by State; every slot must be present.
+func (o *Optimizer) SetState(step int64, m map[string][]float32) error {
+	for n, vs := range o.slots {
+		for i, p := range o.Params {
+			v, ok := m[p.Name+"."+n]
+			if !ok || len(v) != len(vs[i]) {
+				return fmt.Errorf("optimizer state %s.%s is missing or has the wrong size (was the checkpoint saved with another optimizer?)", p.Name, n)
+			}
+			copy(vs[i], v)
+		}
+	}
+	o.Step = step
+	return nil
+}
+
+// Update applies one step with learning rate lr; grads[i] belongs to Params[i].
+func (o *Optimizer) Update(grads [][]float32, lr float64) {
+	o.Step++
+	for i, p := range o.Params {
+		w, g := p.Data(), grads[i]
+		wd := float32(0)
+		if p.Decay {
+			wd = float32(o.Cfg.WeightDecay)
+		}
+		o.update(i, w, g, wd, float32(lr))
+	}
+}
+
+func (o *Optimizer) slot(name string, i int) []float32 { return o.slots[name][i] }
+
+func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
+	c := o.Cfg
+	eps := float32(c.Eps)
+	switch c.Name {
+	case "sgd":
+		for j := range w {
+			w[j] -= lr * (g[j] + wd*w[j])
+		}
+	case "momentum", "nesterov":
+		// v ← μv + g; w ← w − lr·v (heavy ball) or w − lr·(g + μv) (Nesterov).
+		mu := float32(c.Momentum)
+		v := o.slot("momentum_buffer", i)
+		nesterov := c.Name == "nesterov"
+		for j := range w {
+			gj := g[j] + wd*w[j]
+			v[j] = mu*v[j] + gj
+			if nesterov {
+				w[j] -= lr * (gj + mu*v[j])
+			} else {
+				w[j] -= lr * v[j]
+			}
+		}
+	case "adagrad":
+		s := o.slot("sum", i)
+		for j := range w {
+			gj := g[j] + wd*w[j]
+			s[j] += gj * gj
+			w[j] -= lr * gj / (sqrt32(s[j]) + eps)
+		}
+	case "adadelta":
+		rho := float32(c.Rho)
+		s, u := o.slot("square_avg", i), o.slot("acc_delta", i)
+		for j := range w {
+			gj := g[j] + wd*w[j]
+			s[j] = rho*s[j] + (1-rho)*gj*gj
+			d := sqrt32(u[j]+eps) / sqrt32(s[j]+eps) * gj
+			u[j] = rho*u[j] + (1-rho)*d*d
+			w[j] -= lr * d
+		}
+	case "rmsprop":
+		rho := float32(c.Rho)
+		s := o.slot("square_avg", i)
+		for j := range w {
+			gj := g[j] + wd*w[j]
+			s[j] = rho*s[j] + (1-rho)*gj*gj
+			w[j] -= lr * gj / (sqrt32(s[j]) + eps)
+		}
+	case "adam":
+		b1, b2 := float32(c.Beta1), float32(c.Beta2)
+		m, v := o.slot("exp_avg", i), o.slot("exp_avg_sq", i)
+		t := float64(o.Step)
+		bc1 := float32(1 - math.Pow(c.Beta1, t))
+		bc2 := float32(1 - math.Pow(c.Beta2, t))
+		step := lr / bc1
+		for j := range w {
+			gj := g[j] + wd*w[j]
+			m[j] = b1*m[j] + (1-b1)*gj
+			v[j] = b2*v[j] + (1-b2)*gj*gj
+			w[j] -= step * m[j] / (sqrt32(v[j]/bc2) + eps)
+		}
+	}
+}
+
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
+// LR returns the learning rate at fractional epoch t in [0, epochs): the
+// step schedule multiplies by gamma every step_epochs whole epochs; cosine
+// anneals smoothly (per batch) from lr to min_lr.
+func LR(c config.Train, t float64) float64 {
+	lr := c.Optimizer.LR
+	s := c.Schedule
+	switch s.Name {
+	case "step":
+		return lr * math.Pow(s.Gamma, math.Floor(math.Floor(t)/float64(s.StepEpochs)))
+	case "cosine":
+		return s.MinLR + (lr-s.MinLR)*(1+math.Cos(math.Pi*t/float64(c.Epochs)))/2
+	}
+	return lr
+}

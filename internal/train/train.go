@@ -1,0 +1,397 @@
+// Package train runs mini-batch training: shuffling from a seed, the seven
+// classic optimizers, learning-rate schedules, a validation split, best and
+// last checkpoints every epoch, metrics and curves, and exact resumption.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/cnnctl/cnnctl/internal/atomicfile"
+	"github.com/cnnctl/cnnctl/internal/checkpoint"
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/data"
+	"github.com/cnnctl/cnnctl/internal/eval"
+	"github.com/cnnctl/cnnctl/internal/model"
+	"github.com/cnnctl/cnnctl/internal/plot"
+)
+
+// Options are the inputs of one training run.
+type Options struct {
+	Config     *config.Config
+	ConfigPath string // for messages
+	Resume     string // checkpoint to continue from
+	Progress   Progress
+	Log        io.Writer // plain messages (run folder, summary)
+	// EvalBatch is the batch size of validation and test passes.
+	EvalBatch int
+}
+
+// Result summarises a finished run.
+type Result struct {
+	RunDir      string
+	Epochs      int
+	TestLoss    float64
+	TestAcc     float64
+	BestEpoch   int
+	BestValAcc  float64
+	MeanSeconds float64 // per epoch
+	MeanImgPerS float64
+}
+
+// ErrNaN is wrapped by the error returned when the loss stops being finite.
+var ErrNaN = errors.New("loss is not finite")
+
+// RNG names in checkpoints.
+const (
+	rngShuffle = "shuffle"
+	rngDropout = "dropout"
+)
+
+// run is the state of one training run.
+type run struct {
+	opts      Options
+	cfg       *config.Config
+	dir       string
+	classes   []string
+	net       *model.Network
+	opt       *Optimizer
+	shuffle   *rand.PCG
+	dropout   *rand.PCG
+	startEp   int
+	bestAcc   float64
+	bestEpoch int
+	history   []EpochStats
+}
+
+// Run trains as the options say and returns the test-set result.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	cfg := opts.Config
+	if opts.Progress == nil {
+		opts.Progress = quietProgress{}
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.EvalBatch == 0 {
+		opts.EvalBatch = 500
+	}
+	r := &run{opts: opts, cfg: cfg, dir: cfg.Output.Dir, bestAcc: -1}
+
+	trainSet, testSet, err := data.Load(cfg.Data, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	trainSet, valSet := trainSet.Split(cfg.Data.Validation, cfg.Seed)
+	r.classes = trainSet.Classes
+	if trainSet.Len() < cfg.Train.BatchSize {
+		return nil, fmt.Errorf("%s: the training set has %d examples, fewer than train.batch_size %d", opts.ConfigPath, trainSet.Len(), cfg.Train.BatchSize)
+	}
+
+	if opts.Resume != "" {
+		if err := r.resume(opts.Resume); err != nil {
+			return nil, err
+		}
+	} else if err := r.fresh(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return nil, err
+	}
+	cfgYAML, err := cfg.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(r.dir, "config.yaml"), cfgYAML); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Log, "run folder %s: %d training, %d validation, %d test examples; %d parameters\n",
+		r.dir, trainSet.Len(), lenOf(valSet), testSet.Len(), r.net.NumParams())
+
+	if err := r.loop(ctx, trainSet, valSet); err != nil {
+		return nil, err
+	}
+	return r.finish(testSet)
+}
+
+func lenOf(d *data.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return d.Len()
+}
+
+// layerError places a model error at its line in the config file.
+func (r *run) layerError(err error) error {
+	var le *model.LayerError
+	if errors.As(err, &le) && r.opts.ConfigPath != "" {
+		return &config.Error{File: r.opts.ConfigPath, Line: le.Line, Msg: le.Error()}
+	}
+	return err
+}
+
+func (r *run) fresh() error {
+	init := rand.New(rand.NewPCG(r.cfg.Seed, 0x1a17))
+	net, err := model.New(r.cfg.Model, r.cfg.Data.Shape, len(r.classes), init)
+	if err != nil {
+		return r.layerError(err)
+	}
+	r.net = net
+	r.shuffle = rand.NewPCG(r.cfg.Seed, 0x5f1e)
+	r.dropout = rand.NewPCG(r.cfg.Seed, 0xd70b)
+	r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, net.Params())
+	return err
+}
+
+// resume restores a checkpoint's weights, optimizer and RNG state, and the
+// metrics rows of the epochs it covers. The model in the config must be the
+// one the checkpoint holds.
+func (r *run) resume(path string) error {
+	st, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	if _, err := model.New(r.cfg.Model, r.cfg.Data.Shape, len(r.classes), rand.New(rand.NewPCG(0, 0))); err != nil {
+		return r.layerError(err)
+	}
+	if err := sameModel(st.Config, r.cfg); err != nil {
+		return fmt.Errorf("cannot resume from %s: %w", path, err)
+	}
+	if len(st.Classes) != len(r.classes) {
+		return fmt.Errorf("cannot resume from %s: it has %d classes, the data has %d", path, len(st.Classes), len(r.classes))
+	}
+	if st.Epoch >= r.cfg.Train.Epochs {
+		return fmt.Errorf("%s already holds %d epochs; train.epochs is %d (raise it with --epochs to train further)", path, st.Epoch, r.cfg.Train.Epochs)
+	}
+	r.net, r.startEp = st.Net, st.Epoch
+	if r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, r.net.Params()); err != nil {
+		return err
+	}
+	if err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots); err != nil {
+		return fmt.Errorf("cannot resume from %s: %w", path, err)
+	}
+	r.shuffle, r.dropout = rand.NewPCG(0, 0), rand.NewPCG(0, 0)
+	for name, src := range map[string]*rand.PCG{rngShuffle: r.shuffle, rngDropout: r.dropout} {
+		if err := src.UnmarshalBinary(st.RNG[name]); err != nil {
+			return fmt.Errorf("cannot resume from %s: random state %q: %v", path, name, err)
+		}
+	}
+	if v, err := strconv.ParseFloat(st.Meta["best_val_acc"], 64); err == nil {
+		r.bestAcc = v
+	}
+	r.bestEpoch, _ = strconv.Atoi(st.Meta["best_epoch"])
+	if rows, err := ReadMetrics(filepath.Join(r.dir, "metrics.csv")); err == nil {
+		for _, row := range rows {
+			if row.Epoch <= r.startEp {
+				r.history = append(r.history, row)
+			}
+		}
+	}
+	fmt.Fprintf(r.opts.Log, "resuming from %s after epoch %d\n", path, st.Epoch)
+	return nil
+}
+
+// sameModel checks that two configs describe the same network and data shape.
+func sameModel(a, b *config.Config) error {
+	ma, _ := (&config.Config{Model: a.Model, Data: config.Data{Shape: a.Data.Shape}}).Marshal()
+	mb, _ := (&config.Config{Model: b.Model, Data: config.Data{Shape: b.Data.Shape}}).Marshal()
+	if string(ma) != string(mb) {
+		return fmt.Errorf("the checkpoint's model differs from the config's:\ncheckpoint:\n%s\nconfig:\n%s", ma, mb)
+	}
+	if a.Train.Optimizer.Name != b.Train.Optimizer.Name {
+		return fmt.Errorf("the checkpoint was trained with %s, the config says %s", a.Train.Optimizer.Name, b.Train.Optimizer.Name)
+	}
+	return nil
+}
+
+func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
+	cfg := r.cfg
+	B := cfg.Train.BatchSize
+	g, err := r.net.BuildTrain(B, rand.New(r.dropout))
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	var val *eval.Runner
+	if valSet != nil {
+		if val, err = eval.NewRunner(r.net, min(r.opts.EvalBatch, valSet.Len())); err != nil {
+			return err
+		}
+		defer val.Close()
+	}
+	norm := data.Norm{Mean: cfg.Data.Normalize.Mean, Std: cfg.Data.Normalize.Std}
+	batcher := data.NewBatcher(trainSet, norm)
+	shuffle := rand.New(r.shuffle)
+	params := r.net.Params()
+	grads := make([][]float32, len(params))
+	x, y := g.Input.Data().([]float32), g.Labels.Data().([]float32)
+	K := r.net.Classes
+	nb := trainSet.Len() / B // the last partial batch is dropped, as each epoch reshuffles
+
+	for ep := r.startEp + 1; ep <= cfg.Train.Epochs; ep++ {
+		perm := shuffle.Perm(trainSet.Len())
+		r.opts.Progress.StartEpoch(ep, cfg.Train.Epochs, nb)
+		start := time.Now()
+		var lossSum float64
+		correct := 0
+		for j := range nb {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("interrupted in epoch %d at batch %d; %s", ep, j, r.lastGood())
+			}
+			idx := perm[j*B : (j+1)*B]
+			batcher.Fill(x, y, idx)
+			if err := g.Run(); err != nil {
+				return err
+			}
+			loss := float64(g.LossValue())
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return fmt.Errorf("%w: loss became %v in epoch %d at batch %d (lr %.3g); training stopped; %s",
+					ErrNaN, loss, ep, j+1, LR(cfg.Train, float64(ep-1)+float64(j)/float64(nb)), r.lastGood())
+			}
+			lossSum += loss
+			logits := g.LogitsData()
+			for b := range B {
+				if eval.Argmax(logits[b*K:(b+1)*K]) == int(y[b]) {
+					correct++
+				}
+			}
+			for i := range params {
+				grads[i] = g.GradData(i)
+			}
+			r.opt.Update(grads, LR(cfg.Train, float64(ep-1)+float64(j)/float64(nb)))
+			done := j + 1
+			r.opts.Progress.Batch(done, lossSum/float64(done), float64(correct)/float64(done*B),
+				float64(done*B)/time.Since(start).Seconds())
+		}
+		secs := time.Since(start).Seconds()
+		s := EpochStats{Epoch: ep, TrainLoss: lossSum / float64(nb), TrainAcc: float64(correct) / float64(nb*B),
+			ValLoss: math.NaN(), ValAcc: math.NaN(), LR: LR(cfg.Train, float64(ep-1)), Seconds: secs,
+			ImgPerSec: float64(nb*B) / secs}
+		score := s.TrainAcc
+		if val != nil {
+			res, err := val.Evaluate(valSet, norm, r.classes)
+			if err != nil {
+				return err
+			}
+			s.ValLoss, s.ValAcc = res.Loss, res.Accuracy
+			score = res.Accuracy
+		}
+		improved := score > r.bestAcc
+		if improved {
+			r.bestAcc, r.bestEpoch = score, ep
+		}
+		r.history = append(r.history, s)
+		if err := r.save(ep, improved); err != nil {
+			return err
+		}
+		r.opts.Progress.EndEpoch(s, cfg.Train.Epochs, improved)
+	}
+	return nil
+}
+
+func (r *run) lastGood() string {
+	if r.lastEpoch() == 0 {
+		return "no epoch had finished, so there is no checkpoint"
+	}
+	return fmt.Sprintf("the last good checkpoint %s (epoch %d) is kept", filepath.Join(r.dir, "last.ckpt"), r.lastEpoch())
+}
+
+func (r *run) lastEpoch() int {
+	if len(r.history) == 0 {
+		return 0
+	}
+	return r.history[len(r.history)-1].Epoch
+}
+
+// save writes last.ckpt (and best.ckpt when the epoch improved), the metrics
+// and the curves.
+func (r *run) save(ep int, improved bool) error {
+	shuffleState, err := r.shuffle.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	dropoutState, err := r.dropout.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	last := r.history[len(r.history)-1]
+	st := &checkpoint.State{
+		Config: r.cfg, Classes: r.classes, Net: r.net, Epoch: ep,
+		OptimizerStep: r.opt.Step, OptimizerSlots: r.opt.State(),
+		RNG: map[string][]byte{rngShuffle: shuffleState, rngDropout: dropoutState},
+		Meta: map[string]string{
+			"best_val_acc": strconv.FormatFloat(r.bestAcc, 'g', -1, 64),
+			"best_epoch":   strconv.Itoa(r.bestEpoch),
+			"val_acc":      strconv.FormatFloat(last.ValAcc, 'g', -1, 64),
+			"train_loss":   strconv.FormatFloat(last.TrainLoss, 'g', -1, 64),
+		},
+	}
+	if err := checkpoint.Save(filepath.Join(r.dir, "last.ckpt"), st); err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	if improved {
+		if err := checkpoint.Save(filepath.Join(r.dir, "best.ckpt"), st); err != nil {
+			return fmt.Errorf("saving checkpoint: %w", err)
+		}
+	}
+	if err := WriteMetrics(filepath.Join(r.dir, "metrics.csv"), r.history); err != nil {
+		return err
+	}
+	return r.plotCurves()
+}
+
+func (r *run) plotCurves() error {
+	var ep, tl, vl, ta, va []float64
+	for _, h := range r.history {
+		ep = append(ep, float64(h.Epoch))
+		tl, vl = append(tl, h.TrainLoss), append(vl, h.ValLoss)
+		ta, va = append(ta, 100*h.TrainAcc), append(va, 100*h.ValAcc)
+	}
+	return plot.Panels(filepath.Join(r.dir, "curves.png"), []plot.Panel{
+		{Title: r.cfg.Name + ": loss", XLabel: "epoch", YLabel: "cross-entropy",
+			Series: []plot.Series{{Name: "train", X: ep, Y: tl}, {Name: "validation", X: ep, Y: vl}}},
+		{Title: r.cfg.Name + ": accuracy", XLabel: "epoch", YLabel: "%",
+			Series: []plot.Series{{Name: "train", X: ep, Y: ta}, {Name: "validation", X: ep, Y: va}}},
+	})
+}
+
+// finish evaluates the final model on the test set.
+func (r *run) finish(testSet *data.Dataset) (*Result, error) {
+	res := &Result{RunDir: r.dir, Epochs: r.cfg.Train.Epochs, BestEpoch: r.bestEpoch, BestValAcc: r.bestAcc,
+		TestLoss: math.NaN(), TestAcc: math.NaN()}
+	var n float64
+	for _, h := range r.history {
+		if h.Epoch > r.startEp {
+			res.MeanSeconds += h.Seconds
+			res.MeanImgPerS += h.ImgPerSec
+			n++
+		}
+	}
+	if n > 0 {
+		res.MeanSeconds /= n
+		res.MeanImgPerS /= n
+	}
+	if testSet == nil || testSet.Len() == 0 {
+		return res, nil
+	}
+	runner, err := eval.NewRunner(r.net, min(r.opts.EvalBatch, testSet.Len()))
+	if err != nil {
+		return nil, err
+	}
+	defer runner.Close()
+	norm := data.Norm{Mean: r.cfg.Data.Normalize.Mean, Std: r.cfg.Data.Normalize.Std}
+	tr, err := runner.Evaluate(testSet, norm, r.classes)
+	if err != nil {
+		return nil, err
+	}
+	res.TestLoss, res.TestAcc = tr.Loss, tr.Accuracy
+	return res, nil
+}
