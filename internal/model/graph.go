@@ -129,7 +129,8 @@ func (gr *Graph) Run() error {
 	return gr.vm.RunAll()
 }
 
-// LogitsData returns the (B,K) logits of the last Run.
+// LogitsData returns the (B,K) logits of the last Run. The slice is the
+// graph's own buffer: the next Run overwrites it.
 func (gr *Graph) LogitsData() []float32 { return gr.Logits.Value().Data().([]float32) }
 
 // LossValue returns the mean loss of the last Run of a training graph.

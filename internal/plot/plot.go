@@ -28,6 +28,7 @@ type Series struct {
 type Panel struct {
 	Title, XLabel, YLabel string
 	Series                []Series
+	LegendBottom          bool // for rising curves such as accuracy
 }
 
 var lineColors = []color.Color{
@@ -65,7 +66,7 @@ func Panels(path string, panels []Panel) error {
 			p.Add(line, points)
 			p.Legend.Add(s.Name, line, points)
 		}
-		p.Legend.Top = true
+		p.Legend.Top = !pn.LegendBottom
 		plots[0] = append(plots[0], p)
 	}
 	img := vgimg.New(vg.Length(5*len(panels))*vg.Inch, 4*vg.Inch)

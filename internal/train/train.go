@@ -359,7 +359,7 @@ func (r *run) plotCurves() error {
 		{Title: r.cfg.Name + ": loss", XLabel: "epoch", YLabel: "cross-entropy",
 			Series: []plot.Series{{Name: "train", X: ep, Y: tl}, {Name: "validation", X: ep, Y: vl}}},
 		{Title: r.cfg.Name + ": accuracy", XLabel: "epoch", YLabel: "%",
-			Series: []plot.Series{{Name: "train", X: ep, Y: ta}, {Name: "validation", X: ep, Y: va}}},
+			Series: []plot.Series{{Name: "train", X: ep, Y: ta}, {Name: "validation", X: ep, Y: va}}, LegendBottom: true},
 	})
 }
 

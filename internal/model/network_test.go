@@ -1,0 +1,217 @@
+package model
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+)
+
+func parseModel(t *testing.T, layers string) *config.Config {
+	t.Helper()
+	doc := "data: {source: xo, shape: [1, 12, 12]}\nmodel:\n" + layers + "train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"
+	c, err := config.Parse("m.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const allLayers = `  - {type: conv2d, filters: 3, kernel: 3, padding: 1}
+  - {type: batchnorm}
+  - {type: leaky_relu, alpha: 0.1}
+  - {type: maxpool, kernel: 2}
+  - {type: conv2d, filters: 4, kernel: 3, stride: 2, bias: false}
+  - {type: tanh}
+  - {type: avgpool, kernel: 3, stride: 1, padding: 1}
+  - {type: flatten}
+  - {type: dense, units: 6}
+  - {type: batchnorm}
+  - {type: sigmoid}
+  - {type: dense, units: 5}
+  - {type: relu}
+  - {type: dense, units: 3}
+`
+
+func TestShapes(t *testing.T) {
+	c := parseModel(t, allLayers)
+	n, err := New(c.Model, c.Data.Shape, 3, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"3×12×12", "3×12×12", "3×12×12", "3×6×6", "4×2×2", "4×2×2", "4×2×2", "16", "6", "6", "6", "5", "5", "3"}
+	for i, l := range n.Layers {
+		if got := ShapeString(l.Out); got != want[i] {
+			t.Errorf("layer %d (%s): shape %s, want %s", i, l.Spec.Type, got, want[i])
+		}
+	}
+	if n.Layers[4].Bias != nil || n.Layers[4].Weight.Name != "4.weight" {
+		t.Errorf("conv without bias: %+v", n.Layers[4])
+	}
+	// 3·1·9+3 + 3+3 + 4·3·9 + 16·6+6 + 6+6 + 6·5+5 + 5·3+3
+	if got := n.NumParams(); got != 30+6+108+102+12+35+18 {
+		t.Errorf("%d parameters", got)
+	}
+}
+
+func TestShapeErrors(t *testing.T) {
+	cases := []struct{ layers, want string }{
+		{"  - {type: conv2d, filters: 2, kernel: 13}\n  - {type: flatten}\n  - {type: dense, units: 2}\n",
+			"layer 0 (conv2d): kernel 13×13 is larger than its input 1×12×12 (padding 0)"},
+		{"  - {type: dense, units: 2}\n", "layer 0 (dense): needs a flat input, but its input is 1×12×12; add a flatten layer before it"},
+		{"  - {type: flatten}\n  - {type: conv2d, filters: 2, kernel: 3}\n  - {type: dense, units: 2}\n",
+			"layer 1 (conv2d): needs a C×H×W input, but its input is flat (144)"},
+		{"  - {type: flatten}\n  - {type: dense, units: 3}\n", "the model must end with a dense layer of 2 units"},
+		{"  - {type: flatten}\n  - {type: dense, units: 2}\n  - {type: relu}\n", "layer 2 (relu): the model must end with a dense layer"},
+		{"  - {type: maxpool, kernel: 2, stride: 2}\n  - {type: maxpool, kernel: 2}\n  - {type: maxpool, kernel: 2}\n  - {type: maxpool, kernel: 2}\n  - {type: flatten}\n  - {type: dense, units: 2}\n",
+			"layer 3 (maxpool): kernel 2×2 is larger than its input 1×1×1"},
+	}
+	for _, c := range cases {
+		cfg := parseModel(t, c.layers)
+		_, err := New(cfg.Model, cfg.Data.Shape, 2, rand.New(rand.NewPCG(1, 1)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
+		var le *LayerError
+		if err != nil && strings.HasPrefix(c.want, "layer") && (!errors.As(err, &le) || le.Line == 0) {
+			t.Errorf("error %v carries no line", err)
+		}
+	}
+}
+
+const smoothLayers = `  - {type: conv2d, filters: 3, kernel: 3, padding: 1}
+  - {type: batchnorm}
+  - {type: tanh}
+  - {type: avgpool, kernel: 2}
+  - {type: conv2d, filters: 4, kernel: 3, stride: 2}
+  - {type: sigmoid}
+  - {type: flatten}
+  - {type: dense, units: 6}
+  - {type: batchnorm}
+  - {type: tanh}
+  - {type: dense, units: 3}
+`
+
+// TestNetworkGradients checks whole training graphs and the loss against
+// central differences of the loss: a smooth network tightly, and one with
+// every layer kind but dropout loosely (max pooling and ReLU kinks make the
+// finite differences of early layers noisy; a wrong gradient is off by
+// O(1)).
+func TestNetworkGradients(t *testing.T) {
+	for _, c := range []struct {
+		name, layers string
+		tol          float64
+	}{{"smooth", smoothLayers, 1e-2}, {"all layers", allLayers, 0.2}} {
+		t.Run(c.name, func(t *testing.T) { checkNetworkGradients(t, c.layers, c.tol) })
+	}
+}
+
+func checkNetworkGradients(t *testing.T, layers string, tol float64) {
+	c := parseModel(t, layers)
+	rng := rand.New(rand.NewPCG(2, 3))
+	n, err := New(c.Model, c.Data.Shape, 3, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := n.BuildTrain(6, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for i := range g.Input.Data().([]float32) {
+		g.Input.Data().([]float32)[i] = float32(rng.NormFloat64())
+	}
+	for i := range g.Labels.Data().([]float32) {
+		g.Labels.Data().([]float32)[i] = float32(i % 3)
+	}
+	loss := func() float64 {
+		if err := g.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return float64(g.LossValue())
+	}
+	loss()
+	const eps = 3e-3
+	for pi, p := range n.Params() {
+		analytic := append([]float32(nil), g.GradData(pi)...)
+		w := p.Data()
+		var maxErr, maxMag float64
+		for _, i := range rng.Perm(len(w))[:min(len(w), 12)] {
+			old := w[i]
+			w[i] = old + eps
+			lp := loss()
+			w[i] = old - eps
+			lm := loss()
+			w[i] = old
+			num := (lp - lm) / (2 * eps)
+			maxErr = math.Max(maxErr, math.Abs(num-float64(analytic[i])))
+			maxMag = math.Max(maxMag, math.Abs(num))
+		}
+		if rel := maxErr / math.Max(maxMag, 1e-2); rel > tol {
+			t.Errorf("%s: relative gradient error %.3g > %.3g (max |grad| %.3g)", p.Name, rel, tol, maxMag)
+		}
+	}
+}
+
+func TestGraphsShareParameters(t *testing.T) {
+	c := parseModel(t, allLayers)
+	rng := rand.New(rand.NewPCG(4, 5))
+	n, _ := New(c.Model, c.Data.Shape, 3, rng)
+	tr, err := n.BuildTrain(4, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tr.Labels.Data().([]float32) {
+		tr.Labels.Data().([]float32)[i] = 1
+	}
+	if err := tr.Run(); err != nil {
+		t.Fatal(err)
+	}
+	bn := n.Layers[1].BN
+	mean := append([]float32(nil), bn.RunningMean...)
+	if bn.NumBatches != 1 {
+		t.Fatalf("num batches %d", bn.NumBatches)
+	}
+	// Building more graphs (Gorgonia's own BN would reset its statistics
+	// here) leaves the statistics alone.
+	inf1, _ := n.BuildInference(1)
+	inf3, _ := n.BuildInference(3)
+	tr2, _ := n.BuildTrain(2, rng)
+	defer tr2.Close()
+	for i := range mean {
+		if bn.RunningMean[i] != mean[i] {
+			t.Fatal("running statistics changed by building graphs")
+		}
+	}
+	// The same example gives the same logits whatever the batch size.
+	img := make([]float32, 144)
+	for i := range img {
+		img[i] = float32(rng.NormFloat64())
+	}
+	copy(inf1.Input.Data().([]float32), img)
+	copy(inf3.Input.Data().([]float32)[2*144:], img)
+	if err := inf1.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := inf3.Run(); err != nil {
+		t.Fatal(err)
+	}
+	a, b := inf1.LogitsData(), inf3.LogitsData()[6:]
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-5 {
+			t.Fatalf("logits differ across batch sizes: %v vs %v", a, b)
+		}
+	}
+	// A change to a parameter is seen by every graph.
+	before := append([]float32(nil), a...)
+	for i := range n.Params()[0].Data() {
+		n.Params()[0].Data()[i] *= 2
+	}
+	_ = inf1.Run()
+	if inf1.LogitsData()[0] == before[0] {
+		t.Error("inference graph did not see the parameter change")
+	}
+}

@@ -1,0 +1,161 @@
+package train
+
+import (
+	"math"
+	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/model"
+	"gorgonia.org/tensor"
+)
+
+func param(vals ...float32) *model.Param {
+	return &model.Param{Name: "p", T: tensor.New(tensor.WithShape(len(vals)), tensor.WithBacking(vals)), Decay: true}
+}
+
+// optimizerConfig returns a config with the defaults Parse would fill in.
+func optimizerConfig(name string, lr float64) config.Optimizer {
+	c := config.Config{Train: config.Train{Optimizer: config.Optimizer{Name: name, LR: lr}}}
+	c.SetDefaults()
+	return c.Train.Optimizer
+}
+
+// TestOptimizerFirstSteps checks two steps on f(w) = ½w² from w = 1 against
+// values worked out by hand from each rule's formula.
+func TestOptimizerFirstSteps(t *testing.T) {
+	cases := []struct {
+		name   string
+		lr     float64
+		w1, w2 float64
+	}{
+		{"sgd", 0.1, 0.9, 0.81},
+		{"momentum", 0.1, 0.9, 0.72},                         // v: 1, 1.8
+		{"nesterov", 0.1, 0.81, 0.5751},                      // w −= lr(g + μv)
+		{"adagrad", 0.1, 0.9, 0.9 - 0.09/math.Sqrt(1.81)},    // Σg² = 1, 1.81
+		{"rmsprop", 0.01, 0.9, 0.9 - 0.009/math.Sqrt(0.018)}, // avg g² = .01, .018
+		{"adam", 0.1, 0.9, 0.9 - 0.1*(0.18/0.19)/math.Sqrt(0.001809/0.001999)},
+		{"adadelta", 1, 0.9968377381511013, 0.9935981984076517},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := param(1)
+			o, err := NewOptimizer(optimizerConfig(c.name, c.lr), []*model.Param{p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []float64{c.w1, c.w2} {
+				o.Update([][]float32{{p.Data()[0]}}, c.lr)
+				if got := float64(p.Data()[0]); math.Abs(got-want) > 2e-6 {
+					t.Fatalf("step %d: w = %.7f, want %.7f", i+1, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestOptimizersFindMinimum runs each optimizer on an ill-conditioned
+// quadratic f(w) = ½ Σ aᵢ(wᵢ − cᵢ)², whose minimum is w = c.
+func TestOptimizersFindMinimum(t *testing.T) {
+	a := []float32{1, 10, 0.5}
+	c := []float32{3, -2, 0.5}
+	cases := []struct {
+		name  string
+		lr    float64
+		steps int
+	}{
+		{"sgd", 0.15, 400},
+		{"momentum", 0.02, 400},
+		{"nesterov", 0.02, 400},
+		{"adagrad", 1, 2000},
+		{"adadelta", 10, 3000},
+		{"rmsprop", 0.01, 2000},
+		{"adam", 0.05, 2000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := param(0, 0, 0)
+			p.Decay = false
+			o, err := NewOptimizer(optimizerConfig(tc.name, tc.lr), []*model.Param{p})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := make([]float32, 3)
+			lr := tc.lr
+			for s := range tc.steps {
+				for i, w := range p.Data() {
+					g[i] = a[i] * (w - c[i])
+				}
+				if tc.name == "rmsprop" || tc.name == "adam" {
+					// Sign-like methods hover at a distance ~lr; anneal.
+					lr = tc.lr * (1 - float64(s)/float64(tc.steps))
+				}
+				o.Update([][]float32{g}, lr)
+			}
+			for i, w := range p.Data() {
+				if math.Abs(float64(w-c[i])) > 1e-2 {
+					t.Errorf("w = %v, want %v", p.Data(), c)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestWeightDecay(t *testing.T) {
+	p := param(2)
+	cfg := optimizerConfig("sgd", 0.1)
+	cfg.WeightDecay = 0.5
+	o, _ := NewOptimizer(cfg, []*model.Param{p})
+	o.Update([][]float32{{0}}, 0.1) // w −= lr·(g + wd·w) = 2 − 0.1·1
+	if got := p.Data()[0]; math.Abs(float64(got)-1.9) > 1e-6 {
+		t.Errorf("w = %v, want 1.9", got)
+	}
+	q := param(2)
+	q.Decay = false // biases and BN parameters are not decayed
+	o, _ = NewOptimizer(cfg, []*model.Param{q})
+	o.Update([][]float32{{0}}, 0.1)
+	if got := q.Data()[0]; got != 2 {
+		t.Errorf("undecayed w = %v, want 2", got)
+	}
+}
+
+func TestOptimizerStateRoundTrip(t *testing.T) {
+	p := param(1, 2)
+	o, _ := NewOptimizer(optimizerConfig("adam", 0.1), []*model.Param{p})
+	o.Update([][]float32{{1, -1}}, 0.1)
+	st := o.State()
+	if len(st) != 2 || st["p.exp_avg"] == nil || st["p.exp_avg_sq"] == nil {
+		t.Fatalf("state keys %v", st)
+	}
+	o2, _ := NewOptimizer(optimizerConfig("adam", 0.1), []*model.Param{param(1, 2)})
+	if err := o2.SetState(o.Step, st); err != nil {
+		t.Fatal(err)
+	}
+	if o2.Step != 1 || o2.slots["exp_avg"][0][0] != st["p.exp_avg"][0] {
+		t.Error("state not restored")
+	}
+	o3, _ := NewOptimizer(optimizerConfig("momentum", 0.1), []*model.Param{param(1, 2)})
+	if err := o3.SetState(1, st); err == nil {
+		t.Error("adam state accepted by momentum")
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	tr := config.Train{Epochs: 4, Optimizer: config.Optimizer{LR: 0.1}}
+	tr.Schedule = config.Schedule{Name: "constant"}
+	if got := LR(tr, 3.5); got != 0.1 {
+		t.Errorf("constant: %v", got)
+	}
+	tr.Schedule = config.Schedule{Name: "step", StepEpochs: 2, Gamma: 0.5}
+	for _, c := range []struct{ t, want float64 }{{0, 0.1}, {1.9, 0.1}, {2, 0.05}, {3.99, 0.05}} {
+		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("step at %v: %v, want %v", c.t, got, c.want)
+		}
+	}
+	tr.Schedule = config.Schedule{Name: "cosine", MinLR: 0.01}
+	for _, c := range []struct{ t, want float64 }{{0, 0.1}, {2, 0.055}, {4, 0.01}} {
+		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("cosine at %v: %v, want %v", c.t, got, c.want)
+		}
+	}
+}
