@@ -64,13 +64,13 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	s := streams{Out: os.Stdout, Err: os.Stderr, ErrTerminal: term.IsTerminal(int(os.Stderr.Fd()))}
+	os.Exit(run(os.Args[1:], s))
 }
 
 // run executes the command line and returns the exit status: 0 on success,
 // 1 on a runtime error, 2 on a usage error.
-func run(args []string) (status int) {
-	s := streams{Out: os.Stdout, Err: os.Stderr, ErrTerminal: term.IsTerminal(int(os.Stderr.Fd()))}
+func run(args []string, s streams) (status int) {
 	defer func() {
 		// A panic is a bug; still, say it in one line rather than a trace.
 		if r := recover(); r != nil {

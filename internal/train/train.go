@@ -301,7 +301,8 @@ func (r *run) lastGood() string {
 	if r.lastEpoch() == 0 {
 		return "no epoch had finished, so there is no checkpoint"
 	}
-	return fmt.Sprintf("the last good checkpoint %s (epoch %d) is kept", filepath.Join(r.dir, "last.ckpt"), r.lastEpoch())
+	last := filepath.Join(r.dir, "last.ckpt")
+	return fmt.Sprintf("the last good checkpoint %s (epoch %d) is kept; continue with --resume %s", last, r.lastEpoch(), last)
 }
 
 func (r *run) lastEpoch() int {

@@ -1,0 +1,191 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/checkpoint"
+	"github.com/cnnctl/cnnctl/internal/config"
+)
+
+const tinyXO = `
+name: tiny
+seed: 4
+data: {source: xo, shape: [1, 16, 16], train_size: 320, test_size: 64, validation: 0.2}
+model:
+  - {type: conv2d, filters: 4, kernel: 3, padding: 1}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: maxpool, kernel: 2}
+  - {type: flatten}
+  - {type: dropout, rate: 0.3}
+  - {type: dense, units: 2}
+train:
+  epochs: 2
+  batch_size: 16
+  optimizer: {name: adam, lr: 0.01}
+  schedule: {name: cosine}
+`
+
+func tinyConfig(t *testing.T, dir string, edit func(*config.Config)) *config.Config {
+	t.Helper()
+	c, err := config.Parse("tiny.yaml", []byte(tinyXO))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Output.Dir = dir
+	if edit != nil {
+		edit(c)
+	}
+	return c
+}
+
+func TestTrainWritesRunFolder(t *testing.T) {
+	dir := t.TempDir()
+	var log bytes.Buffer
+	res, err := Run(context.Background(), Options{Config: tinyConfig(t, dir, nil), Progress: NewProgress(&log, false, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"best.ckpt", "last.ckpt", "metrics.csv", "curves.png", "config.yaml"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	rows, err := ReadMetrics(filepath.Join(dir, "metrics.csv"))
+	if err != nil || len(rows) != 2 || rows[1].Epoch != 2 || rows[0].ImgPerSec <= 0 {
+		t.Fatalf("metrics %+v, %v", rows, err)
+	}
+	if res.TestAcc < 0.8 {
+		t.Errorf("test accuracy %.3f after 2 epochs on X-vs-O", res.TestAcc)
+	}
+	// Off a terminal: one plain line per epoch, no carriage returns.
+	out := log.String()
+	if strings.Contains(out, "\r") || strings.Count(out, "\n") != 2 || !strings.HasPrefix(out, "epoch 1/2  loss ") {
+		t.Errorf("progress output off a terminal:\n%q", out)
+	}
+	ck, err := checkpoint.Load(filepath.Join(dir, "last.ckpt"))
+	if err != nil || ck.Epoch != 2 {
+		t.Fatalf("last.ckpt: %v", err)
+	}
+}
+
+// stopAfter interrupts a run (as Ctrl-C would) once an epoch has ended.
+type stopAfter struct {
+	quietProgress
+	epoch  int
+	cancel context.CancelFunc
+}
+
+func (s stopAfter) EndEpoch(st EpochStats, _ int, _ bool) {
+	if st.Epoch == s.epoch {
+		s.cancel()
+	}
+}
+
+// TestResumeIsExact trains 2 epochs straight, and 2 epochs interrupted after
+// the first and resumed (dropout, shuffling, the cosine schedule, BN
+// statistics and Adam state all matter), and requires bit-identical weights.
+func TestResumeIsExact(t *testing.T) {
+	straight, split := t.TempDir(), t.TempDir()
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, straight, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Run(ctx, Options{Config: tinyConfig(t, split, nil), Progress: stopAfter{epoch: 1, cancel: cancel}})
+	if err == nil || !strings.Contains(err.Error(), "interrupted in epoch 2 at batch 0") {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, split, nil), Resume: filepath.Join(split, "last.ckpt")}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := checkpoint.Load(filepath.Join(straight, "last.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := checkpoint.Load(filepath.Join(split, "last.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range a.Net.Params() {
+		if !slices.Equal(p.Data(), b.Net.Params()[i].Data()) {
+			t.Errorf("%s differs between straight and resumed training", p.Name)
+		}
+	}
+	if !slices.Equal(a.Net.Layers[1].BN.RunningVar, b.Net.Layers[1].BN.RunningVar) {
+		t.Error("BN running variance differs")
+	}
+	rows, _ := ReadMetrics(filepath.Join(split, "metrics.csv"))
+	if len(rows) != 2 {
+		t.Errorf("resumed metrics has %d rows", len(rows))
+	}
+}
+
+func TestNaNStopsAndKeepsLastGoodCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	sgd := func(c *config.Config) {
+		c.Train.Optimizer = config.Optimizer{Name: "sgd", LR: 0.01}
+		c.Train.Epochs = 1
+	}
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, dir, sgd)}); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(dir, "last.ckpt")
+	before, _ := os.ReadFile(last)
+	_, err := Run(context.Background(), Options{Resume: last, Config: tinyConfig(t, dir, func(c *config.Config) {
+		sgd(c)
+		c.Train.Epochs = 2
+		c.Train.Optimizer.LR = 1e30
+	})})
+	if !errors.Is(err, ErrNaN) || !strings.Contains(err.Error(), "in epoch 2 at batch") ||
+		!strings.Contains(err.Error(), "last good checkpoint "+last+" (epoch 1) is kept") {
+		t.Fatalf("error %v", err)
+	}
+	after, _ := os.ReadFile(last)
+	if !bytes.Equal(before, after) {
+		t.Error("last.ckpt changed by the failed epoch")
+	}
+}
+
+func TestResumeRefusesAnotherModel(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, dir, func(c *config.Config) { c.Train.Epochs = 1 })}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), Options{Resume: filepath.Join(dir, "last.ckpt"), Config: tinyConfig(t, dir, func(c *config.Config) {
+		c.Model[0].Filters = 5
+	})})
+	if err == nil || !strings.Contains(err.Error(), "model differs") {
+		t.Errorf("error %v", err)
+	}
+	_, err = Run(context.Background(), Options{Resume: filepath.Join(dir, "last.ckpt"), Config: tinyConfig(t, dir, func(c *config.Config) {
+		c.Train.Epochs = 1
+	})})
+	if err == nil || !strings.Contains(err.Error(), "already holds 1 epochs") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestInterruptKeepsCheckpoint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, Options{Config: tinyConfig(t, t.TempDir(), nil)})
+	if err == nil || !strings.Contains(err.Error(), "interrupted in epoch 1 at batch 0") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestBatchLargerThanTrainingSet(t *testing.T) {
+	_, err := Run(context.Background(), Options{ConfigPath: "tiny.yaml", Config: tinyConfig(t, t.TempDir(), func(c *config.Config) {
+		c.Train.BatchSize = 1000
+	})})
+	if err == nil || !strings.Contains(err.Error(), "fewer than train.batch_size 1000") {
+		t.Errorf("error %v", err)
+	}
+}
