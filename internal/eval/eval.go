@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/model"
@@ -52,8 +54,7 @@ func NewRunner(net *model.Network, batch int) (*Runner, error) {
 // Close releases the graph.
 func (r *Runner) Close() error { return r.graph.Close() }
 
-// Evaluate runs the whole dataset through the network. The last batch is
-// padded (inference does not mix examples), and only real rows are counted.
+// Evaluate runs the whole dataset through the network.
 func (r *Runner) Evaluate(d *data.Dataset, norm data.Norm, classes []string) (*Result, error) {
 	k := r.net.Classes
 	res := &Result{N: d.Len(), Classes: classes, Confusion: make([][]int, k)}
@@ -63,27 +64,14 @@ func (r *Runner) Evaluate(d *data.Dataset, norm data.Norm, classes []string) (*R
 	if d.Len() == 0 {
 		return nil, fmt.Errorf("the dataset is empty")
 	}
-	b := data.NewBatcher(d, norm)
-	B := r.graph.Batch
-	x := r.graph.Input.Data().([]float32)
-	idx := make([]int, 0, B)
 	prob := make([]float32, k)
 	var lossSum float64
 	correct := 0
-	for lo := 0; lo < d.Len(); lo += B {
-		idx = idx[:0]
-		for i := lo; i < min(lo+B, d.Len()); i++ {
-			idx = append(idx, i)
-		}
-		b.Fill(x, nil, idx)
-		if err := r.graph.Run(); err != nil {
-			return nil, err
-		}
-		logits := r.graph.LogitsData()
+	err := r.forEachBatch(d, norm, func(idx []int, logits []float32) error {
 		for row, i := range idx {
 			y := d.Labels[i]
 			if y >= k {
-				return nil, fmt.Errorf("example %d has label %d, but the model has %d classes", i, y, k)
+				return fmt.Errorf("example %d has label %d, but the model has %d classes", i, y, k)
 			}
 			z := logits[row*k : (row+1)*k]
 			lossSum += ops.LogSoftmaxRow(z, prob, y)
@@ -93,6 +81,10 @@ func (r *Runner) Evaluate(d *data.Dataset, norm data.Norm, classes []string) (*R
 				correct++
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Loss = lossSum / float64(d.Len())
 	res.Accuracy = float64(correct) / float64(d.Len())
@@ -181,4 +173,57 @@ func trunc(s string, n int) string {
 		return s
 	}
 	return strings.TrimSpace(s[:n])
+}
+
+// forEachBatch runs d through the graph in batches (the last one padded:
+// inference does not mix examples) and calls fn with each batch's example
+// indices and the logits of its rows.
+func (r *Runner) forEachBatch(d *data.Dataset, norm data.Norm, fn func(idx []int, logits []float32) error) error {
+	b := data.NewBatcher(d, norm)
+	B := r.graph.Batch
+	x := r.graph.Input.Data().([]float32)
+	idx := make([]int, 0, B)
+	for lo := 0; lo < d.Len(); lo += B {
+		idx = idx[:0]
+		for i := lo; i < min(lo+B, d.Len()); i++ {
+			idx = append(idx, i)
+		}
+		b.Fill(x, nil, idx)
+		if err := r.graph.Run(); err != nil {
+			return err
+		}
+		if err := fn(idx, r.graph.LogitsData()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Logits returns the (N,K) logits of every example of d, in order.
+func (r *Runner) Logits(d *data.Dataset, norm data.Norm) ([]float32, error) {
+	k := r.net.Classes
+	out := make([]float32, 0, d.Len()*k)
+	err := r.forEachBatch(d, norm, func(idx []int, logits []float32) error {
+		out = append(out, logits[:len(idx)*k]...)
+		return nil
+	})
+	return out, err
+}
+
+// Throughput times passes of one full batch (whatever the input holds) and
+// returns the median images per second over passes runs, after a warm-up.
+func (r *Runner) Throughput(passes int) (float64, error) {
+	if err := r.graph.Run(); err != nil {
+		return 0, err
+	}
+	times := make([]float64, passes)
+	for i := range times {
+		start := time.Now()
+		if err := r.graph.Run(); err != nil {
+			return 0, err
+		}
+		times[i] = time.Since(start).Seconds()
+	}
+	slices.Sort(times)
+	return float64(r.graph.Batch) / times[passes/2], nil
 }

@@ -175,13 +175,19 @@ func (r *run) resume(path string) error {
 	if r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, r.net.Params()); err != nil {
 		return err
 	}
-	if err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots); err != nil {
+	if len(st.OptimizerSlots) == 0 && st.OptimizerStep == 0 {
+		// A fused or exported checkpoint: fine-tuning starts the optimizer afresh.
+		fmt.Fprintf(r.opts.Log, "%s holds no optimizer state; the optimizer starts afresh\n", path)
+	} else if err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots); err != nil {
 		return fmt.Errorf("cannot resume from %s: %w", path, err)
 	}
-	r.shuffle, r.dropout = rand.NewPCG(0, 0), rand.NewPCG(0, 0)
+	r.shuffle = rand.NewPCG(r.cfg.Seed, 0x5f1e+uint64(st.Epoch))
+	r.dropout = rand.NewPCG(r.cfg.Seed, 0xd70b+uint64(st.Epoch))
 	for name, src := range map[string]*rand.PCG{rngShuffle: r.shuffle, rngDropout: r.dropout} {
-		if err := src.UnmarshalBinary(st.RNG[name]); err != nil {
-			return fmt.Errorf("cannot resume from %s: random state %q: %v", path, name, err)
+		if b, ok := st.RNG[name]; ok {
+			if err := src.UnmarshalBinary(b); err != nil {
+				return fmt.Errorf("cannot resume from %s: random state %q: %v", path, name, err)
+			}
 		}
 	}
 	if v, err := strconv.ParseFloat(st.Meta["best_val_acc"], 64); err == nil {

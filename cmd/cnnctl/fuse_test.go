@@ -1,0 +1,115 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const bnConfig = `name: bn
+seed: 3
+data: {source: xo, shape: [1, 16, 16], train_size: 256, test_size: 100, validation: 0.1}
+model:
+  - {type: conv2d, filters: 4, kernel: 3}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: batchnorm}
+  - {type: maxpool, kernel: 2}
+  - {type: flatten}
+  - {type: dense, units: 8, bias: false}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: dense, units: 2}
+train: {epochs: 2, batch_size: 16, optimizer: {name: momentum, lr: 0.02}}
+`
+
+func trainTiny(t *testing.T, dir, doc string) string {
+	t.Helper()
+	cfg := writeFile(t, dir, "c.yaml", doc)
+	run := filepath.Join(dir, "run")
+	if code, _, errOut := cnnctl(t, "train", "-c", cfg, "--out", run, "--quiet"); code != 0 {
+		t.Fatalf("train: %s", errOut)
+	}
+	return filepath.Join(run, "best.ckpt")
+}
+
+func TestFuse(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := trainTiny(t, dir, bnConfig)
+	out := filepath.Join(dir, "fused.ckpt")
+	code, stdout, errOut := cnnctl(t, "fuse", "--model", ckpt, "--out", out)
+	if code != 0 {
+		t.Fatalf("fuse: %s", errOut)
+	}
+	for _, want := range []string{
+		"folded    layer 1 (batchnorm) into layer 0 (conv2d 4@3×3 s1 p0)",
+		"kept      layer 3 (batchnorm): it follows relu (layer 2), not a conv2d or dense layer",
+		"folded    layer 7 (batchnorm) into layer 6 (dense 8)",
+		"proof on  the test split of xo: 100 inputs",
+		"changed predictions 0 of 100",
+		"parameters          ",
+		"img/s",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("fuse output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// The accuracy line shows the same figure twice.
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "accuracy") {
+			f := strings.Fields(line)
+			if len(f) != 4 || f[1] != f[3] {
+				t.Errorf("accuracy changed: %q", line)
+			}
+		}
+	}
+	// The fused checkpoint is ordinary: eval and fine-tuning take it.
+	if code, stdout, _ := cnnctl(t, "eval", "--model", out); code != 0 || !strings.Contains(stdout, "examples  100") {
+		t.Errorf("eval of fused: %d\n%s", code, stdout)
+	}
+	code, _, errOut = cnnctl(t, "train", "--resume", out, "--epochs", "3", "--out", filepath.Join(dir, "tuned"), "--quiet")
+	if code != 0 {
+		t.Errorf("fine-tuning the fused model: %s", errOut)
+	}
+}
+
+func TestFuseNothingToFold(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := trainTiny(t, dir, tinyConfig)
+	code, stdout, _ := cnnctl(t, "fuse", "--model", ckpt)
+	if code != 0 || !strings.Contains(stdout, "nothing to fold") {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(ckpt, ".ckpt") + ".fused.ckpt"); err == nil {
+		t.Error("wrote a checkpoint though nothing was folded and no --out was given")
+	}
+}
+
+func TestFuseBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := trainTiny(t, dir, bnConfig)
+	b, _ := os.ReadFile(ckpt)
+	trunc := writeFile(t, dir, "trunc.ckpt", string(b[:len(b)/2]))
+	junk := writeFile(t, dir, "junk.ckpt", "hello")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fuse", "--model", junk}, junk + ": not a safetensors file"},
+		{[]string{"fuse", "--model", trunc}, trunc + ": tensor"},
+		{[]string{"fuse", "--model", ckpt, "--out", filepath.Join(dir, "no", "such", "dir", "f.ckpt")}, "writing " + filepath.Join(dir, "no", "such", "dir", "f.ckpt")},
+	}
+	for _, c := range cases {
+		code, _, errOut := cnnctl(t, c.args...)
+		if code != 1 || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q; want %q", c.args, code, errOut, c.want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("left behind %s", e.Name())
+		}
+	}
+}
