@@ -113,3 +113,41 @@ func TestFuseBadInputs(t *testing.T) {
 		}
 	}
 }
+
+func TestExportBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := trainTiny(t, dir, bnConfig)
+	b, _ := os.ReadFile(ckpt)
+	trunc := writeFile(t, dir, "trunc.ckpt", string(b[:100]))
+	junk := writeFile(t, dir, "junk.ckpt", "hello")
+	nowhere := filepath.Join(dir, "missing-dir", "m.onnx")
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"export", "--model", junk, "--format", "onnx", "--out", filepath.Join(dir, "a.onnx")}, 1, junk + ": not a safetensors file"},
+		{[]string{"export", "--model", trunc, "--format", "onnx", "--out", filepath.Join(dir, "a.onnx")}, 1, trunc + ": not a safetensors file, or truncated"},
+		{[]string{"export", "--model", ckpt, "--format", "onnx", "--out", nowhere}, 1, "writing " + nowhere},
+		{[]string{"export", "--model", ckpt, "--format", "tflite", "--out", filepath.Join(dir, "a")}, 2, "unknown --format \"tflite\""},
+	}
+	for _, c := range cases {
+		code, _, errOut := cnnctl(t, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q; want %d and %q", c.args, code, errOut, c.code, c.want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".onnx") || strings.Contains(e.Name(), ".tmp") || e.Name() == "a" {
+			t.Errorf("left behind %s", e.Name())
+		}
+	}
+	// And the good case writes both formats.
+	for _, f := range []string{"onnx", "safetensors"} {
+		out := filepath.Join(dir, "m."+f)
+		if code, stdout, errOut := cnnctl(t, "export", "--model", ckpt, "--format", f, "--out", out); code != 0 || !strings.Contains(stdout, "wrote "+out) {
+			t.Errorf("export %s: %d %s %s", f, code, stdout, errOut)
+		}
+	}
+}

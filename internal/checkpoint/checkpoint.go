@@ -58,19 +58,7 @@ func Save(path string, s *State) error {
 	for name, b := range s.RNG {
 		st.Metadata["rng."+name] = base64.StdEncoding.EncodeToString(b)
 	}
-	for _, l := range s.Net.Layers {
-		for _, p := range []*model.Param{l.Weight, l.Bias} {
-			if p != nil {
-				st.Tensors[p.Name] = Tensor{Shape: p.T.Shape().Clone(), F32: p.Data()}
-			}
-		}
-		if l.BN != nil {
-			c := len(l.BN.RunningMean)
-			st.Tensors[fmt.Sprintf("%d.running_mean", l.Index)] = Tensor{Shape: []int{c}, F32: l.BN.RunningMean}
-			st.Tensors[fmt.Sprintf("%d.running_var", l.Index)] = Tensor{Shape: []int{c}, F32: l.BN.RunningVar}
-			st.Tensors[fmt.Sprintf("%d.num_batches_tracked", l.Index)] = Tensor{Shape: []int{}, I64: []int64{l.BN.NumBatches}}
-		}
-	}
+	st.Tensors = StateDict(s.Net)
 	for k, v := range s.OptimizerSlots {
 		st.Tensors["optimizer."+k] = Tensor{Shape: []int{len(v)}, F32: v}
 	}
@@ -178,4 +166,27 @@ func fromSafetensors(path string, st *Safetensors) (*State, error) {
 		}
 	}
 	return s, nil
+}
+
+// StateDict returns the network's tensors under the names
+// torch.nn.Sequential gives them (layer i of the config is module i):
+// "i.weight", "i.bias", and for batch norm "i.running_mean",
+// "i.running_var", "i.num_batches_tracked". Layouts are PyTorch's: conv
+// weights [out, in, kh, kw], linear weights [out, in].
+func StateDict(n *model.Network) map[string]Tensor {
+	sd := map[string]Tensor{}
+	for _, l := range n.Layers {
+		for _, p := range []*model.Param{l.Weight, l.Bias} {
+			if p != nil {
+				sd[p.Name] = Tensor{Shape: p.T.Shape().Clone(), F32: p.Data()}
+			}
+		}
+		if l.BN != nil {
+			c := []int{len(l.BN.RunningMean)}
+			sd[fmt.Sprintf("%d.running_mean", l.Index)] = Tensor{Shape: c, F32: l.BN.RunningMean}
+			sd[fmt.Sprintf("%d.running_var", l.Index)] = Tensor{Shape: c, F32: l.BN.RunningVar}
+			sd[fmt.Sprintf("%d.num_batches_tracked", l.Index)] = Tensor{Shape: []int{}, I64: []int64{l.BN.NumBatches}}
+		}
+	}
+	return sd
 }
