@@ -7,7 +7,7 @@ CONFIG  ?= configs/lenet-bn-mnist.yaml
 RUN     ?= runs/$(basename $(notdir $(CONFIG)))
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build data train eval test bench clean
+.PHONY: all build data train eval test bench check-predict clean
 
 all: build data train eval
 
@@ -29,6 +29,11 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+# Printed digits in ten fonts against the LeNet-BN MNIST model (trains it first if needed).
+check-predict: build
+	test -f runs/lenet-bn-mnist/best.ckpt || $(MAKE) data train CONFIG=configs/lenet-bn-mnist.yaml
+	CNNCTL_MNIST_MODEL=$(CURDIR)/runs/lenet-bn-mnist/best.ckpt $(GO) test -count=1 -v -run PrintedDigits ./internal/predict/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/ops/ ./internal/model/

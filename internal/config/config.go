@@ -27,6 +27,21 @@ type Config struct {
 	Model  []Layer `yaml:"model"`
 	Train  Train   `yaml:"train"`
 	Output Output  `yaml:"output,omitempty"`
+	// Preprocess is how predict turns an arbitrary image file into an input.
+	Preprocess Preprocess `yaml:"preprocess"`
+}
+
+// Preprocess is the recipe predict applies to image files.
+type Preprocess struct {
+	// Mode is mnist (crop to the ink, fit in 20×20 keeping the aspect
+	// ratio, centre the mass in 28×28 — how MNIST itself was made), fit
+	// (crop to the ink and scale its longer side to Fill of the frame) or
+	// resize (scale the whole image to the input shape).
+	Mode string `yaml:"mode"`
+	// Invert is auto (make the ink bright if the background is light, as in
+	// MNIST), yes or no.
+	Invert string  `yaml:"invert"`
+	Fill   float64 `yaml:"fill,omitempty"`
 }
 
 // Data says where examples come from and how they are shaped and scaled.
@@ -212,7 +227,7 @@ var (
 // sectionOf names a Go type as the section a user sees in the file.
 var sectionOf = map[string]string{
 	"Config": "the top level", "Data": "data", "Normalize": "data.normalize", "plain": "a layer",
-	"Train": "train", "Optimizer": "train.optimizer", "Schedule": "train.schedule", "Output": "output",
+	"Train": "train", "Optimizer": "train.optimizer", "Preprocess": "preprocess", "Schedule": "train.schedule", "Output": "output",
 }
 
 // yamlError turns the YAML library's messages into file:line messages.
@@ -338,6 +353,26 @@ func (c *Config) SetDefaults() {
 	if c.Output.Dir == "" {
 		c.Output.Dir = filepath.Join("runs", c.Name)
 	}
+	p := &c.Preprocess
+	if p.Mode == "" {
+		switch d.Source {
+		case "mnist":
+			p.Mode = "mnist"
+		case "xo":
+			p.Mode = "fit"
+		default:
+			p.Mode = "resize"
+		}
+	}
+	if p.Invert == "" {
+		p.Invert = "auto"
+		if d.Source == "folder" {
+			p.Invert = "no"
+		}
+	}
+	if p.Mode == "fit" && p.Fill == 0 {
+		p.Fill = 0.6
+	}
 }
 
 func or(v, def float64) float64 {
@@ -432,6 +467,22 @@ func (c *Config) Check(name string) Errors {
 		if v < 0 || v >= 1 {
 			add(0, "train.optimizer beta1, beta2 and rho must be in [0, 1), got %v", v)
 		}
+	}
+	p := c.Preprocess
+	if !slices.Contains([]string{"mnist", "fit", "resize"}, p.Mode) {
+		add(0, "preprocess.mode must be mnist, fit or resize, got %q", p.Mode)
+	}
+	if !slices.Contains([]string{"auto", "yes", "no"}, p.Invert) {
+		add(0, "preprocess.invert must be auto, yes or no, got %q", p.Invert)
+	}
+	if p.Fill < 0 || p.Fill > 1 || (p.Mode == "fit" && p.Fill == 0) {
+		add(0, "preprocess.fill is a fraction in (0, 1], got %v", p.Fill)
+	}
+	if len(d.Shape) == 3 && d.Shape[0] != 1 && (p.Mode != "resize" || p.Invert != "no") {
+		add(0, "preprocess: colour inputs take mode resize and invert no")
+	}
+	if len(d.Shape) == 3 && p.Mode == "mnist" && (d.Shape[1] < 8 || d.Shape[1] != d.Shape[2]) {
+		add(0, "preprocess.mode mnist needs a square input of at least 8×8, got %v", d.Shape)
 	}
 	s := t.Schedule
 	if !slices.Contains(Schedules, s.Name) {

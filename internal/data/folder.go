@@ -9,6 +9,7 @@ import (
 	_ "image/gif" // register decoders
 	_ "image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,22 +43,32 @@ func DecodeFile(path string) (image.Image, error) {
 		return nil, err
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	return Decode(f, path)
+}
+
+// Decode reads an image, checking the size its header declares before any
+// pixel is allocated (a decompression bomb is refused cheaply). Errors
+// start with name.
+func Decode(r io.ReadSeeker, name string) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(r))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a readable image: %w", path, err)
+		if errors.Is(err, image.ErrFormat) {
+			return nil, fmt.Errorf("%s: not an image in a supported format (%s)", name, strings.Join(ImageExts, " "))
+		}
+		return nil, fmt.Errorf("%s: not a readable image: %w", name, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%s: image has no pixels (%d×%d)", path, cfg.Width, cfg.Height)
+		return nil, fmt.Errorf("%s: image has no pixels (%d×%d)", name, cfg.Width, cfg.Height)
 	}
 	if cfg.Width*cfg.Height > MaxImagePixels {
-		return nil, fmt.Errorf("%s: image declares %d×%d pixels, more than the %d allowed", path, cfg.Width, cfg.Height, MaxImagePixels)
+		return nil, fmt.Errorf("%s: image declares %d×%d pixels, more than the %d allowed", name, cfg.Width, cfg.Height, MaxImagePixels)
 	}
-	if _, err := f.Seek(0, 0); err != nil {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	img, _, err := image.Decode(bufio.NewReader(f))
+	img, _, err := image.Decode(bufio.NewReader(r))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return img, nil
 }
