@@ -77,7 +77,9 @@ classified; the exit status is then 1.`,
 // errFilesFailed reports that some inputs failed (each was already reported).
 type errFilesFailed int
 
-func (e errFilesFailed) Error() string { return fmt.Sprintf("%d input(s) could not be classified", int(e)) }
+func (e errFilesFailed) Error() string {
+	return fmt.Sprintf("%d input(s) could not be classified", int(e))
+}
 
 func runPredict(o *predictOptions, args []string, s streams) error {
 	st, err := checkpoint.Load(o.Model)
