@@ -1,25 +1,180 @@
 package ops
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+import "sync"
+
+// The GEMM is blocked in the way of BLIS/GotoBLAS: panels of B (kc×nc) and
+// A (mc×kc) are packed into contiguous buffers — in the order the
+// micro-kernel reads them, with alpha folded into A and edges zero-padded —
+// and a micro-kernel computes mr×nr tiles of C from them. The micro-kernel is
+// AVX2/FMA assembly where the CPU has it, and portable Go elsewhere.
+const (
+	mr = 6   // rows of a C tile
+	nr = 16  // columns of a C tile (two 8-float vectors)
+	kc = 256 // depth of a packed panel
+	mc = 72  // rows of a packed A block (a multiple of mr)
+	nc = 1024
 )
 
-var impl gonum.Implementation
+// gemmBuf holds packing buffers; a pool keeps them across calls.
+type gemmBuf struct {
+	a, b []float32
+	tile [mr * nr]float32
+}
+
+var gemmPool = sync.Pool{New: func() any {
+	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
+}}
+
+// kernel computes the mr×nr tile acc = Ap·Bp over depth k from packed
+// panels and stores it to c (row stride ldc): c = acc, or c += acc if add.
+type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool)
+
+// microKernel is the fastest kernel this CPU runs (set in init).
+var microKernel kernelFunc = kernelGo
 
 // sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
-// op(X) is X or Xᵀ; C is m×n and the inner dimension is k. All GEMMs of the
-// package go through here, so a faster kernel replaces one function.
+// op(X) is X or Xᵀ; C is m×n and the inner dimension is k. It runs on the
+// calling goroutine: the ops parallelise over images or rows themselves.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWith(microKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemmWith(kern kernelFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	ta, tb := blas.NoTrans, blas.NoTrans
-	if transA {
-		ta = blas.Trans
+	if beta != 0 && beta != 1 {
+		for i := range m {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
 	}
-	if transB {
-		tb = blas.Trans
+	if k == 0 || alpha == 0 {
+		if beta == 0 {
+			for i := range m {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
 	}
-	impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	buf := gemmPool.Get().(*gemmBuf)
+	defer gemmPool.Put(buf)
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packB(buf.b, transB, b, ldb, pc, jc, kb, nb)
+			add := beta != 0 || pc > 0
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha)
+				for jr := 0; jr < nb; jr += nr {
+					bp := buf.b[jr*kb : (jr+nr)*kb]
+					for ir := 0; ir < mb; ir += mr {
+						ap := buf.a[ir*kb : (ir+mr)*kb]
+						ci := (ic+ir)*ldc + jc + jr
+						if ir+mr <= mb && jr+nr <= nb {
+							kern(kb, ap, bp, c[ci:], ldc, add)
+							continue
+						}
+						// An edge tile: compute into the scratch tile, then add
+						// the part that lies inside C.
+						kern(kb, ap, bp, buf.tile[:], nr, false)
+						rows, cols := min(mr, mb-ir), min(nr, nb-jr)
+						for r := range rows {
+							dst := c[ci+r*ldc : ci+r*ldc+cols]
+							src := buf.tile[r*nr : r*nr+cols]
+							if add {
+								for j, v := range src {
+									dst[j] += v
+								}
+							} else {
+								copy(dst, src)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packB copies the kb×nb block of op(B) at (pc, jc) into panels of nr
+// columns: panel j holds, for each p, the nr values of row p (zero past nb).
+func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb int) {
+	for jr := 0; jr < nb; jr += nr {
+		panel := dst[jr*kb : (jr+nr)*kb]
+		cols := min(nr, nb-jr)
+		for p := range kb {
+			out := panel[p*nr : (p+1)*nr]
+			if !trans {
+				src := b[(pc+p)*ldb+jc+jr:]
+				copy(out[:cols], src[:cols])
+			} else {
+				for j := range cols {
+					out[j] = b[(jc+jr+j)*ldb+pc+p]
+				}
+			}
+			clear(out[cols:])
+		}
+	}
+}
+
+// packA copies alpha times the mb×kb block of op(A) at (ic, pc) into panels
+// of mr rows: panel i holds, for each p, the mr values of column p.
+func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
+	for ir := 0; ir < mb; ir += mr {
+		panel := dst[ir*kb : (ir+mr)*kb]
+		rows := min(mr, mb-ir)
+		if trans {
+			for p := range kb {
+				out := panel[p*mr : (p+1)*mr]
+				src := a[(pc+p)*lda+ic+ir:]
+				for r := range rows {
+					out[r] = alpha * src[r]
+				}
+				clear(out[rows:])
+			}
+			continue
+		}
+		for r := range rows {
+			src := a[(ic+ir+r)*lda+pc : (ic+ir+r)*lda+pc+kb]
+			for p, v := range src {
+				panel[p*mr+r] = alpha * v
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := range kb {
+				panel[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// kernelGo is the portable micro-kernel.
+func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool) {
+	var acc [mr][nr]float32
+	for p := range k {
+		a := ap[p*mr : (p+1)*mr : (p+1)*mr]
+		b := bp[p*nr : (p+1)*nr : (p+1)*nr]
+		for r := range mr {
+			ar := a[r]
+			row := &acc[r]
+			for j := range nr {
+				row[j] += ar * b[j]
+			}
+		}
+	}
+	for r := range mr {
+		dst := c[r*ldc : r*ldc+nr]
+		if add {
+			for j := range dst {
+				dst[j] += acc[r][j]
+			}
+		} else {
+			copy(dst, acc[r][:])
+		}
+	}
 }

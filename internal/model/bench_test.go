@@ -1,0 +1,93 @@
+package model
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+)
+
+// lenetBN is configs/lenet-bn-mnist.yaml's network.
+const lenetBN = `  - {type: conv2d, filters: 20, kernel: 5}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: maxpool, kernel: 2}
+  - {type: conv2d, filters: 50, kernel: 5}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: maxpool, kernel: 2}
+  - {type: flatten}
+  - {type: dense, units: 500}
+  - {type: relu}
+  - {type: dense, units: 10}
+`
+
+func benchNet(b *testing.B) *Network {
+	c, err := config.Parse("b.yaml", []byte("data: {source: mnist, dir: d}\nmodel:\n"+lenetBN+"train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := New(c.Model, c.Data.Shape, 10, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func fillRandom(g *Graph) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for i := range g.Input.Data().([]float32) {
+		g.Input.Data().([]float32)[i] = float32(rng.NormFloat64())
+	}
+	if g.Labels != nil {
+		for i := range g.Labels.Data().([]float32) {
+			g.Labels.Data().([]float32)[i] = float32(i % 10)
+		}
+	}
+}
+
+// BenchmarkTrainStepLeNetBN is one forward and backward pass of LeNet-BN
+// on a batch of 64 (the optimizer update is not included).
+func BenchmarkTrainStepLeNetBN(b *testing.B) {
+	n := benchNet(b)
+	g, err := n.BuildTrain(64, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillRandom(g)
+	g.Run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := g.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+	b.ReportMetric(3*n.ForwardFLOPs()*64*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkInferLeNetBN1000 is inference at batch 1000.
+func BenchmarkInferLeNetBN1000(b *testing.B) { benchInfer(b, 1000) }
+
+// BenchmarkInferLeNetBN1 is batch-1 latency.
+func BenchmarkInferLeNetBN1(b *testing.B) { benchInfer(b, 1) }
+
+func benchInfer(b *testing.B, batch int) {
+	n := benchNet(b)
+	g, err := n.BuildInference(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillRandom(g)
+	g.Run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := g.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
+	b.ReportMetric(n.ForwardFLOPs()*float64(batch*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

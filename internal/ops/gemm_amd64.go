@@ -1,0 +1,24 @@
+package ops
+
+import "golang.org/x/sys/cpu"
+
+// kernel6x16AVX2 is kernelFunc in AVX2/FMA assembly (gemm_amd64.s).
+//
+//go:noescape
+func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
+
+func kernelAVX2(k int, ap, bp []float32, c []float32, ldc int, add bool) {
+	_ = ap[k*mr-1] // bounds the assembly relies on
+	_ = bp[k*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
+}
+
+// HasAVX2 reports whether the assembly micro-kernel is in use.
+var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+func init() {
+	if HasAVX2 {
+		microKernel = kernelAVX2
+	}
+}

@@ -1,0 +1,163 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// naiveGemm is C = alpha·op(A)·op(B) + beta·C by the definition, in float64.
+func naiveGemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		for j := range n {
+			var s float64
+			for p := range k {
+				var av, bv float32
+				if tA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if tB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			c[i*ldc+j] = float32(float64(alpha)*s + float64(beta)*float64(c[i*ldc+j]))
+		}
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// TestGemmKernels checks both micro-kernels (assembly where the CPU has
+// AVX2/FMA, and portable Go) against the definition, for every transpose
+// combination, sizes that are and are not multiples of the tile and block
+// sizes, padded leading dimensions, and several alpha and beta.
+func TestGemmKernels(t *testing.T) {
+	kernels := map[string]kernelFunc{"go": kernelGo}
+	if HasAVX2 {
+		kernels["avx2"] = kernelAVX2
+	} else {
+		t.Log("no AVX2/FMA on this CPU: testing the portable kernel only")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {20, 576, 25}, {50, 64, 500}, {13, 1030, 260}, {73, 5, 300}, {64, 500, 800}}
+	for name, kern := range kernels {
+		for _, sz := range sizes {
+			m, n, k := sz[0], sz[1], sz[2]
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					for _, ab := range [][2]float32{{1, 0}, {1, 1}, {0.5, -2}} {
+						lda, ldb, ldc := k+3, n+1, n+2
+						if tA {
+							lda = m + 3
+						}
+						if tB {
+							ldb = k + 1
+						}
+						rowsA, rowsB := m, k
+						if tA {
+							rowsA = k
+						}
+						if tB {
+							rowsB = n
+						}
+						a, b := randSlice(rng, rowsA*lda), randSlice(rng, rowsB*ldb)
+						c := randSlice(rng, m*ldc)
+						want := append([]float32(nil), c...)
+						naiveGemm(tA, tB, m, n, k, ab[0], a, lda, b, ldb, ab[1], want, ldc)
+						sgemmWith(kern, tA, tB, m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+						for i := range m {
+							for j := range ldc {
+								got, w := c[i*ldc+j], want[i*ldc+j]
+								if math.Abs(float64(got-w)) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(w))) {
+									t.Fatalf("%s %dx%dx%d tA=%v tB=%v alpha,beta=%v: C[%d,%d] = %v, want %v",
+										name, m, n, k, tA, tB, ab, i, j, got, w)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// The GEMM shapes of LeNet-BN at batch 64: per-image conv GEMMs and the
+// dense layers' batch GEMMs, forward and backward.
+var gemmShapes = []struct {
+	name    string
+	tA, tB  bool
+	m, n, k int
+}{
+	{"conv1-fwd", false, false, 20, 576, 25},
+	{"conv2-fwd", false, false, 50, 64, 500},
+	{"conv2-dW", false, true, 50, 500, 64},
+	{"conv2-dX", true, false, 500, 64, 50},
+	{"fc500-fwd", false, true, 64, 500, 800},
+	{"fc500-dW", true, false, 500, 800, 64},
+	{"square-512", false, false, 512, 512, 512},
+}
+
+func BenchmarkGemm(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range gemmShapes {
+		a, bb, c := randSlice(rng, s.m*s.k), randSlice(rng, s.k*s.n), randSlice(rng, s.m*s.n)
+		lda, ldb := s.k, s.n
+		if s.tA {
+			lda = s.m
+		}
+		if s.tB {
+			ldb = s.k
+		}
+		flops := 2 * float64(s.m*s.n*s.k)
+		report := func(b *testing.B) {
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		}
+		kernels := []struct {
+			name string
+			k    kernelFunc
+		}{{"go", kernelGo}}
+		if HasAVX2 {
+			kernels = append(kernels, struct {
+				name string
+				k    kernelFunc
+			}{"avx2", kernelAVX2})
+		}
+		for _, kern := range kernels {
+			b.Run(fmt.Sprintf("%s/%s", s.name, kern.name), func(b *testing.B) {
+				for b.Loop() {
+					sgemmWith(kern.k, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+				}
+				report(b)
+			})
+		}
+		// gonum's pure-Go BLAS as the reference beside ours.
+		b.Run(fmt.Sprintf("%s/gonum", s.name), func(b *testing.B) {
+			ta, tb := blas.NoTrans, blas.NoTrans
+			if s.tA {
+				ta = blas.Trans
+			}
+			if s.tB {
+				tb = blas.Trans
+			}
+			for b.Loop() {
+				gonum.Implementation{}.Sgemm(ta, tb, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+			}
+			report(b)
+		})
+	}
+}
