@@ -104,24 +104,22 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	m := float32(st.Momentum)
 	parallel(C, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			// Two passes in float64 keep the variance accurate for large B·S.
-			var s float64
+			// One pass for both moments, in float64 so that E[x²] − E[x]²
+			// keeps its precision over large B·S.
+			var s, sq float64
 			for b := range B {
 				off := (b*C + c) * S
+				var rowSum, rowSq float64
 				for _, v := range x[off : off+S] {
-					s += float64(v)
+					f := float64(v)
+					rowSum += f
+					rowSq += f * f
 				}
+				s += rowSum
+				sq += rowSq
 			}
 			mean := s / float64(n)
-			var sq float64
-			for b := range B {
-				off := (b*C + c) * S
-				for _, v := range x[off : off+S] {
-					d := float64(v) - mean
-					sq += d * d
-				}
-			}
-			variance := sq / float64(n)
+			variance := max(sq/float64(n)-mean*mean, 0)
 			inv := 1 / math.Sqrt(variance+st.Eps)
 			op.invStd[c] = float32(inv)
 			fm, fi := float32(mean), float32(inv)

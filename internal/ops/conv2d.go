@@ -29,6 +29,7 @@ type Conv2D struct {
 	inShape  tensor.Shape // x's shape, recorded when the node is built
 	keepCols bool         // cache im2col for the weight gradient (training graphs)
 	cols     []float32    // B × CKK × P when keepCols, else one slab per worker
+	packedW  PackedA      // the filters, packed once per batch for the GEMMs
 	out      buffer
 }
 
@@ -110,6 +111,7 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	} else {
 		op.cols = grow(op.cols, numWorkers(d.B)*slab)
 	}
+	op.packedW.pack(false, d.O, ckk, 1, w, ckk)
 	parallel(d.B, func(wk, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			col := op.cols[wk*slab : (wk+1)*slab]
@@ -118,14 +120,14 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 			}
 			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
+			beta := float32(0)
 			if bias != nil {
 				for o := range d.O {
 					fill(yb[o*pix:(o+1)*pix], bias[o])
 				}
-				sgemm(false, false, d.O, pix, ckk, 1, w, ckk, col, pix, 1, yb, pix)
-			} else {
-				sgemm(false, false, d.O, pix, ckk, 1, w, ckk, col, pix, 0, yb, pix)
+				beta = 1
 			}
+			sgemmPacked(&op.packedW, false, pix, col, pix, beta, yb, pix)
 		}
 	})
 	return out, nil
@@ -229,9 +231,10 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 // convGradInput computes dx = col2im(wᵀ · dy_b) for each image.
 type convGradInput struct {
 	base
-	fwd  *Conv2D
-	out  buffer
-	dcol []float32 // one slab per worker
+	fwd     *Conv2D
+	out     buffer
+	dcol    []float32 // one slab per worker
+	packedW PackedA   // wᵀ, packed once per batch
 }
 
 func (op *convGradInput) Arity() int         { return 2 }
@@ -270,10 +273,11 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(d.B, d.C, d.H, d.W)
 	dx := out.Data().([]float32)
 	img := d.C * d.H * d.W
+	op.packedW.pack(true, ckk, d.O, 1, w, ckk)
 	parallel(d.B, func(wk, lo, hi int) {
 		dcol := op.dcol[wk*ckk*pix : (wk+1)*ckk*pix]
 		for b := lo; b < hi; b++ {
-			sgemm(true, false, ckk, pix, d.O, 1, w, ckk, dy[b*d.O*pix:(b+1)*d.O*pix], pix, 0, dcol, pix)
+			sgemmPacked(&op.packedW, false, pix, dy[b*d.O*pix:(b+1)*d.O*pix], pix, 0, dcol, pix)
 			col2im(dcol, dx[b*img:(b+1)*img], d)
 		}
 	})
@@ -299,16 +303,13 @@ func im2col(x, col []float32, d convDims) {
 					}
 					xr := xc[iy*d.W : (iy+1)*d.W]
 					if d.S == 1 {
-						// Contiguous run: copy the in-bounds span, zero the rest.
-						ix0 := kj - d.P
-						for ox := range r {
-							ix := ix0 + ox
-							if ix >= 0 && ix < d.W {
-								r[ox] = xr[ix]
-							} else {
-								r[ox] = 0
-							}
-						}
+						// A contiguous run: zero the taps in the padding on
+						// either side and copy the span in between.
+						lo := min(max(d.P-kj, 0), d.OW)
+						hi := max(min(d.W+d.P-kj, d.OW), lo)
+						clear(r[:lo])
+						copy(r[lo:hi], xr[lo+kj-d.P:hi+kj-d.P])
+						clear(r[hi:])
 						continue
 					}
 					for ox := range r {

@@ -70,31 +70,94 @@ func sgemmWith(kern kernelFunc, transA, transB bool, m, n, k int, alpha float32,
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha)
-				for jr := 0; jr < nb; jr += nr {
-					bp := buf.b[jr*kb : (jr+nr)*kb]
-					for ir := 0; ir < mb; ir += mr {
-						ap := buf.a[ir*kb : (ir+mr)*kb]
-						ci := (ic+ir)*ldc + jc + jr
-						if ir+mr <= mb && jr+nr <= nb {
-							kern(kb, ap, bp, c[ci:], ldc, add)
-							continue
-						}
-						// An edge tile: compute into the scratch tile, then add
-						// the part that lies inside C.
-						kern(kb, ap, bp, buf.tile[:], nr, false)
-						rows, cols := min(mr, mb-ir), min(nr, nb-jr)
-						for r := range rows {
-							dst := c[ci+r*ldc : ci+r*ldc+cols]
-							src := buf.tile[r*nr : r*nr+cols]
-							if add {
-								for j, v := range src {
-									dst[j] += v
-								}
-							} else {
-								copy(dst, src)
-							}
-						}
+				macroKernel(kern, buf, buf.a, buf.b, c, ldc, ic, jc, mb, nb, kb, add)
+			}
+		}
+	}
+}
+
+// PackedA is op(A)·alpha packed once for several products with different B
+// (a conv layer's weights times each image's im2col matrix).
+type PackedA struct {
+	m, k int
+	data []float32 // blocks in (pc, ic) order, each packed as packA does
+}
+
+// packMatrixA packs all of op(A) (m×k) into p, reusing its memory.
+func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
+	p.m, p.k = m, k
+	mPad := (m + mr - 1) / mr * mr
+	p.data = grow(p.data, mPad*k)
+	off := 0
+	for pc := 0; pc < k; pc += kc {
+		kb := min(kc, k-pc)
+		for ic := 0; ic < m; ic += mc {
+			mb := min(mc, m-ic)
+			mbPad := (mb + mr - 1) / mr * mr
+			packA(p.data[off:off+mbPad*kb], transA, a, lda, ic, pc, mb, kb, alpha)
+			off += mbPad * kb
+		}
+	}
+}
+
+// sgemmPacked computes C = A·op(B) + beta·C with A already packed.
+func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	m, k := pa.m, pa.k
+	if m == 0 || n == 0 {
+		return
+	}
+	if beta != 0 && beta != 1 {
+		for i := range m {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+	buf := gemmPool.Get().(*gemmBuf)
+	defer gemmPool.Put(buf)
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		off := 0
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packB(buf.b, transB, b, ldb, pc, jc, kb, nb)
+			add := beta != 0 || pc > 0
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				mbPad := (mb + mr - 1) / mr * mr
+				macroKernel(microKernel, buf, pa.data[off:off+mbPad*kb], buf.b, c, ldc, ic, jc, mb, nb, kb, add)
+				off += mbPad * kb
+			}
+		}
+	}
+}
+
+// macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block
+// of B into C at (ic, jc), tile by tile.
+func macroKernel(kern kernelFunc, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool) {
+	for jr := 0; jr < nb; jr += nr {
+		bp := pb[jr*kb : (jr+nr)*kb]
+		for ir := 0; ir < mb; ir += mr {
+			ap := pa[ir*kb : (ir+mr)*kb]
+			ci := (ic+ir)*ldc + jc + jr
+			if ir+mr <= mb && jr+nr <= nb {
+				kern(kb, ap, bp, c[ci:], ldc, add)
+				continue
+			}
+			// An edge tile: compute into the scratch tile, then add the part
+			// that lies inside C.
+			kern(kb, ap, bp, buf.tile[:], nr, false)
+			rows, cols := min(mr, mb-ir), min(nr, nb-jr)
+			for r := range rows {
+				dst := c[ci+r*ldc : ci+r*ldc+cols]
+				src := buf.tile[r*nr : r*nr+cols]
+				if add {
+					for j, v := range src {
+						dst[j] += v
 					}
+				} else {
+					copy(dst, src)
 				}
 			}
 		}

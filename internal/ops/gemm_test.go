@@ -96,6 +96,34 @@ func TestGemmKernels(t *testing.T) {
 	}
 }
 
+func TestGemmPackedA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][3]int{{20, 576, 25}, {50, 64, 500}, {500, 64, 50}, {7, 33, 300}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		for _, tA := range []bool{false, true} {
+			lda := k
+			if tA {
+				lda = m
+			}
+			a := randSlice(rng, m*k)
+			var pa PackedA
+			pa.pack(tA, m, k, 1, a, lda)
+			for img := range 2 { // the packed A serves several products
+				b, c := randSlice(rng, k*n), randSlice(rng, m*n)
+				want := append([]float32(nil), c...)
+				beta := float32(img) // 0, then 1
+				naiveGemm(tA, false, m, n, k, 1, a, lda, b, n, beta, want, n)
+				sgemmPacked(&pa, false, n, b, n, beta, c, n)
+				for i := range want {
+					if math.Abs(float64(c[i]-want[i])) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(want[i]))) {
+						t.Fatalf("%v tA=%v: C[%d] = %v, want %v", sz, tA, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // The GEMM shapes of LeNet-BN at batch 64: per-image conv GEMMs and the
 // dense layers' batch GEMMs, forward and backward.
 var gemmShapes = []struct {

@@ -64,6 +64,14 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 		op.argmax = op.argmax[:len(y)]
 	}
 	inv := 1 / float32(K*K)
+	if op.Max && K == 2 && S == 2 && P == 0 {
+		parallel(B*C, func(_, lo, hi int) {
+			for p := lo; p < hi; p++ {
+				maxPool2x2(x[p*H*W:(p+1)*H*W], y[p*OH*OW:(p+1)*OH*OW], op.argmax[p*OH*OW:(p+1)*OH*OW], W, OH, OW)
+			}
+		})
+		return out, nil
+	}
 	parallel(B*C, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*H*W : (p+1)*H*W]
@@ -172,4 +180,30 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 		}
 	})
 	return out, nil
+}
+
+// maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of one plane
+// of width w, without the general case's bounds arithmetic.
+func maxPool2x2(x, y []float32, argmax []int32, w, oh, ow int) {
+	for oy := range oh {
+		r0 := x[2*oy*w : 2*oy*w+2*ow]
+		r1 := x[(2*oy+1)*w : (2*oy+1)*w+2*ow]
+		yr := y[oy*ow : (oy+1)*ow]
+		ar := argmax[oy*ow : (oy+1)*ow]
+		base := int32(2 * oy * w)
+		for ox := range yr {
+			i := 2 * ox
+			best, at := r0[i], base+int32(i)
+			if v := r0[i+1]; v > best {
+				best, at = v, base+int32(i+1)
+			}
+			if v := r1[i]; v > best {
+				best, at = v, base+int32(w+i)
+			}
+			if v := r1[i+1]; v > best {
+				best, at = v, base+int32(w+i+1)
+			}
+			yr[ox], ar[ox] = best, at
+		}
+	}
 }
