@@ -109,14 +109,14 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			var s, sq float64
 			for b := range B {
 				off := (b*C + c) * S
-				var rowSum, rowSq float64
+				// float32 partial sums over one plane, float64 across planes.
+				var rowSum, rowSq float32
 				for _, v := range x[off : off+S] {
-					f := float64(v)
-					rowSum += f
-					rowSq += f * f
+					rowSum += v
+					rowSq += v * v
 				}
-				s += rowSum
-				sq += rowSq
+				s += float64(rowSum)
+				sq += float64(rowSq)
 			}
 			mean := s / float64(n)
 			variance := max(sq/float64(n)-mean*mean, 0)

@@ -343,6 +343,15 @@ func col2im(col, x []float32, d convDims) {
 					}
 					xr := xc[iy*d.W : (iy+1)*d.W]
 					r := row[oy*d.OW : (oy+1)*d.OW]
+					if d.S == 1 {
+						lo := min(max(d.P-kj, 0), d.OW)
+						hi := max(min(d.W+d.P-kj, d.OW), lo)
+						dst := xr[lo+kj-d.P : hi+kj-d.P]
+						for i, v := range r[lo:hi] {
+							dst[i] += v
+						}
+						continue
+					}
 					for ox, v := range r {
 						ix := ox*d.S - d.P + kj
 						if ix >= 0 && ix < d.W {

@@ -48,11 +48,13 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	B, In, Out := ss[0][0], ss[0][1], ss[1][0]
 	out := op.out.get(B, Out)
 	y := out.Data().([]float32)
-	parallel(B, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			copy(y[i*Out:(i+1)*Out], b)
-		}
-		sgemm(false, true, hi-lo, Out, In, 1, x[lo*In:hi*In], In, w, In, 1, y[lo*Out:hi*Out], Out)
+	for i := range B {
+		copy(y[i*Out:(i+1)*Out], b)
+	}
+	// Split the output columns, so each worker packs only its own rows of
+	// the (large) weight matrix.
+	parallelCols(Out, func(lo, hi int) {
+		sgemm(false, true, B, hi-lo, In, 1, x, In, w[lo*In:], In, 1, y[lo:], Out)
 	})
 	return out, nil
 }
@@ -160,8 +162,8 @@ func (op *denseGradInput) Do(vs ...G.Value) (G.Value, error) {
 	B, Out, In := ss[1][0], ss[1][1], ss[0][1]
 	out := op.out.get(B, In)
 	dx := out.Data().([]float32)
-	parallel(B, func(_, lo, hi int) {
-		sgemm(false, false, hi-lo, In, Out, 1, dy[lo*Out:hi*Out], Out, w, In, 0, dx[lo*In:hi*In], In)
+	parallelCols(In, func(lo, hi int) {
+		sgemm(false, false, B, hi-lo, Out, 1, dy, Out, w[lo:], In, 0, dx[lo:], In)
 	})
 	return out, nil
 }

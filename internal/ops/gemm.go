@@ -170,17 +170,27 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb int) {
 	for jr := 0; jr < nb; jr += nr {
 		panel := dst[jr*kb : (jr+nr)*kb]
 		cols := min(nr, nb-jr)
-		for p := range kb {
-			out := panel[p*nr : (p+1)*nr]
-			if !trans {
+		if !trans {
+			for p := range kb {
+				out := panel[p*nr : (p+1)*nr]
 				src := b[(pc+p)*ldb+jc+jr:]
 				copy(out[:cols], src[:cols])
-			} else {
-				for j := range cols {
-					out[j] = b[(jc+jr+j)*ldb+pc+p]
-				}
+				clear(out[cols:])
 			}
-			clear(out[cols:])
+			continue
+		}
+		// Bᵀ is stored: read each of the panel's columns as a contiguous
+		// row of b and scatter it down the panel.
+		for j := range cols {
+			src := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kb]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for p := range kb {
+				panel[p*nr+j] = 0
+			}
 		}
 	}
 }

@@ -34,3 +34,12 @@ func parallel(n int, fn func(worker, lo, hi int)) {
 
 // numWorkers is how many chunks parallel(n, …) uses.
 func numWorkers(n int) int { return max(1, min(Workers, n)) }
+
+// parallelCols splits n matrix columns between the workers in multiples of
+// the GEMM tile width, so no tile straddles two workers.
+func parallelCols(n int, fn func(lo, hi int)) {
+	tiles := (n + nr - 1) / nr
+	parallel(tiles, func(_, lo, hi int) {
+		fn(lo*nr, min(hi*nr, n))
+	})
+}

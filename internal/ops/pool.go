@@ -193,16 +193,22 @@ func maxPool2x2(x, y []float32, argmax []int32, w, oh, ow int) {
 		base := int32(2 * oy * w)
 		for ox := range yr {
 			i := 2 * ox
-			best, at := r0[i], base+int32(i)
+			// Conditional moves rather than branches: which input wins is
+			// data-dependent and would mispredict.
+			best, at := r0[i], int32(0)
 			if v := r0[i+1]; v > best {
-				best, at = v, base+int32(i+1)
+				at = 1
 			}
+			best = max(best, r0[i+1])
 			if v := r1[i]; v > best {
-				best, at = v, base+int32(w+i)
+				at = int32(w)
 			}
+			best = max(best, r1[i])
 			if v := r1[i+1]; v > best {
-				best, at = v, base+int32(w+i+1)
+				at = int32(w + 1)
 			}
+			best = max(best, r1[i+1])
+			at += base + int32(i)
 			yr[ox], ar[ox] = best, at
 		}
 	}
