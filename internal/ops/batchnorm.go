@@ -110,11 +110,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			for b := range B {
 				off := (b*C + c) * S
 				// float32 partial sums over one plane, float64 across planes.
-				var rowSum, rowSq float32
-				for _, v := range x[off : off+S] {
-					rowSum += v
-					rowSq += v * v
-				}
+				rowSum, rowSq := sumAndSquares(x[off : off+S])
 				s += float64(rowSum)
 				sq += float64(rowSq)
 			}
@@ -210,10 +206,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			var sdy, sdyx float32
 			for b := range B {
 				off := (b*C + c) * S
-				for i, g := range dy[off : off+S] {
-					sdy += g
-					sdyx += g * xhat[off+i]
-				}
+				s, d := sumAndDot(dy[off:off+S], xhat[off:off+S])
+				sdy += s
+				sdyx += d
 			}
 			dg[c], db[c] = sdyx, sdy
 			k := gamma[c] * op.fwd.invStd[c] / n

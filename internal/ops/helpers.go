@@ -23,10 +23,7 @@ func fill(s []float32, v float32) {
 }
 
 func sum(s []float32) float32 {
-	var t float32
-	for _, v := range s {
-		t += v
-	}
+	t, _ := sumAndSquares(s)
 	return t
 }
 
@@ -71,4 +68,40 @@ func (op *sideOutput) Do(...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%s: producer has not run", op.name)
 	}
 	return op.src.t, nil
+}
+
+// The reductions below keep four independent partial sums: a single running
+// sum is bound by the latency of floating-point addition, not its throughput.
+
+// sumAndSquares returns Σx and Σx².
+func sumAndSquares(x []float32) (s, sq float32) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0, s1, s2, s3 = s0+v[0], s1+v[1], s2+v[2], s3+v[3]
+		q0, q1, q2, q3 = q0+v[0]*v[0], q1+v[1]*v[1], q2+v[2]*v[2], q3+v[3]*v[3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+		q0 += x[i] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+}
+
+// sumAndDot returns Σg and Σg·h.
+func sumAndDot(g, h []float32) (s, d float32) {
+	h = h[:len(g)]
+	var s0, s1, s2, s3, d0, d1, d2, d3 float32
+	i := 0
+	for ; i+4 <= len(g); i += 4 {
+		a, b := g[i:i+4:i+4], h[i:i+4:i+4]
+		s0, s1, s2, s3 = s0+a[0], s1+a[1], s2+a[2], s3+a[3]
+		d0, d1, d2, d3 = d0+a[0]*b[0], d1+a[1]*b[1], d2+a[2]*b[2], d3+a[3]*b[3]
+	}
+	for ; i < len(g); i++ {
+		s0 += g[i]
+		d0 += g[i] * h[i]
+	}
+	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
 }
