@@ -57,15 +57,14 @@ func (b *buffer) get(shape ...int) *tensor.Dense {
 		return b.t
 	}
 	b.t = tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
+	TensorAllocs.Add(1)
 	return b.t
 }
 
-// zeroed is get followed by clearing the data.
-func (b *buffer) zeroed(shape ...int) *tensor.Dense {
-	t := b.get(shape...)
-	clear(t.Data().([]float32))
-	return t
-}
+// TensorAllocs counts the tensors and scratch arrays the ops have
+// allocated; in steady-state training it stops growing (the bench command
+// reports it per step).
+var TensorAllocs atomic.Int64
 
 func sameShape(s tensor.Shape, want []int) bool {
 	if len(s) != len(want) {

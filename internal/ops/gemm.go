@@ -1,6 +1,9 @@
 package ops
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // The GEMM is blocked in the way of BLIS/GotoBLAS: panels of B (kc×nc) and
 // A (mc×kc) are packed into contiguous buffers — in the order the
@@ -22,6 +25,7 @@ type gemmBuf struct {
 }
 
 var gemmPool = sync.Pool{New: func() any {
+	TensorAllocs.Add(1)
 	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
 }}
 
@@ -250,4 +254,35 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool) {
 			copy(dst, acc[r][:])
 		}
 	}
+}
+
+// KernelName says which micro-kernel the GEMM uses.
+func KernelName() string {
+	if HasAVX2 {
+		return "avx2-fma 6x16"
+	}
+	return "go 6x16"
+}
+
+// PeakGFLOPS measures what one core reaches running the micro-kernel on
+// cache-resident panels for about d: the practical peak of this CPU for
+// this code, against which the bench command rates whole networks.
+func PeakGFLOPS(d time.Duration) float64 {
+	ap, bp := make([]float32, mr*kc), make([]float32, nr*kc)
+	for i := range ap {
+		ap[i] = 1e-3
+	}
+	for i := range bp {
+		bp[i] = 1e-3
+	}
+	var c [mr * nr]float32
+	start := time.Now()
+	calls := 0
+	for time.Since(start) < d {
+		for range 1000 {
+			microKernel(kc, ap, bp, c[:], nr, true)
+		}
+		calls += 1000
+	}
+	return float64(calls) * 2 * mr * nr * kc / time.Since(start).Seconds() / 1e9
 }

@@ -11,6 +11,7 @@ import (
 // grow returns s resized to n elements, reallocating only when it must.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
+		TensorAllocs.Add(1)
 		return make([]float32, n)
 	}
 	return s[:n]

@@ -60,6 +60,7 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 	if op.Max {
 		if cap(op.argmax) < len(y) {
 			op.argmax = make([]int32, len(y))
+			TensorAllocs.Add(1)
 		}
 		op.argmax = op.argmax[:len(y)]
 	}
