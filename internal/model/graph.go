@@ -55,7 +55,8 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 	}
 	// No gradient is needed below the first layer with parameters.
 	needInputGrad := false
-	for _, l := range n.Layers {
+	for i := 0; i < len(n.Layers); i++ {
+		l := n.Layers[i]
 		name := fmt.Sprintf("%d", l.Index)
 		var err error
 		switch l.Spec.Type {
@@ -73,7 +74,12 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 			x, err = ops.NewDense(name, needInputGrad).Apply(x, w, b)
 		case "batchnorm":
 			gamma, beta := param(l.Weight), param(l.Bias)
-			x, err = ops.NewBatchNorm(name, l.BN, training).Apply(x, gamma, beta)
+			// A ReLU right after batch norm runs inside it (one pass fewer).
+			relu := i+1 < len(n.Layers) && n.Layers[i+1].Spec.Type == "relu"
+			x, err = ops.NewBatchNorm(name, l.BN, training, relu).Apply(x, gamma, beta)
+			if relu {
+				i++
+			}
 		case "relu":
 			x, err = ops.NewActivation(name, ops.ReLU, 0).Apply(x)
 		case "leaky_relu":

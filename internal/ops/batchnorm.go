@@ -21,21 +21,28 @@ type BNState struct {
 }
 
 // BatchNorm normalises x (B,C,H,W) or (B,C) per channel and applies the
-// affine γ, β. Training uses the batch statistics (biased variance) and
-// updates the running ones; inference uses the running statistics.
+// affine γ, β — followed by a ReLU when ReLU is set, since conv → BN → ReLU
+// is the common block and one pass over memory is cheaper than two.
+// Training uses the batch statistics (biased variance) and updates the
+// running ones; inference uses the running statistics.
 type BatchNorm struct {
 	base
 	State    *BNState
 	Training bool
+	ReLU     bool
 
 	out    buffer
-	xhat   []float32 // normalised input, kept for the backward pass
+	mean   []float32 // batch mean per channel, for the backward pass
 	invStd []float32 // 1/√(σ²+ε) per channel
 	dims   int
 }
 
-func NewBatchNorm(name string, st *BNState, training bool) *BatchNorm {
-	return &BatchNorm{base: newBase("batchnorm:" + name), State: st, Training: training}
+func NewBatchNorm(name string, st *BNState, training, relu bool) *BatchNorm {
+	n := "batchnorm:"
+	if relu {
+		n = "batchnorm_relu:"
+	}
+	return &BatchNorm{base: newBase(n + name), State: st, Training: training, ReLU: relu}
 }
 
 func (op *BatchNorm) Apply(x, gamma, beta *G.Node) (*G.Node, error) {
@@ -69,6 +76,20 @@ func bnDims(s tensor.Shape) (B, C, S int) {
 	return
 }
 
+// affine writes y = x·scale + shift, clamped at 0 when relu is set.
+func affine(x, y []float32, scale, shift float32, relu bool) {
+	y = y[:len(x)]
+	if relu {
+		for i, v := range x {
+			y[i] = max(v*scale+shift, 0)
+		}
+		return
+	}
+	for i, v := range x {
+		y[i] = v*scale + shift
+	}
+}
+
 func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	ds, ss, err := inputs(op.name, 3, vs)
 	if err != nil {
@@ -87,9 +108,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 				shift := beta[c] - st.RunningMean[c]*scale
 				for b := range B {
 					off := (b*C + c) * S
-					for i, v := range x[off : off+S] {
-						y[off+i] = v*scale + shift
-					}
+					affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
 				}
 			}
 		})
@@ -99,35 +118,34 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	if n < 2 {
 		return nil, fmt.Errorf("%s: training needs more than one value per channel (got batch %d × %d)", op.name, B, S)
 	}
-	op.xhat = grow(op.xhat, len(x))
+	op.mean = grow(op.mean, C)
 	op.invStd = grow(op.invStd, C)
 	m := float32(st.Momentum)
 	parallel(C, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			// One pass for both moments, in float64 so that E[x²] − E[x]²
-			// keeps its precision over large B·S.
+			// One pass for both moments of x − k (k, the channel's first
+			// value, is near the mean: no cancellation), with float32
+			// partial sums over a plane and float64 across planes.
+			k := x[c*S]
 			var s, sq float64
 			for b := range B {
 				off := (b*C + c) * S
-				// float32 partial sums over one plane, float64 across planes.
-				rowSum, rowSq := sumAndSquares(x[off : off+S])
+				rowSum, rowSq := sumAndSquares(x[off:off+S], k)
 				s += float64(rowSum)
 				sq += float64(rowSq)
 			}
-			mean := s / float64(n)
-			variance := max(sq/float64(n)-mean*mean, 0)
+			shifted := s / float64(n)
+			mean := shifted + float64(k)
+			variance := max(sq/float64(n)-shifted*shifted, 0)
 			inv := 1 / math.Sqrt(variance+st.Eps)
-			op.invStd[c] = float32(inv)
-			fm, fi := float32(mean), float32(inv)
+			op.mean[c], op.invStd[c] = float32(mean), float32(inv)
+			scale := gamma[c] * float32(inv)
+			shift := beta[c] - float32(mean)*scale
 			for b := range B {
 				off := (b*C + c) * S
-				for i, v := range x[off : off+S] {
-					h := (v - fm) * fi
-					op.xhat[off+i] = h
-					y[off+i] = h*gamma[c] + beta[c]
-				}
+				affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
 			}
-			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*fm
+			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*float32(mean)
 			st.RunningVar[c] = (1-m)*st.RunningVar[c] + m*float32(variance*float64(n)/float64(n-1))
 		}
 	})
@@ -142,7 +160,7 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
 	}
 	bw := &bnBackward{base: newBase(op.name + ".dX"), fwd: op, dims: op.dims}
-	dx, err := G.ApplyOp(bw, grad, in[1])
+	dx, err := G.ApplyOp(bw, grad, in[1], in[0], output)
 	if err != nil {
 		return nil, err
 	}
@@ -158,11 +176,13 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	return G.Nodes{dx, dg, db}, nil
 }
 
-// bnBackward computes, per channel over the N = B·S values,
+// bnBackward computes, per channel over the N = B·S values, with
+// x̂ = (x − μ)/σ recomputed rather than stored and g = dy (masked by y > 0
+// after a fused ReLU),
 //
-//	dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ/(σ·N) · (N·dy − dβ − x̂·dγ)
+//	dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/(σ·N) · (N·g − dβ − x̂·dγ)
 //
-// and leaves dγ, dβ for the side-output nodes.
+// and leaves dγ, dβ for the side-output nodes. Inputs: dy, γ, x, y.
 type bnBackward struct {
 	base
 	fwd                *BatchNorm
@@ -170,9 +190,11 @@ type bnBackward struct {
 	out, dgamma, dbeta buffer
 }
 
-func (op *bnBackward) Arity() int         { return 2 }
-func (op *bnBackward) Type() hm.Type      { return fnType(op.dims, op.dims, 1) }
-func (op *bnBackward) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *bnBackward) Arity() int { return 4 }
+func (op *bnBackward) Type() hm.Type {
+	return fnType(op.dims, op.dims, 1, op.dims, op.dims)
+}
+func (op *bnBackward) DiffWRT(int) []bool { return []bool{false, false, false, false} }
 func (op *bnBackward) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
 }
@@ -186,36 +208,45 @@ func (op *bnBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
-	ds, ss, err := inputs(op.name, 2, vs)
+	ds, ss, err := inputs(op.name, 4, vs)
 	if err != nil {
 		return nil, err
 	}
-	dy, gamma := ds[0], ds[1]
+	dy, gamma, x, y := ds[0], ds[1], ds[2], ds[3]
 	B, C, S := bnDims(ss[0])
-	if len(op.fwd.xhat) != len(dy) {
+	if len(op.fwd.mean) != C {
 		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 	}
 	out := op.out.get(ss[0]...)
 	dx := out.Data().([]float32)
 	dg := op.dgamma.get(C).Data().([]float32)
 	db := op.dbeta.get(C).Data().([]float32)
-	xhat := op.fwd.xhat
 	n := float32(B * S)
+	relu := op.fwd.ReLU
+	if relu {
+		// The ReLU's gradient, in place into dx: dx is fully rewritten below.
+		parallel(len(dy), func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
+		dy = dx
+	}
 	parallel(C, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
+			mean, inv := op.fwd.mean[c], op.fwd.invStd[c]
 			var sdy, sdyx float32
 			for b := range B {
 				off := (b*C + c) * S
-				s, d := sumAndDot(dy[off:off+S], xhat[off:off+S])
+				s, d := sumAndDot(dy[off:off+S], x[off:off+S], mean)
 				sdy += s
 				sdyx += d
 			}
+			sdyx *= inv // Σ g·x̂
 			dg[c], db[c] = sdyx, sdy
-			k := gamma[c] * op.fwd.invStd[c] / n
+			k := gamma[c] * inv / n
 			for b := range B {
 				off := (b*C + c) * S
-				for i, g := range dy[off : off+S] {
-					dx[off+i] = k * (n*g - sdy - xhat[off+i]*sdyx)
+				g, xs, out := dy[off:off+S], x[off:off+S], dx[off:off+S]
+				for i, v := range g {
+					xh := (xs[i] - mean) * inv
+					out[i] = k * (n*v - sdy - xh*sdyx)
 				}
 			}
 		}

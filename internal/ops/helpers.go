@@ -24,7 +24,7 @@ func fill(s []float32, v float32) {
 }
 
 func sum(s []float32) float32 {
-	t, _ := sumAndSquares(s)
+	t, _ := sumAndSquares(s, 0)
 	return t
 }
 
@@ -74,35 +74,38 @@ func (op *sideOutput) Do(...G.Value) (G.Value, error) {
 // The reductions below keep four independent partial sums: a single running
 // sum is bound by the latency of floating-point addition, not its throughput.
 
-// sumAndSquares returns Σx and Σx².
-func sumAndSquares(x []float32) (s, sq float32) {
+// sumAndSquares returns Σ(x − k) and Σ(x − k)². With k near the mean,
+// the variance computed from them does not suffer cancellation.
+func sumAndSquares(x []float32, k float32) (s, sq float32) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float32
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
 		v := x[i : i+4 : i+4]
-		s0, s1, s2, s3 = s0+v[0], s1+v[1], s2+v[2], s3+v[3]
-		q0, q1, q2, q3 = q0+v[0]*v[0], q1+v[1]*v[1], q2+v[2]*v[2], q3+v[3]*v[3]
+		a, b, c, d := v[0]-k, v[1]-k, v[2]-k, v[3]-k
+		s0, s1, s2, s3 = s0+a, s1+b, s2+c, s3+d
+		q0, q1, q2, q3 = q0+a*a, q1+b*b, q2+c*c, q3+d*d
 	}
 	for ; i < len(x); i++ {
-		s0 += x[i]
-		q0 += x[i] * x[i]
+		a := x[i] - k
+		s0 += a
+		q0 += a * a
 	}
 	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
 }
 
-// sumAndDot returns Σg and Σg·h.
-func sumAndDot(g, h []float32) (s, d float32) {
+// sumAndDot returns Σg and Σg·(h − c).
+func sumAndDot(g, h []float32, c float32) (s, d float32) {
 	h = h[:len(g)]
 	var s0, s1, s2, s3, d0, d1, d2, d3 float32
 	i := 0
 	for ; i+4 <= len(g); i += 4 {
 		a, b := g[i:i+4:i+4], h[i:i+4:i+4]
 		s0, s1, s2, s3 = s0+a[0], s1+a[1], s2+a[2], s3+a[3]
-		d0, d1, d2, d3 = d0+a[0]*b[0], d1+a[1]*b[1], d2+a[2]*b[2], d3+a[3]*b[3]
+		d0, d1, d2, d3 = d0+a[0]*(b[0]-c), d1+a[1]*(b[1]-c), d2+a[2]*(b[2]-c), d3+a[3]*(b[3]-c)
 	}
 	for ; i < len(g); i++ {
 		s0 += g[i]
-		d0 += g[i] * h[i]
+		d0 += g[i] * (h[i] - c)
 	}
 	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
 }

@@ -17,15 +17,22 @@ func newBNState(c int) *BNState {
 
 func TestBatchNormGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, shape := range [][]int{{4, 3, 3, 2}, {6, 5}} {
-		c := shape[1]
-		gradCheck(t, []checkInput{
-			{"x", randTensor(rng, 2, shape...), true},
-			{"gamma", randTensor(rng, 1, c), true},
-			{"beta", randTensor(rng, 1, c), true},
-		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
-			return NewBatchNorm("t", newBNState(c), true).Apply(n[0], n[1], n[2])
-		}, 2e-3)
+	for _, relu := range []bool{false, true} {
+		for _, shape := range [][]int{{4, 3, 3, 2}, {6, 5}} {
+			c := shape[1]
+			x := randTensor(rng, 2, shape...)
+			// A large offset checks that x̂ is recomputed without cancellation.
+			for i := range x.Data().([]float32) {
+				x.Data().([]float32)[i] += 30
+			}
+			gradCheck(t, []checkInput{
+				{"x", x, true},
+				{"gamma", randTensor(rng, 1, c), true},
+				{"beta", randTensor(rng, 1, c), true},
+			}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+				return NewBatchNorm("t", newBNState(c), true, relu).Apply(n[0], n[1], n[2])
+			}, 2e-3)
+		}
 	}
 }
 
@@ -41,7 +48,7 @@ func TestBatchNormStatistics(t *testing.T) {
 		}
 	}
 	st := newBNState(2)
-	op := NewBatchNorm("t", st, true)
+	op := NewBatchNorm("t", st, true, false)
 	xt := tensor.New(tensor.WithShape(2, 2, 2, 2), tensor.WithBacking(x))
 	gamma := tensor.New(tensor.WithBacking([]float32{2, 1}))
 	beta := tensor.New(tensor.WithBacking([]float32{0.5, 0}))
@@ -60,7 +67,7 @@ func TestBatchNormStatistics(t *testing.T) {
 		t.Errorf("running var %v, want 1.5 (unbiased)", got)
 	}
 	// Inference uses the running statistics.
-	inf := NewBatchNorm("t", st, false)
+	inf := NewBatchNorm("t", st, false, false)
 	y, err = inf.Do(xt, gamma, beta)
 	if err != nil {
 		t.Fatal(err)
