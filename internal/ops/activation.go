@@ -58,7 +58,7 @@ func (op *Activation) Do(vs ...G.Value) (G.Value, error) {
 	x := ds[0]
 	out := op.out.get(ss[0]...)
 	y := out.Data().([]float32)
-	parallel(len(x), func(_, lo, hi int) { op.forward(x[lo:hi], y[lo:hi]) })
+	parallelCost(len(x), 1, func(_, lo, hi int) { op.forward(x[lo:hi], y[lo:hi]) })
 	return out, nil
 }
 
@@ -125,7 +125,7 @@ func (op *activationGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(ss[0]...)
 	dx := out.Data().([]float32)
 	alpha := op.fwd.Alpha
-	parallel(len(y), func(_, lo, hi int) {
+	parallelCost(len(y), 1, func(_, lo, hi int) {
 		switch op.fwd.Kind {
 		case ReLU:
 			reluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi])

@@ -101,7 +101,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	y := out.Data().([]float32)
 	st := op.State
 	if !op.Training {
-		parallel(C, func(_, lo, hi int) {
+		parallelCost(C, B*S, func(_, lo, hi int) {
 			for c := lo; c < hi; c++ {
 				inv := float32(1 / math.Sqrt(float64(st.RunningVar[c])+st.Eps))
 				scale := gamma[c] * inv
@@ -121,7 +121,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	op.mean = grow(op.mean, C)
 	op.invStd = grow(op.invStd, C)
 	m := float32(st.Momentum)
-	parallel(C, func(_, lo, hi int) {
+	parallelCost(C, 2*B*S, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			// One pass for both moments of x − k (k, the channel's first
 			// value, is near the mean: no cancellation), with float32
@@ -225,10 +225,10 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	relu := op.fwd.ReLU
 	if relu {
 		// The ReLU's gradient, in place into dx: dx is fully rewritten below.
-		parallel(len(dy), func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
+		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
 		dy = dx
 	}
-	parallel(C, func(_, lo, hi int) {
+	parallelCost(C, 2*B*S, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mean, inv := op.fwd.mean[c], op.fwd.invStd[c]
 			var sdy, sdyx float32

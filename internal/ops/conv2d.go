@@ -112,6 +112,23 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 		op.cols = grow(op.cols, numWorkers(d.B)*slab)
 	}
 	op.packedW.pack(false, d.O, ckk, 1, w, ckk)
+	if d.B < Workers {
+		// Too few images to share out: lower each one, then split its
+		// output pixels between the workers.
+		for b := range d.B {
+			col := op.cols[:slab]
+			if op.keepCols {
+				col = op.cols[b*slab : (b+1)*slab]
+			}
+			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
+			yb := y[b*d.O*pix : (b+1)*d.O*pix]
+			beta := op.fillBias(yb, bias, pix)
+			parallelCols(pix, func(lo, hi int) {
+				sgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, beta, yb[lo:], pix)
+			})
+		}
+		return out, nil
+	}
 	parallel(d.B, func(wk, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			col := op.cols[wk*slab : (wk+1)*slab]
@@ -120,17 +137,23 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 			}
 			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
-			beta := float32(0)
-			if bias != nil {
-				for o := range d.O {
-					fill(yb[o*pix:(o+1)*pix], bias[o])
-				}
-				beta = 1
-			}
+			beta := op.fillBias(yb, bias, pix)
 			sgemmPacked(&op.packedW, false, pix, col, pix, beta, yb, pix)
 		}
 	})
 	return out, nil
+}
+
+// fillBias starts an image's output at its bias and returns the beta that
+// makes the GEMM add to it (1), or 0 without a bias.
+func (op *Conv2D) fillBias(yb, bias []float32, pix int) float32 {
+	if bias == nil {
+		return 0
+	}
+	for o, v := range bias {
+		fill(yb[o*pix:(o+1)*pix], v)
+	}
+	return 1
 }
 
 func (op *Conv2D) DiffWRT(n int) []bool {

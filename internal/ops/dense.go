@@ -48,6 +48,19 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	B, In, Out := ss[0][0], ss[0][1], ss[1][0]
 	out := op.out.get(B, Out)
 	y := out.Data().([]float32)
+	if B <= 4 {
+		// A few rows: dot products straight off the weight rows, without
+		// packing the (large) weight matrix for a GEMM.
+		parallelCost(Out, B*In, func(_, lo, hi int) {
+			for o := lo; o < hi; o++ {
+				wo := w[o*In : (o+1)*In]
+				for i := range B {
+					y[i*Out+o] = b[o] + dot(x[i*In:(i+1)*In], wo)
+				}
+			}
+		})
+		return out, nil
+	}
 	for i := range B {
 		copy(y[i*Out:(i+1)*Out], b)
 	}

@@ -256,6 +256,23 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool) {
 	}
 }
 
+// dot is Σ x[i]·y[i] (len(y) ≥ len(x)), in assembly where the CPU allows.
+var dot = dotGo
+
+func dotGo(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b := x[i:i+4:i+4], y[i:i+4:i+4]
+		s0, s1, s2, s3 = s0+a[0]*b[0], s1+a[1]*b[1], s2+a[2]*b[2], s3+a[3]*b[3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // KernelName says which micro-kernel the GEMM uses.
 func KernelName() string {
 	if HasAVX2 {

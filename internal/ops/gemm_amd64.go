@@ -14,11 +14,25 @@ func kernelAVX2(k int, ap, bp []float32, c []float32, ldc int, add bool) {
 	kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
 }
 
+//go:noescape
+func dotAVX2(n int, x, y *float32) float32
+
+func dotFast(x, y []float32) float32 {
+	n := len(x) &^ 31
+	var s float32
+	if n > 0 {
+		_ = y[n-1]
+		s = dotAVX2(n, &x[0], &y[0])
+	}
+	return s + dotGo(x[n:], y[n:len(x)])
+}
+
 // HasAVX2 reports whether the assembly micro-kernel is in use.
 var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 func init() {
 	if HasAVX2 {
 		microKernel = kernelAVX2
+		dot = dotFast
 	}
 }

@@ -7,3 +7,5 @@ var HasAVX2 = false
 
 // kernelAVX2 does not exist off amd64; tests compare against kernelGo.
 var kernelAVX2 kernelFunc = kernelGo
+
+var dotFast = dotGo

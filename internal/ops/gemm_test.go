@@ -189,3 +189,19 @@ func BenchmarkGemm(b *testing.B) {
 		})
 	}
 }
+
+func TestDot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, n := range []int{0, 1, 7, 31, 32, 33, 100, 800} {
+		x, y := randSlice(rng, n), randSlice(rng, n+3)
+		var want float64
+		for i := range n {
+			want += float64(x[i]) * float64(y[i])
+		}
+		for name, f := range map[string]func(x, y []float32) float32{"go": dotGo, "fast": dotFast} {
+			if got := f(x, y); math.Abs(float64(got)-want) > 1e-4*(1+math.Sqrt(float64(n))) {
+				t.Errorf("%s n=%d: %v, want %v", name, n, got, want)
+			}
+		}
+	}
+}

@@ -12,8 +12,20 @@ var Workers = runtime.GOMAXPROCS(0)
 
 // parallel splits [0,n) into at most Workers contiguous chunks and runs
 // fn(worker, lo, hi) for each; the split depends only on n and Workers.
-func parallel(n int, fn func(worker, lo, hi int)) {
-	w := min(Workers, n)
+func parallel(n int, fn func(worker, lo, hi int)) { split(n, min(Workers, n), fn) }
+
+// minWork is about how many float operations make waking another goroutine
+// worth it (a few microseconds).
+const minWork = 16 << 10
+
+// parallelCost is parallel for n items of about cost operations each: small
+// jobs (batch-1 inference) run on the calling goroutine. Only use it where
+// the result does not depend on the split (no reductions across items).
+func parallelCost(n, cost int, fn func(worker, lo, hi int)) {
+	split(n, min(Workers, n, max(1, n*cost/minWork)), fn)
+}
+
+func split(n, w int, fn func(worker, lo, hi int)) {
 	if w <= 1 {
 		if n > 0 {
 			fn(0, 0, n)

@@ -66,14 +66,14 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 	}
 	inv := 1 / float32(K*K)
 	if op.Max && K == 2 && S == 2 && P == 0 {
-		parallel(B*C, func(_, lo, hi int) {
+		parallelCost(B*C, H*W, func(_, lo, hi int) {
 			for p := lo; p < hi; p++ {
 				maxPool2x2(x[p*H*W:(p+1)*H*W], y[p*OH*OW:(p+1)*OH*OW], op.argmax[p*OH*OW:(p+1)*OH*OW], W, OH, OW)
 			}
 		})
 		return out, nil
 	}
-	parallel(B*C, func(_, lo, hi int) {
+	parallelCost(B*C, H*W*K*K/max(1, S*S), func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*H*W : (p+1)*H*W]
 			yp := y[p*OH*OW : (p+1)*OH*OW]
@@ -153,7 +153,7 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, C, H, W)
 	dx := out.Data().([]float32)
 	inv := 1 / float32(K*K)
-	parallel(B*C, func(_, lo, hi int) {
+	parallelCost(B*C, H*W, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dxp := dx[p*H*W : (p+1)*H*W]
 			clear(dxp)
