@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -78,6 +79,14 @@ func run(args []string, s streams) (status int) {
 			status = 1
 		}
 	}()
+	if path := os.Getenv("CNNCTL_CPUPROFILE"); path != "" {
+		// For developers: a CPU profile of the whole command.
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd(ctx, s)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/cnnctl/cnnctl/internal/bench"
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/train"
@@ -120,5 +121,8 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 		fmt.Fprintf(s.Out, "test accuracy %.2f%% (loss %.4f)\n", 100*res.TestAcc, res.TestLoss)
 	}
 	fmt.Fprintf(s.Out, "best epoch %d (validation accuracy %.2f%%); checkpoints in %s\n", res.BestEpoch, 100*res.BestValAcc, res.RunDir)
+	if rss := bench.PeakRSSMB(); rss > 0 {
+		fmt.Fprintf(s.Out, "peak RSS %.0f MB\n", rss)
+	}
 	return nil
 }

@@ -301,12 +301,16 @@ func TestBatcherNormalises(t *testing.T) {
 }
 
 func TestSplitIsSeededAndDisjoint(t *testing.T) {
-	d := GenerateXO(100, 8, 8, 1)
-	for i := range d.Labels {
-		d.Images[i*64] = uint8(i) // tag each image
+	tagged := func() *Dataset {
+		d := GenerateXO(100, 8, 8, 1)
+		for i := range d.Labels {
+			d.Images[i*64] = uint8(i) // tag each image
+			d.Labels[i] = i % 2
+		}
+		return d
 	}
-	a, b := d.Split(0.2, 9)
-	a2, b2 := d.Split(0.2, 9)
+	a, b := tagged().Split(0.2, 9)
+	a2, b2 := tagged().Split(0.2, 9)
 	if a.Len() != 80 || b.Len() != 20 || !bytes.Equal(b.Images, b2.Images) || !bytes.Equal(a.Images, a2.Images) {
 		t.Fatal("split not reproducible or wrong size")
 	}
@@ -318,6 +322,15 @@ func TestSplitIsSeededAndDisjoint(t *testing.T) {
 				t.Fatalf("example %d in both parts", tag)
 			}
 			seen[tag] = true
+			if s.Labels[i] != int(tag)%2 {
+				t.Fatalf("example %d lost its label", tag)
+			}
 		}
+	}
+	if len(seen) != 100 {
+		t.Errorf("%d examples after the split", len(seen))
+	}
+	if _, c := tagged().Split(0.2, 10); bytes.Equal(c.Images, b.Images) {
+		t.Error("another seed gave the same split")
 	}
 }

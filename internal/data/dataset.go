@@ -38,7 +38,8 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 }
 
 // Split holds out a fraction of d, chosen by a seeded shuffle, and returns
-// (kept, held out). The same seed always gives the same split.
+// (kept, held out). The same seed always gives the same split. It reorders
+// d in place and returns two views of it, so a large set is not copied.
 func (d *Dataset) Split(frac float64, seed uint64) (*Dataset, *Dataset) {
 	n := d.Len()
 	k := int(float64(n)*frac + 0.5)
@@ -46,7 +47,39 @@ func (d *Dataset) Split(frac float64, seed uint64) (*Dataset, *Dataset) {
 		return d, nil
 	}
 	perm := rand.New(rand.NewPCG(seed, 0x5eed5eed)).Perm(n)
-	return d.Subset(perm[k:]), d.Subset(perm[:k])
+	d.permute(perm)
+	size := d.Size()
+	held := &Dataset{Shape: d.Shape, Classes: d.Classes, Images: d.Images[:k*size:k*size], Labels: d.Labels[:k:k]}
+	kept := &Dataset{Shape: d.Shape, Classes: d.Classes, Images: d.Images[k*size:], Labels: d.Labels[k:]}
+	return kept, held
+}
+
+// permute reorders d so that new example i is old example perm[i],
+// following the permutation's cycles with one image of scratch.
+func (d *Dataset) permute(perm []int) {
+	size := d.Size()
+	tmp := make([]uint8, size)
+	done := make([]bool, len(perm))
+	for start := range perm {
+		if done[start] {
+			continue
+		}
+		copy(tmp, d.Image(start))
+		label := d.Labels[start]
+		i := start
+		for {
+			done[i] = true
+			next := perm[i]
+			if next == start {
+				copy(d.Image(i), tmp)
+				d.Labels[i] = label
+				break
+			}
+			copy(d.Image(i), d.Image(next))
+			d.Labels[i] = d.Labels[next]
+			i = next
+		}
+	}
 }
 
 // Head returns the first n examples (all if n ≤ 0 or n ≥ Len).

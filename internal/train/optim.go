@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/model"
@@ -76,19 +78,32 @@ func (o *Optimizer) SetState(step int64, m map[string][]float32) error {
 // Update applies one step with learning rate lr; grads[i] belongs to Params[i].
 func (o *Optimizer) Update(grads [][]float32, lr float64) {
 	o.Step++
+	var wg sync.WaitGroup
 	for i, p := range o.Params {
-		w, g := p.Data(), grads[i]
 		wd := float32(0)
 		if p.Decay {
 			wd = float32(o.Cfg.WeightDecay)
 		}
-		o.update(i, w, g, wd, float32(lr))
+		// Large tensors are updated in parallel chunks; the update is
+		// element-wise, so the result does not depend on the split.
+		n := len(p.Data())
+		chunks := max(1, min(runtime.GOMAXPROCS(0), n/(64<<10)))
+		for c := range chunks {
+			lo, hi := c*n/chunks, (c+1)*n/chunks
+			if chunks == 1 {
+				o.update(i, lo, hi, grads[i], wd, float32(lr))
+				continue
+			}
+			wg.Go(func() { o.update(i, lo, hi, grads[i], wd, float32(lr)) })
+		}
 	}
+	wg.Wait()
 }
 
-func (o *Optimizer) slot(name string, i int) []float32 { return o.slots[name][i] }
-
-func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
+// update applies the rule to elements [lo,hi) of parameter i.
+func (o *Optimizer) update(i, lo, hi int, grad []float32, wd, lr float32) {
+	w, g := o.Params[i].Data()[lo:hi], grad[lo:hi]
+	slot := func(name string) []float32 { return o.slots[name][i][lo:hi] }
 	c := o.Cfg
 	eps := float32(c.Eps)
 	switch c.Name {
@@ -99,7 +114,7 @@ func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
 	case "momentum", "nesterov":
 		// v ← μv + g; w ← w − lr·v (heavy ball) or w − lr·(g + μv) (Nesterov).
 		mu := float32(c.Momentum)
-		v := o.slot("momentum_buffer", i)
+		v := slot("momentum_buffer")
 		nesterov := c.Name == "nesterov"
 		for j := range w {
 			gj := g[j] + wd*w[j]
@@ -111,7 +126,7 @@ func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
 			}
 		}
 	case "adagrad":
-		s := o.slot("sum", i)
+		s := slot("sum")
 		for j := range w {
 			gj := g[j] + wd*w[j]
 			s[j] += gj * gj
@@ -119,7 +134,7 @@ func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
 		}
 	case "adadelta":
 		rho := float32(c.Rho)
-		s, u := o.slot("square_avg", i), o.slot("acc_delta", i)
+		s, u := slot("square_avg"), slot("acc_delta")
 		for j := range w {
 			gj := g[j] + wd*w[j]
 			s[j] = rho*s[j] + (1-rho)*gj*gj
@@ -129,7 +144,7 @@ func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
 		}
 	case "rmsprop":
 		rho := float32(c.Rho)
-		s := o.slot("square_avg", i)
+		s := slot("square_avg")
 		for j := range w {
 			gj := g[j] + wd*w[j]
 			s[j] = rho*s[j] + (1-rho)*gj*gj
@@ -137,7 +152,7 @@ func (o *Optimizer) update(i int, w, g []float32, wd, lr float32) {
 		}
 	case "adam":
 		b1, b2 := float32(c.Beta1), float32(c.Beta2)
-		m, v := o.slot("exp_avg", i), o.slot("exp_avg_sq", i)
+		m, v := slot("exp_avg"), slot("exp_avg_sq")
 		t := float64(o.Step)
 		bc1 := float32(1 - math.Pow(c.Beta1, t))
 		bc2 := float32(1 - math.Pow(c.Beta2, t))

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -82,7 +83,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Log = io.Discard
 	}
 	if opts.EvalBatch == 0 {
-		opts.EvalBatch = 500
+		opts.EvalBatch = 256
 	}
 	r := &run{opts: opts, cfg: cfg, dir: cfg.Output.Dir, bestAcc: -1}
 
@@ -92,6 +93,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	trainSet, valSet := trainSet.Split(cfg.Data.Validation, cfg.Seed)
 	r.classes = trainSet.Classes
+	// Decompression buffers are garbage now; return them before the long run.
+	debug.FreeOSMemory()
 	if trainSet.Len() < cfg.Train.BatchSize {
 		return nil, fmt.Errorf("%s: the training set has %d examples, fewer than train.batch_size %d", opts.ConfigPath, trainSet.Len(), cfg.Train.BatchSize)
 	}
