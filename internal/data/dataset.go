@@ -49,7 +49,7 @@ func (d *Dataset) Split(frac float64, seed uint64) (*Dataset, *Dataset) {
 	perm := rand.New(rand.NewPCG(seed, 0x5eed5eed)).Perm(n)
 	d.permute(perm)
 	size := d.Size()
-	held := &Dataset{Shape: d.Shape, Classes: d.Classes, Images: d.Images[:k*size:k*size], Labels: d.Labels[:k:k]}
+	held := &Dataset{Shape: d.Shape, Classes: d.Classes, Images: d.Images[: k*size : k*size], Labels: d.Labels[:k:k]}
 	kept := &Dataset{Shape: d.Shape, Classes: d.Classes, Images: d.Images[k*size:], Labels: d.Labels[k:]}
 	return kept, held
 }
