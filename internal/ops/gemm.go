@@ -183,12 +183,22 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb int) {
 			}
 			continue
 		}
-		// Bᵀ is stored: read each of the panel's columns as a contiguous
-		// row of b and scatter it down the panel.
+		// Bᵀ is stored: the panel is a transpose of cols rows of b. Whole
+		// 8×8 blocks go through the (vector) transpose, the rest by hand.
+		rows := b[(jc+jr)*ldb+pc:]
+		k8 := kb &^ 7
+		if cols == nr {
+			for p := 0; p < k8; p += 8 {
+				transpose8x8(rows[p:], ldb, panel[p*nr:], nr)
+				transpose8x8(rows[8*ldb+p:], ldb, panel[p*nr+8:], nr)
+			}
+		} else {
+			k8 = 0
+		}
 		for j := range cols {
-			src := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kb]
+			src := rows[j*ldb+k8 : j*ldb+kb]
 			for p, v := range src {
-				panel[p*nr+j] = v
+				panel[(k8+p)*nr+j] = v
 			}
 		}
 		for j := cols; j < nr; j++ {
@@ -252,6 +262,18 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool) {
 			}
 		} else {
 			copy(dst, acc[r][:])
+		}
+	}
+}
+
+// transpose8x8 sets dst[k*dstStride+i] = src[i*srcStride+k] for i, k < 8.
+var transpose8x8 = transpose8x8Go
+
+func transpose8x8Go(src []float32, srcStride int, dst []float32, dstStride int) {
+	for i := range 8 {
+		row := src[i*srcStride : i*srcStride+8]
+		for k, v := range row {
+			dst[k*dstStride+i] = v
 		}
 	}
 }

@@ -27,6 +27,16 @@ func dotFast(x, y []float32) float32 {
 	return s + dotGo(x[n:], y[n:len(x)])
 }
 
+//go:noescape
+func transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int)
+
+// transpose8x8Fast is transpose8x8 in AVX (unpack, shuffle, lane swaps).
+func transpose8x8Fast(src []float32, srcStride int, dst []float32, dstStride int) {
+	_ = src[7*srcStride+7]
+	_ = dst[7*dstStride+7]
+	transpose8x8AVX(&src[0], srcStride, &dst[0], dstStride)
+}
+
 // HasAVX2 reports whether the assembly micro-kernel is in use.
 var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
@@ -34,5 +44,6 @@ func init() {
 	if HasAVX2 {
 		microKernel = kernelAVX2
 		dot = dotFast
+		transpose8x8 = transpose8x8Fast
 	}
 }

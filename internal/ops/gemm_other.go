@@ -9,3 +9,5 @@ var HasAVX2 = false
 var kernelAVX2 kernelFunc = kernelGo
 
 var dotFast = dotGo
+
+var transpose8x8Fast = transpose8x8Go

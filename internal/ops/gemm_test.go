@@ -205,3 +205,21 @@ func TestDot(t *testing.T) {
 		}
 	}
 }
+
+func TestTranspose8x8(t *testing.T) {
+	src := make([]float32, 8*11)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	for name, f := range map[string]func([]float32, int, []float32, int){"go": transpose8x8Go, "fast": transpose8x8Fast} {
+		dst := make([]float32, 8*13)
+		f(src, 11, dst, 13)
+		for i := range 8 {
+			for k := range 8 {
+				if dst[k*13+i] != src[i*11+k] {
+					t.Fatalf("%s: dst[%d][%d] = %v, want %v", name, k, i, dst[k*13+i], src[i*11+k])
+				}
+			}
+		}
+	}
+}
