@@ -150,10 +150,10 @@ func (op *activationGrad) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// reluGrad sets dx = dy where y > 0 and 0 elsewhere, without branches. For
-// y = max(x, 0) ≥ 0, y > 0 exactly when its bit pattern, as an int32, is
-// positive.
-func reluGrad(y, dy, dx []float32) {
+// reluGradGo sets dx = dy where y > 0 and 0 elsewhere, without branches.
+// For y = max(x, 0) ≥ 0, y > 0 exactly when its bit pattern, as an int32,
+// is positive.
+func reluGradGo(y, dy, dx []float32) {
 	dy, dx = dy[:len(y)], dx[:len(y)]
 	for i, v := range y {
 		mask := ^uint32((int32(math.Float32bits(v)) - 1) >> 31)

@@ -76,8 +76,8 @@ func bnDims(s tensor.Shape) (B, C, S int) {
 	return
 }
 
-// affine writes y = x·scale + shift, clamped at 0 when relu is set.
-func affine(x, y []float32, scale, shift float32, relu bool) {
+// affineGo writes y = x·scale + shift, clamped at 0 when relu is set.
+func affineGo(x, y []float32, scale, shift float32, relu bool) {
 	y = y[:len(x)]
 	if relu {
 		for i, v := range x {
@@ -240,14 +240,13 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			}
 			sdyx *= inv // Σ g·x̂
 			dg[c], db[c] = sdyx, sdy
+			// dx = k·(n·g − Σg − x̂·Σgx̂) with x̂ = (x − μ)·inv, as a·g + b·x + c.
 			k := gamma[c] * inv / n
+			a, bx := k*n, -k*inv*sdyx
+			c0 := -k*sdy + k*mean*inv*sdyx
 			for b := range B {
 				off := (b*C + c) * S
-				g, xs, out := dy[off:off+S], x[off:off+S], dx[off:off+S]
-				for i, v := range g {
-					xh := (xs[i] - mean) * inv
-					out[i] = k * (n*v - sdy - xh*sdyx)
-				}
+				axpby(dy[off:off+S], x[off:off+S], dx[off:off+S], a, bx, c0)
 			}
 		}
 	})

@@ -76,7 +76,18 @@ func (op *sideOutput) Do(...G.Value) (G.Value, error) {
 
 // sumAndSquares returns Σ(x − k) and Σ(x − k)². With k near the mean,
 // the variance computed from them does not suffer cancellation.
-func sumAndSquares(x []float32, k float32) (s, sq float32) {
+// sumAndSquares, sumAndDot, affine, axpby and reluGrad are element-wise
+// kernels with portable Go versions (…Go) and AVX2 versions where the CPU has
+// them (…Fast, selected at start-up).
+var (
+	sumAndSquares = sumAndSquaresGo
+	sumAndDot     = sumAndDotGo
+	affine        = affineGo
+	axpby         = axpbyGo
+	reluGrad      = reluGradGo
+)
+
+func sumAndSquaresGo(x []float32, k float32) (s, sq float32) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float32
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -94,7 +105,7 @@ func sumAndSquares(x []float32, k float32) (s, sq float32) {
 }
 
 // sumAndDot returns Σg and Σg·(h − c).
-func sumAndDot(g, h []float32, c float32) (s, d float32) {
+func sumAndDotGo(g, h []float32, c float32) (s, d float32) {
 	h = h[:len(g)]
 	var s0, s1, s2, s3, d0, d1, d2, d3 float32
 	i := 0
@@ -108,4 +119,12 @@ func sumAndDot(g, h []float32, c float32) (s, d float32) {
 		d0 += g[i] * (h[i] - c)
 	}
 	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
+}
+
+// axpbyGo sets out = a·g + b·x + c.
+func axpbyGo(g, x, out []float32, a, b, c float32) {
+	x, out = x[:len(g)], out[:len(g)]
+	for i, v := range g {
+		out[i] = a*v + b*x[i] + c
+	}
 }

@@ -1,0 +1,72 @@
+package ops
+
+//go:noescape
+func affineAVX2(n int, x, y *float32, scale, shift float32, relu bool)
+
+//go:noescape
+func sumSqAVX2(n int, x *float32, k float32) (s, sq float32)
+
+//go:noescape
+func sumDotAVX2(n int, gs, h *float32, c float32) (s, d float32)
+
+//go:noescape
+func axpbyAVX2(n int, gs, x, out *float32, a, b, c float32)
+
+//go:noescape
+func reluGradAVX2(n int, y, dy, dx *float32)
+
+// The wrappers run whole groups of 8 in assembly and the rest in Go.
+
+func affineFast(x, y []float32, scale, shift float32, relu bool) {
+	n := len(x) &^ 7
+	if n > 0 {
+		_ = y[n-1]
+		affineAVX2(n, &x[0], &y[0], scale, shift, relu)
+	}
+	affineGo(x[n:], y[n:], scale, shift, relu)
+}
+
+func sumAndSquaresFast(x []float32, k float32) (float32, float32) {
+	n := len(x) &^ 7
+	var s, sq float32
+	if n > 0 {
+		s, sq = sumSqAVX2(n, &x[0], k)
+	}
+	s2, sq2 := sumAndSquaresGo(x[n:], k)
+	return s + s2, sq + sq2
+}
+
+func sumAndDotFast(g, h []float32, c float32) (float32, float32) {
+	n := len(g) &^ 7
+	var s, d float32
+	if n > 0 {
+		_ = h[n-1]
+		s, d = sumDotAVX2(n, &g[0], &h[0], c)
+	}
+	s2, d2 := sumAndDotGo(g[n:], h[n:], c)
+	return s + s2, d + d2
+}
+
+func axpbyFast(g, x, out []float32, a, b, c float32) {
+	n := len(g) &^ 7
+	if n > 0 {
+		_, _ = x[n-1], out[n-1]
+		axpbyAVX2(n, &g[0], &x[0], &out[0], a, b, c)
+	}
+	axpbyGo(g[n:], x[n:], out[n:], a, b, c)
+}
+
+func reluGradFast(y, dy, dx []float32) {
+	n := len(y) &^ 7
+	if n > 0 {
+		_, _ = dy[n-1], dx[n-1]
+		reluGradAVX2(n, &y[0], &dy[0], &dx[0])
+	}
+	reluGradGo(y[n:], dy[n:], dx[n:])
+}
+
+func init() {
+	if HasAVX2 {
+		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
+	}
+}

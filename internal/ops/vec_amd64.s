@@ -1,0 +1,204 @@
+#include "textflag.h"
+
+// Element-wise kernels for batch norm and ReLU, 8 floats at a time; n is a
+// multiple of 8 (the Go wrappers handle the rest).
+
+// func affineAVX2(n int, x, y *float32, scale, shift float32, relu bool)
+// y = x·scale + shift, clamped at 0 if relu.
+TEXT ·affineAVX2(SB), NOSPLIT, $0-33
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	VBROADCASTSS scale+24(FP), Y1
+	VBROADCASTSS shift+28(FP), Y2
+	MOVBQZX      relu+32(FP), AX
+	VXORPS       Y3, Y3, Y3
+	TESTQ        AX, AX
+	JNE          reluloop
+
+plainloop:
+	TESTQ       CX, CX
+	JE          affdone
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y2, Y1, Y0 // Y0 = Y0*Y1 + Y2
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         plainloop
+
+reluloop:
+	TESTQ       CX, CX
+	JE          affdone
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y2, Y1, Y0
+	VMAXPS      Y3, Y0, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         reluloop
+
+affdone:
+	VZEROUPPER
+	RET
+
+// func sumSqAVX2(n int, x *float32, k float32) (s, sq float32)
+// Σ(x − k) and Σ(x − k)².
+TEXT ·sumSqAVX2(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	VBROADCASTSS k+16(FP), Y5
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+
+sqloop:
+	CMPQ        CX, $16
+	JLT         sqtail
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y5, Y4, Y4
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y4, Y4, Y1
+	VMOVUPS     32(SI), Y6
+	VSUBPS      Y5, Y6, Y6
+	VADDPS      Y6, Y2, Y2
+	VFMADD231PS Y6, Y6, Y3
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JMP         sqloop
+
+sqtail:
+	TESTQ       CX, CX
+	JE          sqdone
+	VMOVUPS     (SI), Y4
+	VSUBPS      Y5, Y4, Y4
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y4, Y4, Y1
+
+sqdone:
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y1, X3
+	VADDPS       X3, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VZEROUPPER
+	MOVSS        X0, s+24(FP)
+	MOVSS        X1, sq+28(FP)
+	RET
+
+// func sumDotAVX2(n int, gs, h *float32, c float32) (s, d float32)
+// Σg and Σg·(h − c).
+TEXT ·sumDotAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), CX
+	MOVQ         gs+8(FP), SI
+	MOVQ         h+16(FP), DI
+	VBROADCASTSS c+24(FP), Y5
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+
+sdloop:
+	CMPQ        CX, $16
+	JLT         sdtail
+	VMOVUPS     (SI), Y4
+	VMOVUPS     (DI), Y6
+	VSUBPS      Y5, Y6, Y6
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y6, Y4, Y1
+	VMOVUPS     32(SI), Y7
+	VMOVUPS     32(DI), Y8
+	VSUBPS      Y5, Y8, Y8
+	VADDPS      Y7, Y2, Y2
+	VFMADD231PS Y8, Y7, Y3
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         sdloop
+
+sdtail:
+	TESTQ       CX, CX
+	JE          sddone
+	VMOVUPS     (SI), Y4
+	VMOVUPS     (DI), Y6
+	VSUBPS      Y5, Y6, Y6
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y6, Y4, Y1
+
+sddone:
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y1, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y1, X3
+	VADDPS       X3, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VZEROUPPER
+	MOVSS        X0, s+32(FP)
+	MOVSS        X1, d+36(FP)
+	RET
+
+// func axpbyAVX2(n int, gs, x, out *float32, a, b, c float32)
+// out = a·g + b·x + c.
+TEXT ·axpbyAVX2(SB), NOSPLIT, $0-44
+	MOVQ         n+0(FP), CX
+	MOVQ         gs+8(FP), SI
+	MOVQ         x+16(FP), DI
+	MOVQ         out+24(FP), DX
+	VBROADCASTSS a+32(FP), Y1
+	VBROADCASTSS b+36(FP), Y2
+	VBROADCASTSS c+40(FP), Y3
+
+axloop:
+	TESTQ       CX, CX
+	JE          axdone
+	VMOVUPS     (DI), Y0
+	VFMADD213PS Y3, Y2, Y0 // b·x + c
+	VMOVUPS     (SI), Y4
+	VFMADD231PS Y4, Y1, Y0 // + a·g
+	VMOVUPS     Y0, (DX)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         axloop
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(n int, y, dy, dx *float32)
+// dx = dy where y > 0, else 0.
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), CX
+	MOVQ   y+8(FP), SI
+	MOVQ   dy+16(FP), DI
+	MOVQ   dx+24(FP), DX
+	VXORPS Y3, Y3, Y3
+
+rgloop:
+	TESTQ    CX, CX
+	JE       rgdone
+	VMOVUPS  (SI), Y0
+	VCMPPS   $0x1e, Y3, Y0, Y1 // y > 0 (ordered, quiet)
+	VANDPS   (DI), Y1, Y1
+	VMOVUPS  Y1, (DX)
+	ADDQ     $32, SI
+	ADDQ     $32, DI
+	ADDQ     $32, DX
+	SUBQ     $8, CX
+	JMP      rgloop
+
+rgdone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package ops
+
+var (
+	affineFast        = affineGo
+	sumAndSquaresFast = sumAndSquaresGo
+	sumAndDotFast     = sumAndDotGo
+	axpbyFast         = axpbyGo
+	reluGradFast      = reluGradGo
+)

@@ -1,0 +1,60 @@
+package ops
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestVectorKernels compares the AVX2 element-wise kernels with the
+// portable ones, on lengths around the 8- and 16-wide blocks.
+func TestVectorKernels(t *testing.T) {
+	if !HasAVX2 {
+		t.Log("no AVX2: the fast kernels are the portable ones")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	near := func(a, b float32, n int) bool {
+		return math.Abs(float64(a-b)) <= 1e-5*float64(n+1)*(1+math.Abs(float64(b)))
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 576, 1001} {
+		x, g := randSlice(rng, n), randSlice(rng, n)
+		for _, relu := range []bool{false, true} {
+			a, b := make([]float32, n), make([]float32, n)
+			affineGo(x, a, 1.5, -0.25, relu)
+			affineFast(x, b, 1.5, -0.25, relu)
+			for i := range a {
+				if !near(b[i], a[i], 1) {
+					t.Fatalf("affine n=%d relu=%v [%d]: %v vs %v", n, relu, i, b[i], a[i])
+				}
+			}
+		}
+		s1, q1 := sumAndSquaresGo(x, 0.3)
+		s2, q2 := sumAndSquaresFast(x, 0.3)
+		if !near(s2, s1, n) || !near(q2, q1, n) {
+			t.Errorf("sumAndSquares n=%d: %v %v vs %v %v", n, s2, q2, s1, q1)
+		}
+		s1, d1 := sumAndDotGo(g, x, -0.2)
+		s2, d2 := sumAndDotFast(g, x, -0.2)
+		if !near(s2, s1, n) || !near(d2, d1, n) {
+			t.Errorf("sumAndDot n=%d: %v %v vs %v %v", n, s2, d2, s1, d1)
+		}
+		a, b := make([]float32, n), make([]float32, n)
+		axpbyGo(g, x, a, 2, -3, 0.5)
+		axpbyFast(g, x, b, 2, -3, 0.5)
+		for i := range a {
+			if !near(b[i], a[i], 1) {
+				t.Fatalf("axpby n=%d [%d]: %v vs %v", n, i, b[i], a[i])
+			}
+		}
+		y := make([]float32, n)
+		affineGo(x, y, 1, 0, true) // a ReLU output: zeros and positives
+		a, b = make([]float32, n), make([]float32, n)
+		reluGradGo(y, g, a)
+		reluGradFast(y, g, b)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("reluGrad n=%d [%d]: %v vs %v", n, i, b[i], a[i])
+			}
+		}
+	}
+}
