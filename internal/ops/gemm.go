@@ -187,18 +187,20 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb int) {
 		// 8×8 blocks go through the (vector) transpose, the rest by hand.
 		rows := b[(jc+jr)*ldb+pc:]
 		k8 := kb &^ 7
-		if cols == nr {
+		for j0 := 0; j0+8 <= cols; j0 += 8 {
 			for p := 0; p < k8; p += 8 {
-				transpose8x8(rows[p:], ldb, panel[p*nr:], nr)
-				transpose8x8(rows[8*ldb+p:], ldb, panel[p*nr+8:], nr)
+				transpose8x8(rows[j0*ldb+p:], ldb, panel[p*nr+j0:], nr)
 			}
-		} else {
-			k8 = 0
 		}
+		full := cols &^ 7 // columns done by the transposes up to k8
 		for j := range cols {
-			src := rows[j*ldb+k8 : j*ldb+kb]
+			from := k8
+			if j >= full {
+				from = 0
+			}
+			src := rows[j*ldb+from : j*ldb+kb]
 			for p, v := range src {
-				panel[(k8+p)*nr+j] = v
+				panel[(from+p)*nr+j] = v
 			}
 		}
 		for j := cols; j < nr; j++ {
