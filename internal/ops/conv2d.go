@@ -312,6 +312,23 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 // output position; taps that fall in the padding read zero.
 func im2col(x, col []float32, d convDims) {
 	pix := d.pix()
+	if d.S == 1 && d.P == 0 {
+		// The common case: every tap is inside the image, and row (c,ki,kj)
+		// of the matrix is OH runs of OW consecutive input pixels.
+		for c := range d.C {
+			xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+			for ki := range d.K {
+				for kj := range d.K {
+					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+					src := xc[ki*d.W+kj:]
+					for oy := range d.OH {
+						copySpan(row[oy*d.OW:(oy+1)*d.OW], src[oy*d.W:])
+					}
+				}
+			}
+		}
+		return
+	}
 	for c := range d.C {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for ki := range d.K {
@@ -354,6 +371,21 @@ func im2col(x, col []float32, d convDims) {
 func col2im(col, x []float32, d convDims) {
 	clear(x)
 	pix := d.pix()
+	if d.S == 1 && d.P == 0 {
+		for c := range d.C {
+			xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+			for ki := range d.K {
+				for kj := range d.K {
+					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+					dst := xc[ki*d.W+kj:]
+					for oy := range d.OH {
+						addSpan(dst[oy*d.W:], row[oy*d.OW:(oy+1)*d.OW])
+					}
+				}
+			}
+		}
+		return
+	}
 	for c := range d.C {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for ki := range d.K {
@@ -398,9 +430,9 @@ func copySpan(dst, src []float32) {
 	}
 }
 
-// addSpan sets dst += src.
+// addSpan sets dst[:len(src)] += src.
 func addSpan(dst, src []float32) {
-	src = src[:len(dst)]
+	dst = dst[:len(src)]
 	i := 0
 	for ; i+8 <= len(dst); i += 8 {
 		d, s := (*[8]float32)(dst[i:]), (*[8]float32)(src[i:])
