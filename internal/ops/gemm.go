@@ -9,32 +9,45 @@ import (
 // A (mc×kc) are packed into contiguous buffers — in the order the
 // micro-kernel reads them, with alpha folded into A and edges zero-padded —
 // and a micro-kernel computes mr×nr tiles of C from them. The micro-kernel is
-// AVX2/FMA assembly where the CPU has it, and portable Go elsewhere.
+// AVX-512 or AVX2/FMA assembly where the CPU has it (6×32 and 6×16 tiles),
+// and portable Go elsewhere.
 const (
-	mr = 6   // rows of a C tile
-	nr = 16  // columns of a C tile (two 8-float vectors)
-	kc = 256 // depth of a packed panel
-	mc = 72  // rows of a packed A block (a multiple of mr)
-	nc = 1024
+	mr    = 6   // rows of a C tile
+	maxNR = 32  // the widest tile (two 16-float vectors)
+	kc    = 256 // depth of a packed panel
+	mc    = 72  // rows of a packed A block (a multiple of mr)
+	nc    = 1024
 )
 
 // gemmBuf holds packing buffers; a pool keeps them across calls.
 type gemmBuf struct {
 	a, b []float32
-	tile [mr * nr]float32
+	tile [mr * maxNR]float32
 }
 
 var gemmPool = sync.Pool{New: func() any {
 	TensorAllocs.Add(1)
-	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
+	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
 }}
 
-// kernel computes the mr×nr tile acc = Ap·Bp over depth k from packed
+// kernelFunc computes the mr×nr tile acc = Ap·Bp over depth k from packed
 // panels and stores it to c (row stride ldc): c = acc, or c += acc if add.
 type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool)
 
+// kernel is a micro-kernel with its tile width.
+type kernel struct {
+	fn   kernelFunc
+	nr   int
+	name string
+}
+
+var (
+	kernelGo16 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 16) }, 16, "go 6x16"}
+	kernelGo32 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 32) }, 32, "go 6x32"}
+)
+
 // microKernel is the fastest kernel this CPU runs (set in init).
-var microKernel kernelFunc = kernelGo
+var microKernel = kernelGo16
 
 // sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(X) is X or Xᵀ; C is m×n and the inner dimension is k. It runs on the
@@ -43,7 +56,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	sgemmWith(microKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func sgemmWith(kern kernelFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -69,7 +82,7 @@ func sgemmWith(kern kernelFunc, transA, transB bool, m, n, k int, alpha float32,
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(buf.b, transB, b, ldb, pc, jc, kb, nb)
+			packB(buf.b, transB, b, ldb, pc, jc, kb, nb, kern.nr)
 			add := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
@@ -118,6 +131,7 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 			}
 		}
 	}
+	kern := microKernel
 	buf := gemmPool.Get().(*gemmBuf)
 	defer gemmPool.Put(buf)
 	for jc := 0; jc < n; jc += nc {
@@ -125,12 +139,12 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 		off := 0
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(buf.b, transB, b, ldb, pc, jc, kb, nb)
+			packB(buf.b, transB, b, ldb, pc, jc, kb, nb, kern.nr)
 			add := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				mbPad := (mb + mr - 1) / mr * mr
-				macroKernel(microKernel, buf, pa.data[off:off+mbPad*kb], buf.b, c, ldc, ic, jc, mb, nb, kb, add)
+				macroKernel(kern, buf, pa.data[off:off+mbPad*kb], buf.b, c, ldc, ic, jc, mb, nb, kb, add)
 				off += mbPad * kb
 			}
 		}
@@ -139,19 +153,20 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 
 // macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block
 // of B into C at (ic, jc), tile by tile.
-func macroKernel(kern kernelFunc, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool) {
+func macroKernel(kern kernel, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool) {
+	nr := kern.nr
 	for jr := 0; jr < nb; jr += nr {
 		bp := pb[jr*kb : (jr+nr)*kb]
 		for ir := 0; ir < mb; ir += mr {
 			ap := pa[ir*kb : (ir+mr)*kb]
 			ci := (ic+ir)*ldc + jc + jr
 			if ir+mr <= mb && jr+nr <= nb {
-				kern(kb, ap, bp, c[ci:], ldc, add)
+				kern.fn(kb, ap, bp, c[ci:], ldc, add)
 				continue
 			}
 			// An edge tile: compute into the scratch tile, then add the part
 			// that lies inside C.
-			kern(kb, ap, bp, buf.tile[:], nr, false)
+			kern.fn(kb, ap, bp, buf.tile[:], nr, false)
 			rows, cols := min(mr, mb-ir), min(nr, nb-jr)
 			for r := range rows {
 				dst := c[ci+r*ldc : ci+r*ldc+cols]
@@ -170,7 +185,7 @@ func macroKernel(kern kernelFunc, buf *gemmBuf, pa, pb []float32, c []float32, l
 
 // packB copies the kb×nb block of op(B) at (pc, jc) into panels of nr
 // columns: panel j holds, for each p, the nr values of row p (zero past nb).
-func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb int) {
+func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb, nr int) {
 	for jr := 0; jr < nb; jr += nr {
 		panel := dst[jr*kb : (jr+nr)*kb]
 		cols := min(nr, nb-jr)
@@ -242,17 +257,17 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alph
 	}
 }
 
-// kernelGo is the portable micro-kernel.
-func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool) {
-	var acc [mr][nr]float32
+// kernelGo is the portable micro-kernel, for tiles mr×nr.
+func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, nr int) {
+	var acc [mr][maxNR]float32
 	for p := range k {
 		a := ap[p*mr : (p+1)*mr : (p+1)*mr]
 		b := bp[p*nr : (p+1)*nr : (p+1)*nr]
 		for r := range mr {
 			ar := a[r]
-			row := &acc[r]
-			for j := range nr {
-				row[j] += ar * b[j]
+			row := acc[r][:nr]
+			for j, bv := range b {
+				row[j] += ar * bv
 			}
 		}
 	}
@@ -263,7 +278,7 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool) {
 				dst[j] += acc[r][j]
 			}
 		} else {
-			copy(dst, acc[r][:])
+			copy(dst, acc[r][:nr])
 		}
 	}
 }
@@ -298,32 +313,27 @@ func dotGo(x, y []float32) float32 {
 }
 
 // KernelName says which micro-kernel the GEMM uses.
-func KernelName() string {
-	if HasAVX2 {
-		return "avx2-fma 6x16"
-	}
-	return "go 6x16"
-}
+func KernelName() string { return microKernel.name }
 
 // PeakGFLOPS measures what one core reaches running the micro-kernel on
 // cache-resident panels for about d: the practical peak of this CPU for
 // this code, against which the bench command rates whole networks.
 func PeakGFLOPS(d time.Duration) float64 {
-	ap, bp := make([]float32, mr*kc), make([]float32, nr*kc)
+	ap, bp := make([]float32, mr*kc), make([]float32, microKernel.nr*kc)
 	for i := range ap {
 		ap[i] = 1e-3
 	}
 	for i := range bp {
 		bp[i] = 1e-3
 	}
-	var c [mr * nr]float32
+	var c [mr * maxNR]float32
 	start := time.Now()
 	calls := 0
 	for time.Since(start) < d {
 		for range 1000 {
-			microKernel(kc, ap, bp, c[:], nr, true)
+			microKernel.fn(kc, ap, bp, c[:], microKernel.nr, true)
 		}
 		calls += 1000
 	}
-	return float64(calls) * 2 * mr * nr * kc / time.Since(start).Seconds() / 1e9
+	return float64(calls) * 2 * mr * float64(microKernel.nr) * kc / time.Since(start).Seconds() / 1e9
 }

@@ -2,17 +2,32 @@ package ops
 
 import "golang.org/x/sys/cpu"
 
-// kernel6x16AVX2 is kernelFunc in AVX2/FMA assembly (gemm_amd64.s).
+// kernel6x16AVX2 and kernel6x32AVX512 are kernelFuncs in assembly
+// (gemm_amd64.s) for 6×16 tiles with YMM registers and 6×32 with ZMM.
 //
 //go:noescape
 func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
 
-func kernelAVX2(k int, ap, bp []float32, c []float32, ldc int, add bool) {
-	_ = ap[k*mr-1] // bounds the assembly relies on
-	_ = bp[k*nr-1]
-	_ = c[(mr-1)*ldc+nr-1]
-	kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
-}
+//go:noescape
+func kernel6x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
+
+var (
+	kernelAVX2 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
+		_ = ap[k*mr-1] // bounds the assembly relies on
+		_ = bp[k*16-1]
+		_ = c[(mr-1)*ldc+15]
+		kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
+	}, 16, "avx2-fma 6x16"}
+	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
+		_ = ap[k*mr-1]
+		_ = bp[k*32-1]
+		_ = c[(mr-1)*ldc+31]
+		kernel6x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add)
+	}, 32, "avx512 6x32"}
+)
+
+// HasAVX512 reports whether the AVX-512 micro-kernel is in use.
+var HasAVX512 = cpu.X86.HasAVX512F
 
 //go:noescape
 func dotAVX2(n int, x, y *float32) float32
@@ -41,8 +56,12 @@ func transpose8x8Fast(src []float32, srcStride int, dst []float32, dstStride int
 var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 func init() {
-	if HasAVX2 {
+	if HasAVX512 {
+		microKernel = kernelAVX512
+	} else if HasAVX2 {
 		microKernel = kernelAVX2
+	}
+	if HasAVX2 {
 		dot = dotFast
 		transpose8x8 = transpose8x8Fast
 	}

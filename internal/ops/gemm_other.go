@@ -5,8 +5,11 @@ package ops
 // HasAVX2 reports whether the assembly micro-kernel is in use.
 var HasAVX2 = false
 
-// kernelAVX2 does not exist off amd64; tests compare against kernelGo.
-var kernelAVX2 kernelFunc = kernelGo
+// HasAVX512 reports whether the AVX-512 micro-kernel is in use.
+var HasAVX512 = false
+
+// The assembly kernels do not exist off amd64.
+var kernelAVX2, kernelAVX512 = kernelGo16, kernelGo32
 
 var dotFast = dotGo
 

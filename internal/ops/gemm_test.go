@@ -42,17 +42,29 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
-// TestGemmKernels checks both micro-kernels (assembly where the CPU has
-// AVX2/FMA, and portable Go) against the definition, for every transpose
+// testKernels lists the micro-kernels this CPU can run: the portable ones
+// always, the assembly ones where it has AVX2/FMA or AVX-512.
+func testKernels(t testing.TB) map[string]kernel {
+	ks := map[string]kernel{"go16": kernelGo16, "go32": kernelGo32}
+	if HasAVX2 {
+		ks["avx2"] = kernelAVX2
+	} else {
+		t.Log("no AVX2/FMA on this CPU: its kernel is not tested here")
+	}
+	if HasAVX512 {
+		ks["avx512"] = kernelAVX512
+	} else {
+		t.Log("no AVX-512 on this CPU: its kernel is not tested here")
+	}
+	return ks
+}
+
+// TestGemmKernels checks every micro-kernel this CPU runs (assembly and
+// portable Go, 6×16 and 6×32 tiles) against the definition, for every transpose
 // combination, sizes that are and are not multiples of the tile and block
 // sizes, padded leading dimensions, and several alpha and beta.
 func TestGemmKernels(t *testing.T) {
-	kernels := map[string]kernelFunc{"go": kernelGo}
-	if HasAVX2 {
-		kernels["avx2"] = kernelAVX2
-	} else {
-		t.Log("no AVX2/FMA on this CPU: testing the portable kernel only")
-	}
+	kernels := testKernels(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {20, 576, 25}, {50, 64, 500}, {13, 1030, 260}, {73, 5, 300}, {64, 500, 800}}
 	for name, kern := range kernels {
@@ -155,20 +167,10 @@ func BenchmarkGemm(b *testing.B) {
 		report := func(b *testing.B) {
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
-		kernels := []struct {
-			name string
-			k    kernelFunc
-		}{{"go", kernelGo}}
-		if HasAVX2 {
-			kernels = append(kernels, struct {
-				name string
-				k    kernelFunc
-			}{"avx2", kernelAVX2})
-		}
-		for _, kern := range kernels {
-			b.Run(fmt.Sprintf("%s/%s", s.name, kern.name), func(b *testing.B) {
+		for name, kern := range testKernels(b) {
+			b.Run(fmt.Sprintf("%s/%s", s.name, name), func(b *testing.B) {
 				for b.Loop() {
-					sgemmWith(kern.k, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+					sgemmWith(kern, s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
 				}
 				report(b)
 			})

@@ -50,6 +50,7 @@ func numWorkers(n int) int { return max(1, min(Workers, n)) }
 // parallelCols splits n matrix columns between the workers in multiples of
 // the GEMM tile width, so no tile straddles two workers.
 func parallelCols(n int, fn func(lo, hi int)) {
+	nr := microKernel.nr
 	tiles := (n + nr - 1) / nr
 	parallel(tiles, func(_, lo, hi int) {
 		fn(lo*nr, min(hi*nr, n))
