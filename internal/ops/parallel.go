@@ -3,6 +3,8 @@ package ops
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Workers is the number of goroutines the ops split their work into. It
@@ -32,16 +34,82 @@ func split(n, w int, fn func(worker, lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for i := range w {
-		lo, hi := i*n/w, (i+1)*n/w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(i, lo, hi)
-		}()
+	if !crew.busy.CompareAndSwap(false, true) {
+		// The crew is working for someone else (ops run concurrently on
+		// several graphs): plain goroutines.
+		var wg sync.WaitGroup
+		for i := range w {
+			wg.Go(func() { fn(i, i*n/w, (i+1)*n/w) })
+		}
+		wg.Wait()
+		return
 	}
-	wg.Wait()
+	defer crew.busy.Store(false)
+	crew.ensure(w - 1)
+	var pending atomic.Int32
+	pending.Store(int32(w - 1))
+	for i := 1; i < w; i++ {
+		crew.jobs[i-1] <- func() {
+			fn(i, i*n/w, (i+1)*n/w)
+			pending.Add(-1)
+		}
+	}
+	fn(0, 0, n/w)
+	for spins := 0; pending.Load() > 0; spins++ {
+		if spins > 64 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// crew is a set of long-lived helper goroutines. Ops run back to back, and
+// a helper that parks between them must be woken through the OS, which on a
+// virtual machine costs tens of microseconds per op; a helper instead spins
+// briefly for its next job before it parks.
+var crew helpers
+
+type helpers struct {
+	busy atomic.Bool
+	jobs []chan func()
+}
+
+// spinFor is how long an idle helper polls for work before it parks.
+const spinFor = 200 * time.Microsecond
+
+// ensure starts helpers until there are n (called with busy held).
+func (c *helpers) ensure(n int) {
+	for len(c.jobs) < n {
+		ch := make(chan func(), 1)
+		c.jobs = append(c.jobs, ch)
+		go helper(ch)
+	}
+}
+
+func helper(jobs chan func()) {
+	for {
+		select {
+		case f := <-jobs:
+			f()
+			continue
+		default:
+		}
+		start := time.Now()
+		var f func()
+	spin:
+		for {
+			select {
+			case f = <-jobs:
+				break spin
+			default:
+			}
+			if time.Since(start) > spinFor {
+				f = <-jobs
+				break
+			}
+			runtime.Gosched()
+		}
+		f()
+	}
 }
 
 // numWorkers is how many chunks parallel(n, …) uses.
