@@ -124,3 +124,10 @@ func parallelCols(n int, fn func(lo, hi int)) {
 		fn(lo*nr, min(hi*nr, n))
 	})
 }
+
+// ParallelFor runs fn over [0,n) split among the workers, for element-wise
+// work outside the ops (the optimizer's update) that should share the ops'
+// helpers rather than start goroutines of its own.
+func ParallelFor(n int, fn func(lo, hi int)) {
+	parallelCost(n, 1, func(_, lo, hi int) { fn(lo, hi) })
+}

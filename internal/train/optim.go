@@ -3,11 +3,10 @@ package train
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/model"
+	"github.com/cnnctl/cnnctl/internal/ops"
 )
 
 // Optimizer updates parameters in place from their gradients with one of
@@ -78,26 +77,17 @@ func (o *Optimizer) SetState(step int64, m map[string][]float32) error {
 // Update applies one step with learning rate lr; grads[i] belongs to Params[i].
 func (o *Optimizer) Update(grads [][]float32, lr float64) {
 	o.Step++
-	var wg sync.WaitGroup
 	for i, p := range o.Params {
 		wd := float32(0)
 		if p.Decay {
 			wd = float32(o.Cfg.WeightDecay)
 		}
-		// Large tensors are updated in parallel chunks; the update is
-		// element-wise, so the result does not depend on the split.
-		n := len(p.Data())
-		chunks := max(1, min(runtime.GOMAXPROCS(0), n/(64<<10)))
-		for c := range chunks {
-			lo, hi := c*n/chunks, (c+1)*n/chunks
-			if chunks == 1 {
-				o.update(i, lo, hi, grads[i], wd, float32(lr))
-				continue
-			}
-			wg.Go(func() { o.update(i, lo, hi, grads[i], wd, float32(lr)) })
-		}
+		// Element-wise, so splitting large tensors among the workers does
+		// not change the result.
+		ops.ParallelFor(len(p.Data()), func(lo, hi int) {
+			o.update(i, lo, hi, grads[i], wd, float32(lr))
+		})
 	}
-	wg.Wait()
 }
 
 // update applies the rule to elements [lo,hi) of parameter i.
