@@ -120,7 +120,8 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 			if op.keepCols {
 				col = op.cols[b*slab : (b+1)*slab]
 			}
-			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
+			xb := x[b*d.C*d.H*d.W : (b+1)*d.C*d.H*d.W]
+			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, d, lo, hi) })
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
 			beta := op.fillBias(yb, bias, pix)
 			parallelCols(pix, func(lo, hi int) {
@@ -310,14 +311,19 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 // im2col unrolls one image (C,H,W) into col, a (C·K·K)×(OH·OW) matrix whose
 // row (c,ki,kj) holds the input pixel under kernel tap (ki,kj) for every
 // output position; taps that fall in the padding read zero.
-func im2col(x, col []float32, d convDims) {
+func im2col(x, col []float32, d convDims) { im2colPart(x, col, d, 0, d.C*d.K) }
+
+// im2colPart fills the rows of kernel rows q in [qlo, qhi), q = c·K + ki:
+// parts can be filled concurrently.
+func im2colPart(x, col []float32, d convDims, qlo, qhi int) {
 	pix := d.pix()
 	if d.S == 1 && d.P == 0 {
 		// The common case: every tap is inside the image, and row (c,ki,kj)
 		// of the matrix is OH runs of OW consecutive input pixels.
-		for c := range d.C {
+		for q := qlo; q < qhi; q++ {
+			c, ki := q/d.K, q%d.K
 			xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-			for ki := range d.K {
+			{
 				for kj := range d.K {
 					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
 					src := xc[ki*d.W+kj:]
@@ -329,9 +335,10 @@ func im2col(x, col []float32, d convDims) {
 		}
 		return
 	}
-	for c := range d.C {
+	for q := qlo; q < qhi; q++ {
+		c, ki := q/d.K, q%d.K
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-		for ki := range d.K {
+		{
 			for kj := range d.K {
 				row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
 				for oy := range d.OH {
