@@ -326,10 +326,7 @@ func im2colPart(x, col []float32, d convDims, qlo, qhi int) {
 			{
 				for kj := range d.K {
 					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
-					src := xc[ki*d.W+kj:]
-					for oy := range d.OH {
-						copySpan(row[oy*d.OW:(oy+1)*d.OW], src[oy*d.W:])
-					}
+					copyRows(row, d.OW, xc[ki*d.W+kj:], d.W, d.OH, d.OW)
 				}
 			}
 		}
@@ -384,10 +381,7 @@ func col2im(col, x []float32, d convDims) {
 			for ki := range d.K {
 				for kj := range d.K {
 					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
-					dst := xc[ki*d.W+kj:]
-					for oy := range d.OH {
-						addSpan(dst[oy*d.W:], row[oy*d.OW:(oy+1)*d.OW])
-					}
+					addRows(xc[ki*d.W+kj:], d.W, row, d.OW, d.OH, d.OW)
 				}
 			}
 		}
@@ -448,5 +442,25 @@ func addSpan(dst, src []float32) {
 	}
 	for ; i < len(dst); i++ {
 		dst[i] += src[i]
+	}
+}
+
+// addRows sets dst[r*dstStride+j] += src[r*srcStride+j] for r < rows,
+// j < cols, and copyRows copies likewise: the 2-D spans of col2im and
+// im2col. Assembly versions replace them where the CPU has AVX2.
+var (
+	addRows  = addRowsGo
+	copyRows = copyRowsGo
+)
+
+func addRowsGo(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	for r := range rows {
+		addSpan(dst[r*dstStride:], src[r*srcStride:r*srcStride+cols])
+	}
+}
+
+func copyRowsGo(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	for r := range rows {
+		copySpan(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:])
 	}
 }

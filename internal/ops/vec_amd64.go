@@ -15,7 +15,43 @@ func axpbyAVX2(n int, gs, x, out *float32, a, b, c float32)
 //go:noescape
 func reluGradAVX2(n int, y, dy, dx *float32)
 
+//go:noescape
+func addRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
+
+//go:noescape
+func copyRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
+
 // The wrappers run whole groups of 8 in assembly and the rest in Go.
+
+func addRowsFast(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	c8 := cols &^ 7
+	if c8 > 0 {
+		_ = dst[(rows-1)*dstStride+cols-1] // bounds the assembly relies on
+		_ = src[(rows-1)*srcStride+cols-1]
+		addRowsAVX(&dst[0], dstStride, &src[0], srcStride, rows, c8)
+	}
+	if c8 < cols {
+		addRowsGo(dst[c8:], dstStride, src[c8:], srcStride, rows, cols-c8)
+	}
+}
+
+func copyRowsFast(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	c8 := cols &^ 7
+	if c8 > 0 {
+		_ = dst[(rows-1)*dstStride+cols-1]
+		_ = src[(rows-1)*srcStride+cols-1]
+		copyRowsAVX(&dst[0], dstStride, &src[0], srcStride, rows, c8)
+	}
+	if c8 < cols {
+		copyRowsGo(dst[c8:], dstStride, src[c8:], srcStride, rows, cols-c8)
+	}
+}
 
 func affineFast(x, y []float32, scale, shift float32, relu bool) {
 	n := len(x) &^ 7
@@ -68,5 +104,6 @@ func reluGradFast(y, dy, dx []float32) {
 func init() {
 	if HasAVX2 {
 		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
+		addRows, copyRows = addRowsFast, copyRowsFast
 	}
 }

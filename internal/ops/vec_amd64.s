@@ -202,3 +202,79 @@ rgloop:
 rgdone:
 	VZEROUPPER
 	RET
+
+// func addRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
+// dst[r*dstStride+j] += src[r*srcStride+j] for r < rows, j < cols; cols is a
+// multiple of 8, strides are in floats.
+TEXT ·addRowsAVX(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), CX
+	MOVQ cols+40(FP), R10
+
+arow:
+	TESTQ CX, CX
+	JE    adone
+	XORQ  AX, AX
+	MOVQ  R10, DX
+
+acol:
+	TESTQ   DX, DX
+	JE      anext
+	VMOVUPS (SI)(AX*1), Y0
+	VADDPS  (DI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	SUBQ    $8, DX
+	JMP     acol
+
+anext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JMP  arow
+
+adone:
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
+// dst[r*dstStride+j] = src[r*srcStride+j], as addRowsAVX.
+TEXT ·copyRowsAVX(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), CX
+	MOVQ cols+40(FP), R10
+
+crow:
+	TESTQ CX, CX
+	JE    cdone
+	XORQ  AX, AX
+	MOVQ  R10, DX
+
+ccol:
+	TESTQ   DX, DX
+	JE      cnext
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	SUBQ    $8, DX
+	JMP     ccol
+
+cnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JMP  crow
+
+cdone:
+	VZEROUPPER
+	RET

@@ -8,4 +8,6 @@ var (
 	sumAndDotFast     = sumAndDotGo
 	axpbyFast         = axpbyGo
 	reluGradFast      = reluGradGo
+	addRowsFast       = addRowsGo
+	copyRowsFast      = copyRowsGo
 )

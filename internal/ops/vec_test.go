@@ -46,6 +46,26 @@ func TestVectorKernels(t *testing.T) {
 				t.Fatalf("axpby n=%d [%d]: %v vs %v", n, i, b[i], a[i])
 			}
 		}
+		for _, cols := range []int{1, 8, 11, 24} {
+			rows := n / 40
+			src := randSlice(rng, rows*(cols+3)+1)
+			d1, d2 := randSlice(rng, rows*(cols+5)+1), make([]float32, rows*(cols+5)+1)
+			copy(d2, d1)
+			addRowsGo(d1, cols+5, src, cols+3, rows, cols)
+			addRowsFast(d2, cols+5, src, cols+3, rows, cols)
+			for i := range d1 {
+				if d1[i] != d2[i] {
+					t.Fatalf("addRows rows=%d cols=%d [%d]: %v vs %v", rows, cols, i, d2[i], d1[i])
+				}
+			}
+			copyRowsGo(d1, cols+5, src, cols+3, rows, cols)
+			copyRowsFast(d2, cols+5, src, cols+3, rows, cols)
+			for i := range d1 {
+				if d1[i] != d2[i] {
+					t.Fatalf("copyRows rows=%d cols=%d [%d]: %v vs %v", rows, cols, i, d2[i], d1[i])
+				}
+			}
+		}
 		y := make([]float32, n)
 		affineGo(x, y, 1, 0, true) // a ReLU output: zeros and positives
 		a, b = make([]float32, n), make([]float32, n)
