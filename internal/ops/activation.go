@@ -1,7 +1,6 @@
 package ops
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -93,24 +92,20 @@ func (op *Activation) forward(x, y []float32) {
 func (op *Activation) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *Activation) SymDiff(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	g := &activationGrad{base: newBase(op.name + ".dX"), fwd: op}
+	g := &activationGrad{gradBase: newGradBase(op.name + ".dX"), fwd: op}
 	dx, err := G.ApplyOp(g, output, grad)
 	return G.Nodes{dx}, err
 }
 
 // activationGrad computes dx = f'(x)·dy from y = f(x).
 type activationGrad struct {
-	base
+	gradBase
 	fwd *Activation
 	out buffer
 }
 
-func (op *activationGrad) Arity() int         { return 2 }
-func (op *activationGrad) Type() hm.Type      { return fnType(op.fwd.dims, op.fwd.dims, op.fwd.dims) }
-func (op *activationGrad) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *activationGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *activationGrad) Arity() int    { return 2 }
+func (op *activationGrad) Type() hm.Type { return fnType(op.fwd.dims, op.fwd.dims, op.fwd.dims) }
 func (op *activationGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(in[0])
 	return s.Clone(), err

@@ -34,6 +34,26 @@ func (b *base) Hashcode() uint32 {
 	return h.Sum32()
 }
 
+// gradBase is the base of the gradient ops: they are not differentiated
+// again (no second derivatives).
+type gradBase struct{ base }
+
+func newGradBase(name string) gradBase { return gradBase{newBase(name)} }
+
+func (g *gradBase) DiffWRT(n int) []bool { return make([]bool, n) }
+func (g *gradBase) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", g.name)
+}
+
+// twoShapes reads the shapes of a two-input op's inputs.
+func twoShapes(in []G.DimSizer) (a, b tensor.Shape, err error) {
+	if a, err = shapeOf(in[0]); err != nil {
+		return nil, nil, err
+	}
+	b, err = shapeOf(in[1])
+	return a, b, err
+}
+
 // tt is the Gorgonia type of a float32 tensor with the given number of dims.
 func tt(dims int) hm.Type { return G.TensorType{Dims: dims, Of: tensor.Float32} }
 

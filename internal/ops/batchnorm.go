@@ -159,7 +159,7 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	if !op.Training {
 		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
 	}
-	bw := &bnBackward{base: newBase(op.name + ".dX"), fwd: op, dims: op.dims}
+	bw := &bnBackward{gradBase: newGradBase(op.name + ".dX"), fwd: op, dims: op.dims}
 	dx, err := G.ApplyOp(bw, grad, in[1], in[0], output)
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 //
 // and leaves dγ, dβ for the side-output nodes. Inputs: dy, γ, x, y.
 type bnBackward struct {
-	base
+	gradBase
 	fwd                *BatchNorm
 	dims               int
 	out, dgamma, dbeta buffer
@@ -193,10 +193,6 @@ type bnBackward struct {
 func (op *bnBackward) Arity() int { return 4 }
 func (op *bnBackward) Type() hm.Type {
 	return fnType(op.dims, op.dims, 1, op.dims, op.dims)
-}
-func (op *bnBackward) DiffWRT(int) []bool { return []bool{false, false, false, false} }
-func (op *bnBackward) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
 }
 
 func (op *bnBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {

@@ -62,11 +62,7 @@ func (op *Conv2D) Type() hm.Type {
 }
 
 func (op *Conv2D) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	ws, err := shapeOf(in[1])
+	xs, ws, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -166,14 +162,14 @@ func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.keepCols {
 		return nil, fmt.Errorf("%s: built without gradient support", op.name)
 	}
-	gw := &convGradFilter{base: newBase(op.name + ".dW"), fwd: op}
+	gw := &convGradFilter{gradBase: newGradBase(op.name + ".dW"), fwd: op}
 	dw, err := G.ApplyOp(gw, in[0], grad)
 	if err != nil {
 		return nil, err
 	}
 	res := G.Nodes{nil, dw}
 	if op.InputDiff {
-		gx := &convGradInput{base: newBase(op.name + ".dX"), fwd: op}
+		gx := &convGradInput{gradBase: newGradBase(op.name + ".dX"), fwd: op}
 		if res[0], err = G.ApplyOp(gx, in[1], grad); err != nil {
 			return nil, err
 		}
@@ -191,25 +187,17 @@ func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 // convGradFilter computes dW = Σ_b dy_b · col_bᵀ (and db = Σ dy as a side
 // output) from the forward op's cached im2col matrices.
 type convGradFilter struct {
-	base
+	gradBase
 	fwd     *Conv2D
 	out, db buffer
 	partial []float32 // per-worker dW and db accumulators
 }
 
-func (op *convGradFilter) Arity() int         { return 2 }
-func (op *convGradFilter) Type() hm.Type      { return fnType(4, 4, 4) }
-func (op *convGradFilter) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *convGradFilter) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *convGradFilter) Arity() int    { return 2 }
+func (op *convGradFilter) Type() hm.Type { return fnType(4, 4, 4) }
 
 func (op *convGradFilter) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	gs, err := shapeOf(in[1])
+	xs, gs, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -254,27 +242,19 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 
 // convGradInput computes dx = col2im(wᵀ · dy_b) for each image.
 type convGradInput struct {
-	base
+	gradBase
 	fwd     *Conv2D
 	out     buffer
 	dcol    []float32 // one slab per worker
 	packedW PackedA   // wᵀ, packed once per batch
 }
 
-func (op *convGradInput) Arity() int         { return 2 }
-func (op *convGradInput) Type() hm.Type      { return fnType(4, 4, 4) }
-func (op *convGradInput) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *convGradInput) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *convGradInput) Arity() int    { return 2 }
+func (op *convGradInput) Type() hm.Type { return fnType(4, 4, 4) }
 
 // InferShape recovers x's shape from dy and the forward op's last input shape.
 func (op *convGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ws, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	gs, err := shapeOf(in[1])
+	ws, gs, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}

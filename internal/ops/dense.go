@@ -25,11 +25,7 @@ func (op *Dense) Arity() int                             { return 3 }
 func (op *Dense) Type() hm.Type                          { return fnType(2, 2, 2, 1) }
 
 func (op *Dense) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	ws, err := shapeOf(in[1])
+	xs, ws, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +71,7 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 func (op *Dense) DiffWRT(int) []bool { return []bool{op.InputDiff, true, true} }
 
 func (op *Dense) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	gw := &denseGradWeight{base: newBase(op.name + ".dW")}
+	gw := &denseGradWeight{gradBase: newGradBase(op.name + ".dW")}
 	dw, err := G.ApplyOp(gw, in[0], grad)
 	if err != nil {
 		return nil, err
@@ -86,7 +82,7 @@ func (op *Dense) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	}
 	res := G.Nodes{nil, dw, db}
 	if op.InputDiff {
-		if res[0], err = G.ApplyOp(&denseGradInput{base: newBase(op.name + ".dX")}, in[1], grad); err != nil {
+		if res[0], err = G.ApplyOp(&denseGradInput{gradBase: newGradBase(op.name + ".dX")}, in[1], grad); err != nil {
 			return nil, err
 		}
 	}
@@ -96,22 +92,14 @@ func (op *Dense) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // denseGradWeight computes dW = dyᵀ·x (Out×In) and db = Σ_b dy. The rows of
 // dW are split across workers, so there is nothing to reduce.
 type denseGradWeight struct {
-	base
+	gradBase
 	out, db buffer
 }
 
-func (op *denseGradWeight) Arity() int         { return 2 }
-func (op *denseGradWeight) Type() hm.Type      { return fnType(2, 2, 2) }
-func (op *denseGradWeight) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *denseGradWeight) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *denseGradWeight) Arity() int    { return 2 }
+func (op *denseGradWeight) Type() hm.Type { return fnType(2, 2, 2) }
 func (op *denseGradWeight) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	gs, err := shapeOf(in[1])
+	xs, gs, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -144,22 +132,14 @@ func (op *denseGradWeight) Do(vs ...G.Value) (G.Value, error) {
 
 // denseGradInput computes dx = dy·w (B×In).
 type denseGradInput struct {
-	base
+	gradBase
 	out buffer
 }
 
-func (op *denseGradInput) Arity() int         { return 2 }
-func (op *denseGradInput) Type() hm.Type      { return fnType(2, 2, 2) }
-func (op *denseGradInput) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *denseGradInput) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *denseGradInput) Arity() int    { return 2 }
+func (op *denseGradInput) Type() hm.Type { return fnType(2, 2, 2) }
 func (op *denseGradInput) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	ws, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	gs, err := shapeOf(in[1])
+	ws, gs, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}

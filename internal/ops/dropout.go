@@ -65,22 +65,18 @@ func (op *Dropout) Do(vs ...G.Value) (G.Value, error) {
 func (op *Dropout) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *Dropout) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&dropoutGrad{base: newBase(op.name + ".dX"), fwd: op}, grad)
+	dx, err := G.ApplyOp(&dropoutGrad{gradBase: newGradBase(op.name + ".dX"), fwd: op}, grad)
 	return G.Nodes{dx}, err
 }
 
 type dropoutGrad struct {
-	base
+	gradBase
 	fwd *Dropout
 	out buffer
 }
 
-func (op *dropoutGrad) Arity() int         { return 1 }
-func (op *dropoutGrad) Type() hm.Type      { return fnType(op.fwd.dims, op.fwd.dims) }
-func (op *dropoutGrad) DiffWRT(int) []bool { return []bool{false} }
-func (op *dropoutGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *dropoutGrad) Arity() int    { return 1 }
+func (op *dropoutGrad) Type() hm.Type { return fnType(op.fwd.dims, op.fwd.dims) }
 func (op *dropoutGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(in[0])
 	return s.Clone(), err

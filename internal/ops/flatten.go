@@ -45,22 +45,18 @@ func (op *Flatten) Do(vs ...G.Value) (G.Value, error) {
 func (op *Flatten) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *Flatten) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&unflatten{base: newBase(op.name + ".dX"), fwd: op}, grad)
+	dx, err := G.ApplyOp(&unflatten{gradBase: newGradBase(op.name + ".dX"), fwd: op}, grad)
 	return G.Nodes{dx}, err
 }
 
 type unflatten struct {
-	base
+	gradBase
 	fwd  *Flatten
 	view view
 }
 
-func (op *unflatten) Arity() int         { return 1 }
-func (op *unflatten) Type() hm.Type      { return hm.NewFnType(tt(2), tt(len(op.fwd.inShape))) }
-func (op *unflatten) DiffWRT(int) []bool { return []bool{false} }
-func (op *unflatten) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *unflatten) Arity() int    { return 1 }
+func (op *unflatten) Type() hm.Type { return hm.NewFnType(tt(2), tt(len(op.fwd.inShape))) }
 func (op *unflatten) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	gs, err := shapeOf(in[0])
 	if err != nil {

@@ -60,14 +60,7 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 	if m == 0 || n == 0 {
 		return
 	}
-	if beta != 0 && beta != 1 {
-		for i := range m {
-			row := c[i*ldc : i*ldc+n]
-			for j := range row {
-				row[j] *= beta
-			}
-		}
-	}
+	scaleRows(c, m, n, ldc, beta)
 	if k == 0 || alpha == 0 {
 		if beta == 0 {
 			for i := range m {
@@ -89,6 +82,20 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 				packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha)
 				macroKernel(kern, buf, buf.a, buf.b, c, ldc, ic, jc, mb, nb, kb, add)
 			}
+		}
+	}
+}
+
+// scaleRows multiplies the m×n matrix c by beta, unless beta is 0 or 1
+// (which the kernels handle by overwriting or adding).
+func scaleRows(c []float32, m, n, ldc int, beta float32) {
+	if beta == 0 || beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		for j := range row {
+			row[j] *= beta
 		}
 	}
 }
@@ -123,14 +130,7 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 	if m == 0 || n == 0 {
 		return
 	}
-	if beta != 0 && beta != 1 {
-		for i := range m {
-			row := c[i*ldc : i*ldc+n]
-			for j := range row {
-				row[j] *= beta
-			}
-		}
-	}
+	scaleRows(c, m, n, ldc, beta)
 	kern := microKernel
 	buf := gemmPool.Get().(*gemmBuf)
 	defer gemmPool.Put(buf)

@@ -44,21 +44,17 @@ func reduceInto(dst, src []float32, nw, stride int) {
 // example the bias gradient computed along with the weight gradient). Its
 // input is that op's node, which orders it after the producer.
 type sideOutput struct {
-	base
+	gradBase
 	src   *buffer
 	shape tensor.Shape
 }
 
 func newSideOutput(name string, src *buffer, shape tensor.Shape) *sideOutput {
-	return &sideOutput{base: newBase(name), src: src, shape: shape.Clone()}
+	return &sideOutput{gradBase: newGradBase(name), src: src, shape: shape.Clone()}
 }
 
-func (op *sideOutput) Arity() int         { return 1 }
-func (op *sideOutput) Type() hm.Type      { return hm.NewFnType(hm.TypeVariable('a'), tt(len(op.shape))) }
-func (op *sideOutput) DiffWRT(int) []bool { return []bool{false} }
-func (op *sideOutput) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: not differentiable", op.name)
-}
+func (op *sideOutput) Arity() int    { return 1 }
+func (op *sideOutput) Type() hm.Type { return hm.NewFnType(hm.TypeVariable('a'), tt(len(op.shape))) }
 
 func (op *sideOutput) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil

@@ -111,24 +111,20 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 func (op *Pool2D) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *Pool2D) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&poolGrad{base: newBase(op.name + ".dX"), fwd: op}, grad)
+	dx, err := G.ApplyOp(&poolGrad{gradBase: newGradBase(op.name + ".dX"), fwd: op}, grad)
 	return G.Nodes{dx}, err
 }
 
 // poolGrad routes dy back: to the arg-max of each window for max pooling,
 // spread evenly over the window for average pooling.
 type poolGrad struct {
-	base
+	gradBase
 	fwd *Pool2D
 	out buffer
 }
 
-func (op *poolGrad) Arity() int         { return 1 }
-func (op *poolGrad) Type() hm.Type      { return fnType(4, 4) }
-func (op *poolGrad) DiffWRT(int) []bool { return []bool{false} }
-func (op *poolGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
-}
+func (op *poolGrad) Arity() int    { return 1 }
+func (op *poolGrad) Type() hm.Type { return fnType(4, 4) }
 func (op *poolGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	gs, err := shapeOf(in[0])
 	if err != nil {

@@ -34,11 +34,7 @@ func (op *SoftmaxCrossEntropy) Type() hm.Type {
 	return hm.NewFnType(tt(2), tt(1), tensor.Float32)
 }
 func (op *SoftmaxCrossEntropy) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	zs, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	ls, err := shapeOf(in[1])
+	zs, ls, err := twoShapes(in)
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +96,13 @@ func LogSoftmaxRow(z, p []float32, y int) float64 {
 func (op *SoftmaxCrossEntropy) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *SoftmaxCrossEntropy) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dz, err := G.ApplyOp(&softmaxCEGrad{base: newBase(op.name + ".dZ"), fwd: op}, in[1], grad)
+	dz, err := G.ApplyOp(&softmaxCEGrad{gradBase: newGradBase(op.name + ".dZ"), fwd: op}, in[1], grad)
 	return G.Nodes{dz, nil}, err
 }
 
 // softmaxCEGrad computes dz = g·(softmax(z) − onehot(label))/B.
 type softmaxCEGrad struct {
-	base
+	gradBase
 	fwd *SoftmaxCrossEntropy
 	out buffer
 }
@@ -114,10 +110,6 @@ type softmaxCEGrad struct {
 func (op *softmaxCEGrad) Arity() int { return 2 }
 func (op *softmaxCEGrad) Type() hm.Type {
 	return hm.NewFnType(tt(1), hm.TypeVariable('a'), tt(2))
-}
-func (op *softmaxCEGrad) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *softmaxCEGrad) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
 }
 func (op *softmaxCEGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	ls, err := shapeOf(in[0])
