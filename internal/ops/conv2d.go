@@ -30,6 +30,7 @@ type Conv2D struct {
 	keepCols bool         // cache im2col for the weight gradient (training graphs)
 	cols     []float32    // B × CKK × P when keepCols, else one slab per worker
 	packedW  PackedA      // the filters, packed once per batch for the GEMMs
+	wino     winograd     // the F(2×2,3×3) path's transformed filters and scratch
 	out      buffer
 }
 
@@ -100,6 +101,17 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(d.B, d.O, d.OH, d.OW)
 	y := out.Data().([]float32)
+	if useWinograd(d, op.keepCols) {
+		op.winogradForward(x, w, bias, y, d)
+	} else {
+		op.im2colForward(x, w, bias, y, d)
+	}
+	return out, nil
+}
+
+// im2colForward lowers each image with im2col and multiplies by the packed
+// filters.
+func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 	ckk, pix := d.ckk(), d.pix()
 	slab := ckk * pix
 	if op.keepCols {
@@ -124,7 +136,7 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 				sgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, beta, yb[lo:], pix)
 			})
 		}
-		return out, nil
+		return
 	}
 	parallel(d.B, func(wk, lo, hi int) {
 		for b := lo; b < hi; b++ {
@@ -138,7 +150,24 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 			sgemmPacked(&op.packedW, false, pix, col, pix, beta, yb, pix)
 		}
 	})
-	return out, nil
+}
+
+// winogradForward is the F(2×2,3×3) path of Do (see winograd.go).
+func (op *Conv2D) winogradForward(x, w, bias, y []float32, d convDims) {
+	wg := &op.wino
+	wg.transformFilters(w, d.O, d.C)
+	T := ((d.OH + 1) / 2) * ((d.OW + 1) / 2)
+	nw := numWorkers(d.B)
+	wg.v = grow(wg.v, nw*16*d.C*T)
+	wg.m = grow(wg.m, nw*16*d.O*T)
+	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
+	parallel(d.B, func(wk, lo, hi int) {
+		v := wg.v[wk*16*d.C*T : (wk+1)*16*d.C*T]
+		m := wg.m[wk*16*d.O*T : (wk+1)*16*d.O*T]
+		for b := lo; b < hi; b++ {
+			wg.conv(x[b*img:(b+1)*img], y[b*out:(b+1)*out], bias, d, v, m)
+		}
+	})
 }
 
 // fillBias starts an image's output at its bias and returns the beta that
