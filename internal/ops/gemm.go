@@ -1,9 +1,6 @@
 package ops
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // The GEMM is blocked in the way of BLIS/GotoBLAS: panels of B (kc×nc) and
 // A (mc×kc) are packed into contiguous buffers — in the order the
@@ -25,10 +22,27 @@ type gemmBuf struct {
 	tile [mr * maxNR]float32
 }
 
-var gemmPool = sync.Pool{New: func() any {
-	TensorAllocs.Add(1)
-	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
-}}
+// gemmBufs keeps packing buffers between calls. Unlike a sync.Pool it
+// never drops them (a GC would, and so does the race detector, on purpose),
+// so steady-state GEMMs allocate nothing.
+var gemmBufs = make(chan *gemmBuf, 16)
+
+func getGemmBuf() *gemmBuf {
+	select {
+	case b := <-gemmBufs:
+		return b
+	default:
+		TensorAllocs.Add(1)
+		return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
+	}
+}
+
+func putGemmBuf(b *gemmBuf) {
+	select {
+	case gemmBufs <- b:
+	default: // more buffers than concurrent GEMMs ever need: let it go
+	}
+}
 
 // kernelFunc computes the mr×nr tile acc = Ap·Bp over depth k from packed
 // panels and stores it to c (row stride ldc): c = acc, or c += acc if add.
@@ -69,8 +83,8 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 		}
 		return
 	}
-	buf := gemmPool.Get().(*gemmBuf)
-	defer gemmPool.Put(buf)
+	buf := getGemmBuf()
+	defer putGemmBuf(buf)
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
@@ -132,8 +146,8 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 	}
 	scaleRows(c, m, n, ldc, beta)
 	kern := microKernel
-	buf := gemmPool.Get().(*gemmBuf)
-	defer gemmPool.Put(buf)
+	buf := getGemmBuf()
+	defer putGemmBuf(buf)
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		off := 0
