@@ -1,6 +1,9 @@
 package ops
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // The GEMM is blocked in the way of BLIS/GotoBLAS: panels of B (kc×nc) and
 // A (mc×kc) are packed into contiguous buffers — in the order the
@@ -32,9 +35,23 @@ func getGemmBuf() *gemmBuf {
 	case b := <-gemmBufs:
 		return b
 	default:
-		TensorAllocs.Add(1)
-		return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
 	}
+	// The first time, make one for every worker too: how many GEMMs overlap
+	// depends on timing, and a buffer first needed mid-run would count as a
+	// steady-state allocation.
+	gemmBufsOnce.Do(func() {
+		for range Workers - 1 {
+			putGemmBuf(newGemmBuf())
+		}
+	})
+	return newGemmBuf()
+}
+
+var gemmBufsOnce sync.Once
+
+func newGemmBuf() *gemmBuf {
+	TensorAllocs.Add(1)
+	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
 }
 
 func putGemmBuf(b *gemmBuf) {
