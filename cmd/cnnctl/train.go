@@ -114,7 +114,7 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 	}
 	fmt.Fprintf(s.Out, "trained %s: %d epochs", cfg.Name, res.Epochs)
 	if res.MeanSeconds > 0 {
-		fmt.Fprintf(s.Out, ", %.1f s/epoch, %.0f img/s", res.MeanSeconds, res.MeanImgPerS)
+		fmt.Fprintf(s.Out, ", %.3g s/epoch, %.0f img/s", res.MeanSeconds, res.MeanImgPerS)
 	}
 	fmt.Fprintln(s.Out)
 	if !math.IsNaN(res.TestAcc) {

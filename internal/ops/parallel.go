@@ -34,6 +34,14 @@ func split(n, w int, fn func(worker, lo, hi int)) {
 		}
 		return
 	}
+	if runtime.GOMAXPROCS(0) == 1 {
+		// One thread: run the chunks in turn (same split, same results), as
+		// helpers could only take turns with us.
+		for i := range w {
+			fn(i, i*n/w, (i+1)*n/w)
+		}
+		return
+	}
 	if !crew.busy.CompareAndSwap(false, true) {
 		// The crew is working for someone else (ops run concurrently on
 		// several graphs): plain goroutines.
