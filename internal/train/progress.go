@@ -58,14 +58,16 @@ func (p *lineProgress) EndEpoch(s EpochStats, epochs int, improved bool) {
 
 // barProgress draws a throttled progress bar per epoch.
 type barProgress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w      io.Writer
+	bar    *progressbar.ProgressBar
+	prefix string
 }
 
 func (p *barProgress) StartEpoch(epoch, epochs, batches int) {
+	p.prefix = fmt.Sprintf("epoch %d/%d", epoch, epochs)
 	p.bar = progressbar.NewOptions(batches,
 		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
+		progressbar.OptionSetDescription(p.prefix),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetWidth(30),
@@ -75,7 +77,7 @@ func (p *barProgress) StartEpoch(epoch, epochs, batches int) {
 }
 
 func (p *barProgress) Batch(done int, loss, acc, imgPerSec float64) {
-	p.bar.Describe(fmt.Sprintf("loss %.4f acc %5.2f%% %5.0f img/s", loss, 100*acc, imgPerSec))
+	p.bar.Describe(fmt.Sprintf("%s  loss %.4f acc %5.2f%% %5.0f img/s", p.prefix, loss, 100*acc, imgPerSec))
 	_ = p.bar.Set(done)
 }
 

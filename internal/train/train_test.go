@@ -189,3 +189,20 @@ func TestBatchLargerThanTrainingSet(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestProgressBarOnATerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := NewProgress(&b, true, false)
+	p.StartEpoch(2, 3, 10)
+	for i := 1; i <= 10; i++ {
+		p.Batch(i, 0.5, 0.9, 1234)
+	}
+	p.EndEpoch(EpochStats{Epoch: 2, TrainLoss: 0.5, TrainAcc: 0.9, ValLoss: 0.4, ValAcc: 0.95, LR: 0.01, Seconds: 1, ImgPerSec: 640}, 3, true)
+	out := b.String()
+	// A live bar redraws with carriage returns and ends with the epoch line.
+	for _, want := range []string{"\r", "epoch 2/3  loss 0.5000", "val_acc 95.00%", "*best"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, out)
+		}
+	}
+}
