@@ -127,7 +127,7 @@ func TestExportBadInputs(t *testing.T) {
 		want string
 	}{
 		{[]string{"export", "--model", junk, "--format", "onnx", "--out", filepath.Join(dir, "a.onnx")}, 1, junk + ": not a safetensors file"},
-		{[]string{"export", "--model", trunc, "--format", "onnx", "--out", filepath.Join(dir, "a.onnx")}, 1, trunc + ": not a safetensors file, or truncated"},
+		{[]string{"export", "--model", trunc, "--format", "onnx", "--out", filepath.Join(dir, "a.onnx")}, 1, trunc + ": truncated: the header alone needs"},
 		{[]string{"export", "--model", ckpt, "--format", "onnx", "--out", nowhere}, 1, "writing " + nowhere},
 		{[]string{"export", "--model", ckpt, "--format", "tflite", "--out", filepath.Join(dir, "a")}, 2, "unknown --format \"tflite\""},
 	}

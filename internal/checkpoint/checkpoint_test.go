@@ -135,7 +135,7 @@ func TestBadFiles(t *testing.T) {
 		want string
 	}{
 		"truncated.ckpt":   {b[:len(b)-10], "lies outside the"},
-		"header-only.ckpt": {b[:30], "not a safetensors file, or truncated"},
+		"header-only.ckpt": {b[:30], "truncated: the header alone needs"},
 		"text.ckpt":        {[]byte("model: lenet\nweights: none\n"), "not a safetensors file"},
 		"empty.ckpt":       {nil, "too short"},
 		"foreign.ckpt":     {fb.Bytes(), "not a cnnctl checkpoint"},

@@ -135,8 +135,11 @@ func ParseSafetensors(b []byte) (*Safetensors, error) {
 		return nil, fmt.Errorf("not a safetensors file (%d bytes, too short for a header)", len(b))
 	}
 	n := binary.LittleEndian.Uint64(b[:8])
-	if n < 2 || n > maxHeader || n > uint64(len(b)-8) {
-		return nil, fmt.Errorf("not a safetensors file, or truncated (header length %d, file %d bytes)", n, len(b))
+	if n < 2 || n > maxHeader {
+		return nil, fmt.Errorf("not a safetensors file (its first 8 bytes are not a header length)")
+	}
+	if n > uint64(len(b)-8) {
+		return nil, fmt.Errorf("truncated: the header alone needs %d bytes, the file has %d", n+8, len(b))
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b[8:8+n], &raw); err != nil {
