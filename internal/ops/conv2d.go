@@ -30,6 +30,7 @@ type Conv2D struct {
 	keepCols bool         // cache im2col for the weight gradient (training graphs)
 	cols     []float32    // B × CKK × P when keepCols, else one slab per worker
 	packedW  PackedA      // the filters, packed once per batch for the GEMMs
+	packedOf []float32    // inference: the filter values packedW holds
 	wino     winograd     // the F(2×2,3×3) path's transformed filters and scratch
 	out      buffer
 }
@@ -119,7 +120,14 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 	} else {
 		op.cols = grow(op.cols, numWorkers(d.B)*slab)
 	}
-	op.packedW.pack(false, d.O, ckk, 1, w, ckk)
+	if op.keepCols || !sameFloats(op.packedOf, w) {
+		op.packedW.pack(false, d.O, ckk, 1, w, ckk)
+		if !op.keepCols {
+			// Inference graphs usually see the same filters call after
+			// call: comparing them (memcmp) is much cheaper than repacking.
+			op.packedOf = append(op.packedOf[:0], w...)
+		}
+	}
 	if d.B < Workers {
 		// Too few images to share out: lower each one, then split its
 		// output pixels between the workers.

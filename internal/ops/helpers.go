@@ -1,7 +1,9 @@
 package ops
 
 import (
+	"bytes"
 	"fmt"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -123,4 +125,18 @@ func axpbyGo(g, x, out []float32, a, b, c float32) {
 	for i, v := range g {
 		out[i] = a*v + b*x[i] + c
 	}
+}
+
+// sameFloats reports whether a and b hold the same bits, comparing memory
+// the fast way.
+func sameFloats(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	ab := unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a))
+	bb := unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b))
+	return bytes.Equal(ab, bb)
 }
