@@ -19,7 +19,7 @@ const (
 	nc    = 1024
 )
 
-// gemmBuf holds packing buffers; a pool keeps them across calls.
+// gemmBuf holds one GEMM call's packing buffers.
 type gemmBuf struct {
 	a, b []float32
 	tile [mr * maxNR]float32
@@ -138,7 +138,7 @@ type PackedA struct {
 	data []float32 // blocks in (pc, ic) order, each packed as packA does
 }
 
-// packMatrixA packs all of op(A) (m×k) into p, reusing its memory.
+// pack packs all of op(A)·alpha (m×k) into p, reusing its memory.
 func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
 	p.m, p.k = m, k
 	mPad := (m + mr - 1) / mr * mr
