@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -58,11 +59,13 @@ func runExport(o *exportOptions, s streams) error {
 		return err
 	}
 	cfg := st.Config
+	recipe, _ := json.Marshal(cfg.Preprocess) // how predict prepares images: mode, invert, fill
 	meta := map[string]string{
 		"cnnctl.input_shape":    fmt.Sprint(cfg.Data.Shape),
 		"cnnctl.normalize.mean": fmt.Sprint(cfg.Data.Normalize.Mean),
 		"cnnctl.normalize.std":  fmt.Sprint(cfg.Data.Normalize.Std),
 		"cnnctl.source":         cfg.Data.Source,
+		"cnnctl.preprocess":     string(recipe),
 	}
 	m := export.Model{Net: st.Net, Name: cfg.Name, Classes: st.Classes, Metadata: meta}
 	if o.Format == "onnx" {

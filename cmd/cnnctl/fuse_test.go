@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,7 +144,15 @@ func TestExportBadInputs(t *testing.T) {
 			t.Errorf("left behind %s", e.Name())
 		}
 	}
-	// And the good case writes both formats.
+	// And the good case writes both formats, with the preprocessing recipe.
+	st, err := checkpoint.ReadSafetensors(func() string {
+		out := filepath.Join(dir, "meta.safetensors")
+		cnnctl(t, "export", "--model", ckpt, "--format", "safetensors", "--out", out)
+		return out
+	}())
+	if err != nil || st.Metadata["cnnctl.preprocess"] != `{"mode":"fit","invert":"auto","fill":0.6}` {
+		t.Errorf("export metadata %v (%v)", st.Metadata, err)
+	}
 	for _, f := range []string{"onnx", "safetensors"} {
 		out := filepath.Join(dir, "m."+f)
 		if code, stdout, errOut := cnnctl(t, "export", "--model", ckpt, "--format", f, "--out", out); code != 0 || !strings.Contains(stdout, "wrote "+out) {

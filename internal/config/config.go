@@ -37,11 +37,11 @@ type Preprocess struct {
 	// ratio, centre the mass in 28×28 — how MNIST itself was made), fit
 	// (crop to the ink and scale its longer side to Fill of the frame) or
 	// resize (scale the whole image to the input shape).
-	Mode string `yaml:"mode"`
+	Mode string `yaml:"mode" json:"mode"`
 	// Invert is auto (make the ink bright if the background is light, as in
 	// MNIST), yes or no.
-	Invert string  `yaml:"invert"`
-	Fill   float64 `yaml:"fill,omitempty"`
+	Invert string  `yaml:"invert" json:"invert"`
+	Fill   float64 `yaml:"fill,omitempty" json:"fill,omitempty"`
 }
 
 // Data says where examples come from and how they are shaped and scaled.
