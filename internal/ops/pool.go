@@ -180,33 +180,36 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 }
 
 // maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of one plane
-// of width w, without the general case's bounds arithmetic.
-func maxPool2x2(x, y []float32, argmax []int32, w, oh, ow int) {
+// of width w, without the general case's bounds arithmetic (AVX2 where the
+// CPU has it).
+var maxPool2x2 = maxPool2x2Go
+
+func maxPool2x2Go(x, y []float32, argmax []int32, w, oh, ow int) {
 	for oy := range oh {
-		r0 := x[2*oy*w : 2*oy*w+2*ow]
-		r1 := x[(2*oy+1)*w : (2*oy+1)*w+2*ow]
-		yr := y[oy*ow : (oy+1)*ow]
-		ar := argmax[oy*ow : (oy+1)*ow]
-		base := int32(2 * oy * w)
-		for ox := range yr {
-			i := 2 * ox
-			// Conditional moves rather than branches: which input wins is
-			// data-dependent and would mispredict.
-			best, at := r0[i], int32(0)
-			if v := r0[i+1]; v > best {
-				at = 1
-			}
-			best = max(best, r0[i+1])
-			if v := r1[i]; v > best {
-				at = int32(w)
-			}
-			best = max(best, r1[i])
-			if v := r1[i+1]; v > best {
-				at = int32(w + 1)
-			}
-			best = max(best, r1[i+1])
-			at += base + int32(i)
-			yr[ox], ar[ox] = best, at
+		maxPoolRowGo(x[2*oy*w:2*oy*w+2*ow], x[(2*oy+1)*w:(2*oy+1)*w+2*ow], y[oy*ow:(oy+1)*ow], argmax[oy*ow:(oy+1)*ow], int32(2*oy*w), w)
+	}
+}
+
+// maxPoolRowGo pools one output row from input rows r0 and r1; base is the
+// plane index of r0[0].
+func maxPoolRowGo(r0, r1, yr []float32, ar []int32, base int32, w int) {
+	for ox := range yr {
+		i := 2 * ox
+		// Conditional moves rather than branches: which input wins is
+		// data-dependent and would mispredict.
+		best, at := r0[i], int32(0)
+		if v := r0[i+1]; v > best {
+			at = 1
 		}
+		best = max(best, r0[i+1])
+		if v := r1[i]; v > best {
+			at = int32(w)
+		}
+		best = max(best, r1[i])
+		if v := r1[i+1]; v > best {
+			at = int32(w + 1)
+		}
+		best = max(best, r1[i+1])
+		yr[ox], ar[ox] = best, base+int32(i)+at
 	}
 }

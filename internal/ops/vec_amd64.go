@@ -21,7 +21,29 @@ func addRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, 
 //go:noescape
 func copyRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
 
+//go:noescape
+func maxPool2x2AVX(r0, r1, y *float32, am *int32, groups int, base, w int32)
+
 // The wrappers run whole groups of 8 in assembly and the rest in Go.
+
+// maxPool2x2Fast is maxPool2x2 with 8 outputs at a time in AVX2.
+func maxPool2x2Fast(x, y []float32, argmax []int32, w, oh, ow int) {
+	g := ow / 8
+	if g == 0 {
+		maxPool2x2Go(x, y, argmax, w, oh, ow)
+		return
+	}
+	for oy := range oh {
+		r0 := x[2*oy*w : 2*oy*w+2*ow]
+		r1 := x[(2*oy+1)*w : (2*oy+1)*w+2*ow]
+		yr, ar := y[oy*ow:(oy+1)*ow], argmax[oy*ow:(oy+1)*ow]
+		maxPool2x2AVX(&r0[0], &r1[0], &yr[0], &ar[0], g, int32(2*oy*w), int32(w))
+		if rest := ow - 8*g; rest > 0 {
+			// The row's tail: the scalar loop on a one-row view.
+			maxPoolRowGo(r0[16*g:], r1[16*g:], yr[8*g:], ar[8*g:], int32(2*oy*w+16*g), w)
+		}
+	}
+}
 
 func addRowsFast(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
 	if rows == 0 || cols == 0 {
@@ -105,5 +127,6 @@ func init() {
 	if HasAVX2 {
 		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
 		addRows, copyRows = addRowsFast, copyRowsFast
+		maxPool2x2 = maxPool2x2Fast
 	}
 }

@@ -278,3 +278,84 @@ cnext:
 cdone:
 	VZEROUPPER
 	RET
+
+DATA evenidx<>+0(SB)/4, $0
+DATA evenidx<>+4(SB)/4, $2
+DATA evenidx<>+8(SB)/4, $4
+DATA evenidx<>+12(SB)/4, $6
+DATA evenidx<>+16(SB)/4, $8
+DATA evenidx<>+20(SB)/4, $10
+DATA evenidx<>+24(SB)/4, $12
+DATA evenidx<>+28(SB)/4, $14
+GLOBL evenidx<>(SB), RODATA|NOPTR, $32
+
+// func maxPool2x2AVX(r0, r1, y *float32, am *int32, groups int, base, w int32)
+// For 8·groups outputs: y[i] = max of the 2×2 window (r0[2i], r0[2i+1],
+// r1[2i], r1[2i+1]) and am[i] = base + 2i + (0, 1, w or w+1): the first
+// position holding the maximum, as the scalar loop picks it.
+TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-48
+	MOVQ         r0+0(FP), SI
+	MOVQ         r1+8(FP), DI
+	MOVQ         y+16(FP), DX
+	MOVQ         am+24(FP), R8
+	MOVQ         groups+32(FP), CX
+	MOVL         base+40(FP), AX
+	MOVL         w+44(FP), BX
+	VMOVD        AX, X0
+	VPBROADCASTD X0, Y12          // base
+	VPADDD       evenidx<>(SB), Y12, Y12 // base + 2i for the first group
+	MOVL         $16, AX
+	VMOVD        AX, X0
+	VPBROADCASTD X0, Y13          // step: 16 inputs per group
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y14          // w
+	INCL         BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y15          // w + 1
+	MOVL         $1, AX
+	VMOVD        AX, X0
+	VPBROADCASTD X0, Y11          // 1
+
+mploop:
+	TESTQ CX, CX
+	JE    mpdone
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2 // r0 evens, lanes out of order
+	VSHUFPS $0xDD, Y1, Y0, Y3 // r0 odds
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y4 // r1 evens
+	VSHUFPS $0xDD, Y1, Y0, Y5 // r1 odds
+	VPERMPD $0xD8, Y4, Y4
+	VPERMPD $0xD8, Y5, Y5
+
+	VMAXPS Y3, Y2, Y6
+	VMAXPS Y5, Y4, Y7
+	VMAXPS Y7, Y6, Y6 // the window maxima
+	VMOVUPS Y6, (DX)
+
+	// Offsets, lowest priority first, so the first match wins.
+	VCMPPS    $0, Y6, Y4, Y8 // r1 even == max
+	VBLENDVPS Y8, Y14, Y15, Y9
+	VCMPPS    $0, Y6, Y3, Y8 // r0 odd == max
+	VBLENDVPS Y8, Y11, Y9, Y9
+	VCMPPS    $0, Y6, Y2, Y8 // r0 even == max
+	VXORPS    Y10, Y10, Y10
+	VBLENDVPS Y8, Y10, Y9, Y9
+	VPADDD    Y12, Y9, Y9
+	VMOVDQU   Y9, (R8)
+
+	VPADDD Y13, Y12, Y12
+	ADDQ   $64, SI
+	ADDQ   $64, DI
+	ADDQ   $32, DX
+	ADDQ   $32, R8
+	DECQ   CX
+	JMP    mploop
+
+mpdone:
+	VZEROUPPER
+	RET

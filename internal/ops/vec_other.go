@@ -10,4 +10,5 @@ var (
 	reluGradFast      = reluGradGo
 	addRowsFast       = addRowsGo
 	copyRowsFast      = copyRowsGo
+	maxPool2x2Fast    = maxPool2x2Go
 )

@@ -78,3 +78,28 @@ func TestVectorKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolKernels compares the AVX2 2×2 max pool with the portable one,
+// including ties (ReLU outputs are often 0), where the first position wins.
+func TestMaxPoolKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}} {
+		h, w := hw[0], hw[1]
+		x := randSlice(rng, h*w)
+		for i := range x {
+			if rng.IntN(2) == 0 {
+				x[i] = 0
+			}
+		}
+		oh, ow := h/2, w/2
+		y1, y2 := make([]float32, oh*ow), make([]float32, oh*ow)
+		a1, a2 := make([]int32, oh*ow), make([]int32, oh*ow)
+		maxPool2x2Go(x, y1, a1, w, oh, ow)
+		maxPool2x2Fast(x, y2, a2, w, oh, ow)
+		for i := range y1 {
+			if y1[i] != y2[i] || a1[i] != a2[i] {
+				t.Fatalf("%dx%d output %d: fast (%v at %d), portable (%v at %d)", h, w, i, y2[i], a2[i], y1[i], a1[i])
+			}
+		}
+	}
+}
