@@ -9,20 +9,20 @@ import (
 // A (mc×kc) are packed into contiguous buffers — in the order the
 // micro-kernel reads them, with alpha folded into A and edges zero-padded —
 // and a micro-kernel computes mr×nr tiles of C from them. The micro-kernel is
-// AVX-512 or AVX2/FMA assembly where the CPU has it (6×32 and 6×16 tiles),
+// AVX-512 or AVX2/FMA assembly where the CPU has it (8×32 and 6×16 tiles),
 // and portable Go elsewhere.
 const (
-	mr    = 6   // rows of a C tile
+	maxMR = 8   // the tallest tile
 	maxNR = 32  // the widest tile (two 16-float vectors)
 	kc    = 256 // depth of a packed panel
-	mc    = 72  // rows of a packed A block (a multiple of mr)
+	mc    = 72  // rows of a packed A block (a multiple of every mr)
 	nc    = 1024
 )
 
 // gemmBuf holds one GEMM call's packing buffers.
 type gemmBuf struct {
 	a, b []float32
-	tile [mr * maxNR]float32
+	tile [maxMR * maxNR]float32
 }
 
 // gemmBufs keeps packing buffers between calls. Unlike a sync.Pool it
@@ -65,16 +65,16 @@ func putGemmBuf(b *gemmBuf) {
 // panels and stores it to c (row stride ldc): c = acc, or c += acc if add.
 type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool)
 
-// kernel is a micro-kernel with its tile width.
+// kernel is a micro-kernel with its tile shape.
 type kernel struct {
-	fn   kernelFunc
-	nr   int
-	name string
+	fn     kernelFunc
+	mr, nr int
+	name   string
 }
 
 var (
-	kernelGo16 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 16) }, 16, "go 6x16"}
-	kernelGo32 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 32) }, 32, "go 6x32"}
+	kernelGo16 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 6, 16) }, 6, 16, "go 6x16"}
+	kernelGo32 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 8, 32) }, 8, 32, "go 8x32"}
 )
 
 // microKernel is the fastest kernel this CPU runs (set in init).
@@ -110,7 +110,7 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 			add := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha)
+				packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha, kern.mr)
 				macroKernel(kern, buf, buf.a, buf.b, c, ldc, ic, jc, mb, nb, kb, add)
 			}
 		}
@@ -134,13 +134,14 @@ func scaleRows(c []float32, m, n, ldc int, beta float32) {
 // PackedA is op(A)·alpha packed once for several products with different B
 // (a conv layer's weights times each image's im2col matrix).
 type PackedA struct {
-	m, k int
-	data []float32 // blocks in (pc, ic) order, each packed as packA does
+	m, k, mr int
+	data     []float32 // blocks in (pc, ic) order, each packed as packA does
 }
 
 // pack packs all of op(A)·alpha (m×k) into p, reusing its memory.
 func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
-	p.m, p.k = m, k
+	mr := microKernel.mr
+	p.m, p.k, p.mr = m, k, mr
 	mPad := (m + mr - 1) / mr * mr
 	p.data = grow(p.data, mPad*k)
 	off := 0
@@ -149,7 +150,7 @@ func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda in
 		for ic := 0; ic < m; ic += mc {
 			mb := min(mc, m-ic)
 			mbPad := (mb + mr - 1) / mr * mr
-			packA(p.data[off:off+mbPad*kb], transA, a, lda, ic, pc, mb, kb, alpha)
+			packA(p.data[off:off+mbPad*kb], transA, a, lda, ic, pc, mb, kb, alpha, mr)
 			off += mbPad * kb
 		}
 	}
@@ -163,6 +164,10 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 	}
 	scaleRows(c, m, n, ldc, beta)
 	kern := microKernel
+	mr := kern.mr
+	if pa.mr != mr {
+		panic("ops: PackedA was packed for another micro-kernel")
+	}
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
 	for jc := 0; jc < n; jc += nc {
@@ -185,7 +190,7 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 // macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block
 // of B into C at (ic, jc), tile by tile.
 func macroKernel(kern kernel, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool) {
-	nr := kern.nr
+	mr, nr := kern.mr, kern.nr
 	for jr := 0; jr < nb; jr += nr {
 		bp := pb[jr*kb : (jr+nr)*kb]
 		for ir := 0; ir < mb; ir += mr {
@@ -259,10 +264,24 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb, nr int) 
 
 // packA copies alpha times the mb×kb block of op(A) at (ic, pc) into panels
 // of mr rows: panel i holds, for each p, the mr values of column p.
-func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alpha float32) {
+func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alpha float32, mr int) {
 	for ir := 0; ir < mb; ir += mr {
 		panel := dst[ir*kb : (ir+mr)*kb]
 		rows := min(mr, mb-ir)
+		if !trans && mr == 8 && rows == 8 && alpha == 1 {
+			// Eight whole rows: the panel is their transpose, in 8×8 blocks.
+			k8 := kb &^ 7
+			src := a[(ic+ir)*lda+pc:]
+			for p := 0; p < k8; p += 8 {
+				transpose8x8(src[p:], lda, panel[p*8:], 8)
+			}
+			for r := range 8 {
+				for p := k8; p < kb; p++ {
+					panel[p*8+r] = src[r*lda+p]
+				}
+			}
+			continue
+		}
 		if trans {
 			for p := range kb {
 				out := panel[p*mr : (p+1)*mr]
@@ -289,8 +308,8 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alph
 }
 
 // kernelGo is the portable micro-kernel, for tiles mr×nr.
-func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, nr int) {
-	var acc [mr][maxNR]float32
+func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, mr, nr int) {
+	var acc [maxMR][maxNR]float32
 	for p := range k {
 		a := ap[p*mr : (p+1)*mr : (p+1)*mr]
 		b := bp[p*nr : (p+1)*nr : (p+1)*nr]
@@ -350,6 +369,7 @@ func KernelName() string { return microKernel.name }
 // cache-resident panels for about d: the practical peak of this CPU for
 // this code, against which the bench command rates whole networks.
 func PeakGFLOPS(d time.Duration) float64 {
+	mr := microKernel.mr
 	ap, bp := make([]float32, mr*kc), make([]float32, microKernel.nr*kc)
 	for i := range ap {
 		ap[i] = 1e-3
@@ -357,7 +377,7 @@ func PeakGFLOPS(d time.Duration) float64 {
 	for i := range bp {
 		bp[i] = 1e-3
 	}
-	var c [mr * maxNR]float32
+	var c [maxMR * maxNR]float32
 	start := time.Now()
 	calls := 0
 	for time.Since(start) < d {
@@ -366,5 +386,5 @@ func PeakGFLOPS(d time.Duration) float64 {
 		}
 		calls += 1000
 	}
-	return float64(calls) * 2 * mr * float64(microKernel.nr) * kc / time.Since(start).Seconds() / 1e9
+	return float64(calls) * 2 * float64(mr*microKernel.nr*kc) / time.Since(start).Seconds() / 1e9
 }

@@ -11,19 +11,28 @@ func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
 //go:noescape
 func kernel6x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
 
+//go:noescape
+func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
+
 var (
 	kernelAVX2 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
-		_ = ap[k*mr-1] // bounds the assembly relies on
+		_ = ap[k*6-1] // bounds the assembly relies on
 		_ = bp[k*16-1]
-		_ = c[(mr-1)*ldc+15]
+		_ = c[5*ldc+15]
 		kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
-	}, 16, "avx2-fma 6x16"}
-	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
-		_ = ap[k*mr-1]
+	}, 6, 16, "avx2-fma 6x16"}
+	kernelAVX512x6 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
+		_ = ap[k*6-1]
 		_ = bp[k*32-1]
-		_ = c[(mr-1)*ldc+31]
+		_ = c[5*ldc+31]
 		kernel6x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add)
-	}, 32, "avx512 6x32"}
+	}, 6, 32, "avx512 6x32"}
+	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
+		_ = ap[k*8-1]
+		_ = bp[k*32-1]
+		_ = c[7*ldc+31]
+		kernel8x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add)
+	}, 8, 32, "avx512 8x32"}
 )
 
 // HasAVX512 reports whether the AVX-512 micro-kernel is in use.
