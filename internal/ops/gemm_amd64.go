@@ -2,14 +2,11 @@ package ops
 
 import "golang.org/x/sys/cpu"
 
-// kernel6x16AVX2 and kernel6x32AVX512 are kernelFuncs in assembly
-// (gemm_amd64.s) for 6×16 tiles with YMM registers and 6×32 with ZMM.
+// kernel6x16AVX2 and kernel8x32AVX512 are kernelFuncs in assembly
+// (gemm_amd64.s) for 6×16 tiles with YMM registers and 8×32 with ZMM.
 //
 //go:noescape
 func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
-
-//go:noescape
-func kernel6x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
 
 //go:noescape
 func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
@@ -21,12 +18,6 @@ var (
 		_ = c[5*ldc+15]
 		kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
 	}, 6, 16, "avx2-fma 6x16"}
-	kernelAVX512x6 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
-		_ = ap[k*6-1]
-		_ = bp[k*32-1]
-		_ = c[5*ldc+31]
-		kernel6x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add)
-	}, 6, 32, "avx512 6x32"}
 	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
 		_ = ap[k*8-1]
 		_ = bp[k*32-1]

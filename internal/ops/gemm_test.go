@@ -53,7 +53,6 @@ func testKernels(t testing.TB) map[string]kernel {
 	}
 	if HasAVX512 {
 		ks["avx512"] = kernelAVX512
-		ks["avx512x6"] = kernelAVX512x6
 	} else {
 		t.Log("no AVX-512 on this CPU: its kernel is not tested here")
 	}
