@@ -91,8 +91,8 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 	if m == 0 || n == 0 {
 		return
 	}
-	scaleRows(c, m, n, ldc, beta)
 	if k == 0 || alpha == 0 {
+		scaleRows(c, m, n, ldc, beta)
 		if beta == 0 {
 			for i := range m {
 				clear(c[i*ldc : i*ldc+n])
@@ -100,6 +100,18 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 		}
 		return
 	}
+	gemmBlocks(kern, m, n, k, transB, b, ldb, beta, c, ldc, func(buf *gemmBuf, ic, pc, mb, kb int) []float32 {
+		packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha, kern.mr)
+		return buf.a
+	})
+}
+
+// gemmBlocks is the blocking both GEMM entry points share: for each kc×nc
+// panel of B (packed here) and each mc×kc block of A (supplied by blockA,
+// packed as packA does), the macro-kernel updates C.
+func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, beta float32, c []float32, ldc int,
+	blockA func(buf *gemmBuf, ic, pc, mb, kb int) []float32) {
+	scaleRows(c, m, n, ldc, beta)
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
 	for jc := 0; jc < n; jc += nc {
@@ -110,8 +122,7 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 			add := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha, kern.mr)
-				macroKernel(kern, buf, buf.a, buf.b, c, ldc, ic, jc, mb, nb, kb, add)
+				macroKernel(kern, buf, blockA(buf, ic, pc, mb, kb), buf.b, c, ldc, ic, jc, mb, nb, kb, add)
 			}
 		}
 	}
@@ -138,53 +149,40 @@ type PackedA struct {
 	data     []float32 // blocks in (pc, ic) order, each packed as packA does
 }
 
+// block returns the packed mc×kc block at (ic, pc): the blocks before it hold
+// pc·mPad values (whole kc-deep slabs) and ic·kb (whole mc-row blocks).
+func (p *PackedA) block(ic, pc, mb, kb int) []float32 {
+	mPad := (p.m + p.mr - 1) / p.mr * p.mr
+	mbPad := (mb + p.mr - 1) / p.mr * p.mr
+	off := pc*mPad + ic*kb
+	return p.data[off : off+mbPad*kb]
+}
+
 // pack packs all of op(A)·alpha (m×k) into p, reusing its memory.
 func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
 	mr := microKernel.mr
 	p.m, p.k, p.mr = m, k, mr
-	mPad := (m + mr - 1) / mr * mr
-	p.data = grow(p.data, mPad*k)
-	off := 0
+	p.data = grow(p.data, (m+mr-1)/mr*mr*k)
 	for pc := 0; pc < k; pc += kc {
 		kb := min(kc, k-pc)
 		for ic := 0; ic < m; ic += mc {
 			mb := min(mc, m-ic)
-			mbPad := (mb + mr - 1) / mr * mr
-			packA(p.data[off:off+mbPad*kb], transA, a, lda, ic, pc, mb, kb, alpha, mr)
-			off += mbPad * kb
+			packA(p.block(ic, pc, mb, kb), transA, a, lda, ic, pc, mb, kb, alpha, mr)
 		}
 	}
 }
 
 // sgemmPacked computes C = A·op(B) + beta·C with A already packed.
 func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	m, k := pa.m, pa.k
-	if m == 0 || n == 0 {
+	if pa.m == 0 || n == 0 {
 		return
 	}
-	scaleRows(c, m, n, ldc, beta)
-	kern := microKernel
-	mr := kern.mr
-	if pa.mr != mr {
+	if pa.mr != microKernel.mr {
 		panic("ops: PackedA was packed for another micro-kernel")
 	}
-	buf := getGemmBuf()
-	defer putGemmBuf(buf)
-	for jc := 0; jc < n; jc += nc {
-		nb := min(nc, n-jc)
-		off := 0
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			packB(buf.b, transB, b, ldb, pc, jc, kb, nb, kern.nr)
-			add := beta != 0 || pc > 0
-			for ic := 0; ic < m; ic += mc {
-				mb := min(mc, m-ic)
-				mbPad := (mb + mr - 1) / mr * mr
-				macroKernel(kern, buf, pa.data[off:off+mbPad*kb], buf.b, c, ldc, ic, jc, mb, nb, kb, add)
-				off += mbPad * kb
-			}
-		}
-	}
+	gemmBlocks(microKernel, pa.m, n, pa.k, transB, b, ldb, beta, c, ldc, func(_ *gemmBuf, ic, pc, mb, kb int) []float32 {
+		return pa.block(ic, pc, mb, kb)
+	})
 }
 
 // macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block
