@@ -88,7 +88,27 @@ func TestConv2DMatchesNaiveLoops(t *testing.T) {
 	}
 }
 
+// weightGradPaths runs f with each way the weight gradient can be computed:
+// the packed GEMM, and the NT accumulator with the Go and assembly kernels
+// (forced on for every size).
+func weightGradPaths(t *testing.T, f func(t *testing.T)) {
+	saveK, saveMin := ntKernel, ntMinPix
+	defer func() { ntKernel, ntMinPix = saveK, saveMin }()
+	paths := map[string]ntKernelFunc{"packed": nil, "nt-go": ntKernelGo}
+	if saveK != nil {
+		paths["nt-asm"] = saveK
+	}
+	for name, k := range paths {
+		ntKernel, ntMinPix = k, 1
+		t.Run(name, f)
+	}
+}
+
 func TestConv2DGradients(t *testing.T) {
+	weightGradPaths(t, testConv2DGradients)
+}
+
+func testConv2DGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, c := range convCases {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {

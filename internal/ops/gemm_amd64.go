@@ -66,3 +66,19 @@ func init() {
 		transpose8x8 = transpose8x8Fast
 	}
 }
+
+//go:noescape
+func gemmNT4x5AVX512(k int, a *float32, lda int, b *float32, ldb int, acc *float32)
+
+func ntKernelAVX512(k int, a []float32, lda int, b []float32, ldb int, acc []float32) {
+	_ = a[3*lda+k-1] // bounds the assembly relies on
+	_ = b[4*ldb+k-1]
+	_ = acc[ntTile-1]
+	gemmNT4x5AVX512(k, &a[0], lda, &b[0], ldb, &acc[0])
+}
+
+func init() {
+	if HasAVX512 {
+		ntKernel = ntKernelAVX512
+	}
+}

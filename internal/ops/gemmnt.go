@@ -1,0 +1,94 @@
+package ops
+
+// The "NT" GEMM accumulates C += A·Bᵀ where A (m×k) and B (n×k) both have
+// the summed index contiguous: a convolution's weight gradient, Σ_p dy[o][p]
+// · col[q][p], is this shape for every image. The packed GEMM would have to
+// transpose both operands first; here a micro-kernel reads the rows as they
+// are and keeps 4×5 dot products per tile in vector lanes (16 partial sums
+// each) across all the images of a batch, reducing them once at the end.
+const (
+	ntMR, ntNR = 4, 5
+	ntLanes    = 16
+	ntTile     = ntMR * ntNR * ntLanes
+)
+
+// ntKernelFunc adds the lane-wise products of rows a[i*lda:] and b[j*ldb:]
+// (i < 4, j < 5) over k (a multiple of 16) into acc[(j*4+i)*16+l].
+type ntKernelFunc func(k int, a []float32, lda int, b []float32, ldb int, acc []float32)
+
+// ntKernel is the CPU's NT micro-kernel, or nil where there is none that
+// beats the packed GEMM (set in init).
+var ntKernel ntKernelFunc
+
+func ntKernelGo(k int, a []float32, lda int, b []float32, ldb int, acc []float32) {
+	for j := range ntNR {
+		bj := b[j*ldb : j*ldb+k]
+		for i := range ntMR {
+			ai := a[i*lda : i*lda+k]
+			lanes := acc[(j*ntMR+i)*ntLanes : (j*ntMR+i+1)*ntLanes]
+			for p := 0; p < k; p += ntLanes {
+				for l, v := range ai[p : p+ntLanes] {
+					lanes[l] += v * bj[p+l]
+				}
+			}
+		}
+	}
+}
+
+// ntAccum holds lane-wise partial sums of an m×n product A·Bᵀ.
+type ntAccum struct {
+	m, n  int
+	lanes []float32 // tile by tile, row-major over tiles, each as ntKernel keeps it
+}
+
+func (s *ntAccum) tilesN() int { return (s.n + ntNR - 1) / ntNR }
+
+// reset sizes the accumulator for an m×n product and zeroes it.
+func (s *ntAccum) reset(m, n int) {
+	s.m, s.n = m, n
+	s.lanes = grow(s.lanes, (m+ntMR-1)/ntMR*s.tilesN()*ntTile)
+	clear(s.lanes)
+}
+
+// add accumulates A·Bᵀ for A (m×k, row stride lda) and B (n×k, row stride
+// ldb) using kern for whole tiles.
+func (s *ntAccum) add(kern ntKernelFunc, k int, a []float32, lda int, b []float32, ldb int) {
+	k16 := k &^ (ntLanes - 1)
+	for ti := 0; ti < s.m; ti += ntMR {
+		for tj := 0; tj < s.n; tj += ntNR {
+			tile := s.lanes[(ti/ntMR*s.tilesN()+tj/ntNR)*ntTile:][:ntTile]
+			rows, cols := min(ntMR, s.m-ti), min(ntNR, s.n-tj)
+			from := 0
+			if rows == ntMR && cols == ntNR && k16 > 0 {
+				kern(k16, a[ti*lda:], lda, b[tj*ldb:], ldb, tile)
+				from = k16
+			}
+			if from == k {
+				continue
+			}
+			// The remainder (the tail of k, or a whole edge tile) goes
+			// into lane 0.
+			for j := range cols {
+				bj := b[(tj+j)*ldb+from : (tj+j)*ldb+k]
+				for i := range rows {
+					tile[(j*ntMR+i)*ntLanes] += dot(a[(ti+i)*lda+from:(ti+i)*lda+k], bj)
+				}
+			}
+		}
+	}
+}
+
+// sumInto adds the reduced sums to dst (m×n, row stride ldd).
+func (s *ntAccum) sumInto(dst []float32, ldd int) {
+	for i := range s.m {
+		for j := range s.n {
+			tile := s.lanes[(i/ntMR*s.tilesN()+j/ntNR)*ntTile:]
+			lanes := tile[((j%ntNR)*ntMR+i%ntMR)*ntLanes:][:ntLanes]
+			var t float32
+			for _, v := range lanes {
+				t += v
+			}
+			dst[i*ldd+j] += t
+		}
+	}
+}
