@@ -128,6 +128,8 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 			op.packedOf = append(op.packedOf[:0], w...)
 		}
 	}
+	// The GEMM starts each output row at its bias: no pass to fill it in.
+	op.packedW.setBias(bias)
 	if d.B < Workers {
 		// Too few images to share out: lower each one, then split its
 		// output pixels between the workers.
@@ -139,9 +141,8 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 			xb := x[b*d.C*d.H*d.W : (b+1)*d.C*d.H*d.W]
 			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, d, lo, hi) })
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
-			beta := op.fillBias(yb, bias, pix)
 			parallelCols(pix, func(lo, hi int) {
-				sgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, beta, yb[lo:], pix)
+				sgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, 0, yb[lo:], pix)
 			})
 		}
 		return
@@ -153,9 +154,7 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 				col = op.cols[b*slab : (b+1)*slab]
 			}
 			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
-			yb := y[b*d.O*pix : (b+1)*d.O*pix]
-			beta := op.fillBias(yb, bias, pix)
-			sgemmPacked(&op.packedW, false, pix, col, pix, beta, yb, pix)
+			sgemmPacked(&op.packedW, false, pix, col, pix, 0, y[b*d.O*pix:(b+1)*d.O*pix], pix)
 		}
 	})
 }
@@ -176,18 +175,6 @@ func (op *Conv2D) winogradForward(x, w, bias, y []float32, d convDims) {
 			wg.conv(x[b*img:(b+1)*img], y[b*out:(b+1)*out], bias, d, v, m)
 		}
 	})
-}
-
-// fillBias starts an image's output at its bias and returns the beta that
-// makes the GEMM add to it (1), or 0 without a bias.
-func (op *Conv2D) fillBias(yb, bias []float32, pix int) float32 {
-	if bias == nil {
-		return 0
-	}
-	for o, v := range bias {
-		fill(yb[o*pix:(o+1)*pix], v)
-	}
-	return 1
 }
 
 func (op *Conv2D) DiffWRT(n int) []bool {

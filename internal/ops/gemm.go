@@ -62,8 +62,10 @@ func putGemmBuf(b *gemmBuf) {
 }
 
 // kernelFunc computes the mr×nr tile acc = Ap·Bp over depth k from packed
-// panels and stores it to c (row stride ldc): c = acc, or c += acc if add.
-type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool)
+// panels and stores its first rows rows to c (row stride ldc): c = acc, or
+// c += acc if add. Unless bias is nil, acc starts at bias[r] for row r (bias
+// holds mr values).
+type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool, bias []float32, rows int)
 
 // kernel is a micro-kernel with its tile shape.
 type kernel struct {
@@ -73,8 +75,12 @@ type kernel struct {
 }
 
 var (
-	kernelGo16 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 6, 16) }, 6, 16, "go 6x16"}
-	kernelGo32 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) { kernelGo(k, ap, bp, c, ldc, add, 8, 32) }, 8, 32, "go 8x32"}
+	kernelGo16 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernelGo(k, ap, bp, c, ldc, add, bias, rows, 6, 16)
+	}, 6, 16, "go 6x16"}
+	kernelGo32 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernelGo(k, ap, bp, c, ldc, add, bias, rows, 8, 32)
+	}, 8, 32, "go 8x32"}
 )
 
 // microKernel is the fastest kernel this CPU runs (set in init).
@@ -100,7 +106,7 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 		}
 		return
 	}
-	gemmBlocks(kern, m, n, k, transB, b, ldb, beta, c, ldc, func(buf *gemmBuf, ic, pc, mb, kb int) []float32 {
+	gemmBlocks(kern, m, n, k, transB, b, ldb, beta, c, ldc, nil, func(buf *gemmBuf, ic, pc, mb, kb int) []float32 {
 		packA(buf.a, transA, a, lda, ic, pc, mb, kb, alpha, kern.mr)
 		return buf.a
 	})
@@ -110,7 +116,7 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 // panel of B (packed here) and each mc×kc block of A (supplied by blockA,
 // packed as packA does), the macro-kernel updates C.
 func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, beta float32, c []float32, ldc int,
-	blockA func(buf *gemmBuf, ic, pc, mb, kb int) []float32) {
+	bias []float32, blockA func(buf *gemmBuf, ic, pc, mb, kb int) []float32) {
 	scaleRows(c, m, n, ldc, beta)
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
@@ -122,7 +128,11 @@ func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, bet
 			add := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				macroKernel(kern, buf, blockA(buf, ic, pc, mb, kb), buf.b, c, ldc, ic, jc, mb, nb, kb, add)
+				var rb []float32
+				if bias != nil && !add {
+					rb = bias[ic:]
+				}
+				macroKernel(kern, buf, blockA(buf, ic, pc, mb, kb), buf.b, c, ldc, ic, jc, mb, nb, kb, add, rb)
 			}
 		}
 	}
@@ -147,6 +157,7 @@ func scaleRows(c []float32, m, n, ldc int, beta float32) {
 type PackedA struct {
 	m, k, mr int
 	data     []float32 // blocks in (pc, ic) order, each packed as packA does
+	bias     []float32 // per row of C, zero-padded to a whole tile; empty for none
 }
 
 // block returns the packed mc×kc block at (ic, pc): the blocks before it hold
@@ -172,7 +183,19 @@ func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda in
 	}
 }
 
-// sgemmPacked computes C = A·op(B) + beta·C with A already packed.
+// setBias makes the products start from bias[i] in row i of C (when beta
+// is 0); nil removes it.
+func (p *PackedA) setBias(bias []float32) {
+	if bias == nil {
+		p.bias = p.bias[:0]
+		return
+	}
+	p.bias = grow(p.bias, len(bias)+maxMR)
+	clear(p.bias[copy(p.bias, bias):])
+}
+
+// sgemmPacked computes C = A·op(B) + beta·C with A already packed (plus the
+// bias, if set and beta is 0).
 func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if pa.m == 0 || n == 0 {
 		return
@@ -180,28 +203,38 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 	if pa.mr != microKernel.mr {
 		panic("ops: PackedA was packed for another micro-kernel")
 	}
-	gemmBlocks(microKernel, pa.m, n, pa.k, transB, b, ldb, beta, c, ldc, func(_ *gemmBuf, ic, pc, mb, kb int) []float32 {
+	var bias []float32
+	if len(pa.bias) > 0 && beta == 0 {
+		bias = pa.bias
+	}
+	gemmBlocks(microKernel, pa.m, n, pa.k, transB, b, ldb, beta, c, ldc, bias, func(_ *gemmBuf, ic, pc, mb, kb int) []float32 {
 		return pa.block(ic, pc, mb, kb)
 	})
 }
 
 // macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block
-// of B into C at (ic, jc), tile by tile.
-func macroKernel(kern kernel, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool) {
+// of B into C at (ic, jc), tile by tile; bias, unless nil, holds the padded
+// starting value of each of the block's rows.
+func macroKernel(kern kernel, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool, bias []float32) {
 	mr, nr := kern.mr, kern.nr
 	for jr := 0; jr < nb; jr += nr {
 		bp := pb[jr*kb : (jr+nr)*kb]
 		for ir := 0; ir < mb; ir += mr {
 			ap := pa[ir*kb : (ir+mr)*kb]
 			ci := (ic+ir)*ldc + jc + jr
-			if ir+mr <= mb && jr+nr <= nb {
-				kern.fn(kb, ap, bp, c[ci:], ldc, add)
+			rows := min(mr, mb-ir)
+			var rb []float32
+			if bias != nil {
+				rb = bias[ir : ir+mr]
+			}
+			if jr+nr <= nb {
+				kern.fn(kb, ap, bp, c[ci:], ldc, add, rb, rows)
 				continue
 			}
-			// An edge tile: compute into the scratch tile, then add the part
-			// that lies inside C.
-			kern.fn(kb, ap, bp, buf.tile[:], nr, false)
-			rows, cols := min(mr, mb-ir), min(nr, nb-jr)
+			// A tile past C's last column: compute it into the scratch
+			// tile, then store the part that lies inside C.
+			kern.fn(kb, ap, bp, buf.tile[:], nr, false, rb, mr)
+			cols := nb - jr
 			for r := range rows {
 				dst := c[ci+r*ldc : ci+r*ldc+cols]
 				src := buf.tile[r*nr : r*nr+cols]
@@ -306,8 +339,13 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alph
 }
 
 // kernelGo is the portable micro-kernel, for tiles mr×nr.
-func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, mr, nr int) {
+func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, bias []float32, rows, mr, nr int) {
 	var acc [maxMR][maxNR]float32
+	if bias != nil {
+		for r := range mr {
+			fill(acc[r][:nr], bias[r])
+		}
+	}
 	for p := range k {
 		a := ap[p*mr : (p+1)*mr : (p+1)*mr]
 		b := bp[p*nr : (p+1)*nr : (p+1)*nr]
@@ -319,7 +357,7 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, mr, nr in
 			}
 		}
 	}
-	for r := range mr {
+	for r := range rows {
 		dst := c[r*ldc : r*ldc+nr]
 		if add {
 			for j := range dst {
@@ -327,6 +365,25 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, mr, nr in
 			}
 		} else {
 			copy(dst, acc[r][:nr])
+		}
+	}
+}
+
+// finishTile stores a tile computed without bias into c as a kernel with
+// bias and rows would have (for kernels that lack them).
+func finishTile(tile []float32, nr int, c []float32, ldc int, add bool, bias []float32, rows int) {
+	for r := range rows {
+		src, dst := tile[r*nr:(r+1)*nr], c[r*ldc:r*ldc+nr]
+		b := float32(0)
+		if bias != nil {
+			b = bias[r]
+		}
+		for j, v := range src {
+			if add {
+				dst[j] += v + b
+			} else {
+				dst[j] = v + b
+			}
 		}
 	}
 }
@@ -380,7 +437,7 @@ func PeakGFLOPS(d time.Duration) float64 {
 	calls := 0
 	for time.Since(start) < d {
 		for range 1000 {
-			microKernel.fn(kc, ap, bp, c[:], microKernel.nr, true)
+			microKernel.fn(kc, ap, bp, c[:], microKernel.nr, true, nil, mr)
 		}
 		calls += 1000
 	}

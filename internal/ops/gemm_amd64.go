@@ -9,20 +9,33 @@ import "golang.org/x/sys/cpu"
 func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
 
 //go:noescape
-func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
+func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int)
 
 var (
-	kernelAVX2 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
+	kernelAVX2 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
 		_ = ap[k*6-1] // bounds the assembly relies on
 		_ = bp[k*16-1]
+		if bias != nil || rows < 6 {
+			// The 6×16 kernel has neither bias nor partial stores: go
+			// through a tile.
+			var tile [6 * 16]float32
+			kernel6x16AVX2(k, &ap[0], &bp[0], &tile[0], 16, false)
+			finishTile(tile[:], 16, c, ldc, add, bias, rows)
+			return
+		}
 		_ = c[5*ldc+15]
 		kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
 	}, 6, 16, "avx2-fma 6x16"}
-	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool) {
+	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
 		_ = ap[k*8-1]
 		_ = bp[k*32-1]
-		_ = c[7*ldc+31]
-		kernel8x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add)
+		_ = c[(rows-1)*ldc+31]
+		var bp0 *float32
+		if bias != nil {
+			_ = bias[7]
+			bp0 = &bias[0]
+		}
+		kernel8x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows)
 	}, 8, 32, "avx512 8x32"}
 )
 

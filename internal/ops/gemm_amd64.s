@@ -250,11 +250,13 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
-// func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool)
+// func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int)
 //
-// C[0:8, 0:32] (row stride ldc floats) = or += Σ_p ap[p*8+r] · bp[p*32+j].
+// C[0:rows, 0:32] (row stride ldc floats) = or += Σ_p ap[p*8+r] · bp[p*32+j],
+// starting the sums at bias[r] (eight values) unless bias is nil; rows ≤ 8
+// lets an edge tile store only the rows inside C.
 // Sixteen ZMM accumulators hold the tile: Z4..Z19 = rows 0..7 × two halves.
-TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-41
+TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ ap+8(FP), SI
 	MOVQ bp+16(FP), DI
@@ -262,6 +264,28 @@ TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-41
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
 	MOVBQZX add+40(FP), R9
+	MOVQ bias+48(FP), R10
+	TESTQ R10, R10
+	JE   yzero
+	VBROADCASTSS 0(R10), Z4
+	VMOVAPS Z4, Z5
+	VBROADCASTSS 4(R10), Z6
+	VMOVAPS Z6, Z7
+	VBROADCASTSS 8(R10), Z8
+	VMOVAPS Z8, Z9
+	VBROADCASTSS 12(R10), Z10
+	VMOVAPS Z10, Z11
+	VBROADCASTSS 16(R10), Z12
+	VMOVAPS Z12, Z13
+	VBROADCASTSS 20(R10), Z14
+	VMOVAPS Z14, Z15
+	VBROADCASTSS 24(R10), Z16
+	VMOVAPS Z16, Z17
+	VBROADCASTSS 28(R10), Z18
+	VMOVAPS Z18, Z19
+	JMP  ystart
+
+yzero:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
@@ -279,6 +303,7 @@ TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-41
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 
+ystart:
 	CMPQ CX, $2
 	JLT  ytail
 
@@ -372,57 +397,104 @@ ytail:
 	VFMADD231PS Z1, Z3, Z19
 
 ystore:
+	MOVQ rows+56(FP), R11
 	MOVQ DX, R10
 	TESTQ R9, R9
-	JE    ywrite
-	VADDPS (R10), Z4, Z4
-	VADDPS 64(R10), Z5, Z5
-	ADDQ R8, R10
-	VADDPS (R10), Z6, Z6
-	VADDPS 64(R10), Z7, Z7
-	ADDQ R8, R10
-	VADDPS (R10), Z8, Z8
-	VADDPS 64(R10), Z9, Z9
-	ADDQ R8, R10
-	VADDPS (R10), Z10, Z10
-	VADDPS 64(R10), Z11, Z11
-	ADDQ R8, R10
-	VADDPS (R10), Z12, Z12
-	VADDPS 64(R10), Z13, Z13
-	ADDQ R8, R10
-	VADDPS (R10), Z14, Z14
-	VADDPS 64(R10), Z15, Z15
-	ADDQ R8, R10
-	VADDPS (R10), Z16, Z16
-	VADDPS 64(R10), Z17, Z17
-	ADDQ R8, R10
-	VADDPS (R10), Z18, Z18
-	VADDPS 64(R10), Z19, Z19
-	MOVQ DX, R10
-
-ywrite:
+	JNE  yadd
 	VMOVUPS Z4, (R10)
 	VMOVUPS Z5, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z6, (R10)
 	VMOVUPS Z7, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z8, (R10)
 	VMOVUPS Z9, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z10, (R10)
 	VMOVUPS Z11, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z12, (R10)
 	VMOVUPS Z13, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z14, (R10)
 	VMOVUPS Z15, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z16, (R10)
 	VMOVUPS Z17, 64(R10)
+	DECQ R11
+	JE   ydone
 	ADDQ R8, R10
 	VMOVUPS Z18, (R10)
 	VMOVUPS Z19, 64(R10)
+	JMP  ydone
+
+yadd:
+	VADDPS (R10), Z4, Z4
+	VADDPS 64(R10), Z5, Z5
+	VMOVUPS Z4, (R10)
+	VMOVUPS Z5, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z6, Z6
+	VADDPS 64(R10), Z7, Z7
+	VMOVUPS Z6, (R10)
+	VMOVUPS Z7, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z8, Z8
+	VADDPS 64(R10), Z9, Z9
+	VMOVUPS Z8, (R10)
+	VMOVUPS Z9, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z10, Z10
+	VADDPS 64(R10), Z11, Z11
+	VMOVUPS Z10, (R10)
+	VMOVUPS Z11, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z12, Z12
+	VADDPS 64(R10), Z13, Z13
+	VMOVUPS Z12, (R10)
+	VMOVUPS Z13, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z14, Z14
+	VADDPS 64(R10), Z15, Z15
+	VMOVUPS Z14, (R10)
+	VMOVUPS Z15, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z16, Z16
+	VADDPS 64(R10), Z17, Z17
+	VMOVUPS Z16, (R10)
+	VMOVUPS Z17, 64(R10)
+	DECQ R11
+	JE   ydone
+	ADDQ R8, R10
+	VADDPS (R10), Z18, Z18
+	VADDPS 64(R10), Z19, Z19
+	VMOVUPS Z18, (R10)
+	VMOVUPS Z19, 64(R10)
+
+ydone:
 	VZEROUPPER
 	RET

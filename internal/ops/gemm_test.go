@@ -108,6 +108,51 @@ func TestGemmKernels(t *testing.T) {
 	}
 }
 
+// TestMicroKernelBiasRows checks each micro-kernel's starting bias and
+// partial-row stores directly: rows past the given count stay untouched.
+func TestMicroKernelBiasRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for name, kern := range testKernels(t) {
+		mr, nr, k := kern.mr, kern.nr, 13
+		ap, bp := randSlice(rng, mr*k), randSlice(rng, nr*k)
+		for _, withBias := range []bool{false, true} {
+			for _, add := range []bool{false, true} {
+				for rows := 1; rows <= mr; rows++ {
+					var bias []float32
+					if withBias {
+						bias = randSlice(rng, mr)
+					}
+					ldc := nr + 5
+					c := randSlice(rng, (mr+1)*ldc)
+					orig := append([]float32(nil), c...)
+					kern.fn(k, ap, bp, c, ldc, add, bias, rows)
+					for r := range mr + 1 {
+						for j := range ldc {
+							want := orig[r*ldc+j]
+							if r < rows && j < nr {
+								var s float64
+								if bias != nil {
+									s = float64(bias[r])
+								}
+								for p := range k {
+									s += float64(ap[p*mr+r]) * float64(bp[p*nr+j])
+								}
+								if add {
+									s += float64(want)
+								}
+								want = float32(s)
+							}
+							if got := c[r*ldc+j]; math.Abs(float64(got-want)) > 1e-4*(1+math.Abs(float64(want))) {
+								t.Fatalf("%s bias=%v add=%v rows=%d: C[%d,%d] = %v, want %v", name, withBias, add, rows, r, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestGemmPackedA(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, sz := range [][3]int{{20, 576, 25}, {50, 64, 500}, {500, 64, 50}, {7, 33, 300}} {
@@ -117,14 +162,20 @@ func TestGemmPackedA(t *testing.T) {
 			if tA {
 				lda = m
 			}
-			a := randSlice(rng, m*k)
+			a, bias := randSlice(rng, m*k), randSlice(rng, m)
 			var pa PackedA
 			pa.pack(tA, m, k, 1, a, lda)
+			pa.setBias(bias)
 			for img := range 2 { // the packed A serves several products
 				b, c := randSlice(rng, k*n), randSlice(rng, m*n)
 				want := append([]float32(nil), c...)
-				beta := float32(img) // 0, then 1
+				beta := float32(img) // 0 (the bias applies), then 1 (it does not)
 				naiveGemm(tA, false, m, n, k, 1, a, lda, b, n, beta, want, n)
+				if beta == 0 {
+					for i := range want {
+						want[i] += bias[i/n]
+					}
+				}
 				sgemmPacked(&pa, false, n, b, n, beta, c, n)
 				for i := range want {
 					if math.Abs(float64(c[i]-want[i])) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(want[i]))) {
