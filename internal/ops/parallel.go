@@ -54,17 +54,29 @@ func split(n, w int, fn func(worker, lo, hi int)) {
 	}
 	defer crew.busy.Store(false)
 	crew.ensure(w - 1)
-	var pending atomic.Int32
-	pending.Store(int32(w - 1))
-	for i := 1; i < w; i++ {
-		crew.jobs[i-1] <- func() {
+	// Chunks go to whoever is free first: a helper the operating system
+	// has not scheduled yet (or has paused) is then covered by us instead
+	// of stalling the op. Chunk i always spans the same range and is passed
+	// as the worker index, so results do not depend on who ran it.
+	var next, done atomic.Int32
+	run := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= w {
+				return
+			}
 			fn(i, i*n/w, (i+1)*n/w)
-			pending.Add(-1)
+			done.Add(1)
 		}
 	}
-	fn(0, 0, n/w)
-	// The helpers' chunks are the same size as ours: they finish about now.
-	for spins := 1; pending.Load() > 0; spins++ {
+	for _, jobs := range crew.jobs[:w-1] {
+		select {
+		case jobs <- run:
+		default: // still busy with an earlier call's leftover: we cover for it
+		}
+	}
+	run()
+	for spins := 1; done.Load() < int32(w); spins++ {
 		if spins%1024 == 0 {
 			runtime.Gosched()
 		}
@@ -78,8 +90,9 @@ func split(n, w int, fn func(worker, lo, hi int)) {
 var crew helpers
 
 type helpers struct {
-	busy atomic.Bool
-	jobs []chan func()
+	busy   atomic.Bool
+	jobs   []chan func()
+	parked atomic.Int32 // helpers blocked on their channel
 }
 
 // spinFor is how long an idle helper polls for work before it parks.
@@ -108,12 +121,31 @@ func helper(jobs chan func()) {
 			// Poll without yielding (a yield goes through the scheduler's
 			// locks); look at the clock only now and then.
 			if i%4096 == 0 && time.Since(start) > spinFor {
+				crew.parked.Add(1)
 				f = <-jobs
+				crew.parked.Add(-1)
 				break
 			}
 		}
 		f()
 	}
+}
+
+// Wake gets parked helpers spinning again ahead of parallel work, so the
+// operating system's wake-up latency (often more than 100 µs on a virtual
+// machine) overlaps serial work instead of delaying the next op. Callers
+// with a loop of steps call it at the top of each step.
+func Wake() {
+	if crew.parked.Load() == 0 || !crew.busy.CompareAndSwap(false, true) {
+		return
+	}
+	for _, ch := range crew.jobs {
+		select {
+		case ch <- func() {}:
+		default: // it has a job waiting already
+		}
+	}
+	crew.busy.Store(false)
 }
 
 // numWorkers is how many chunks parallel(n, …) uses.

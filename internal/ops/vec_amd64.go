@@ -105,6 +105,18 @@ func sumAndDotFast(g, h []float32, c float32) (float32, float32) {
 	return s + s2, d + d2
 }
 
+//go:noescape
+func momentumAVX2(n int, w, grad, v *float32, mu, lr, wd float32, nesterov bool)
+
+func momentumFast(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
+	n := len(w) &^ 7
+	if n > 0 {
+		_, _ = g[n-1], v[n-1]
+		momentumAVX2(n, &w[0], &g[0], &v[0], mu, lr, wd, nesterov)
+	}
+	momentumGo(w[n:], g[n:], v[n:], mu, lr, wd, nesterov)
+}
+
 func axpbyFast(g, x, out []float32, a, b, c float32) {
 	n := len(g) &^ 7
 	if n > 0 {
@@ -126,6 +138,7 @@ func reluGradFast(y, dy, dx []float32) {
 func init() {
 	if HasAVX2 {
 		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
+		Momentum = momentumFast
 		addRows, copyRows = addRowsFast, copyRowsFast
 		maxPool2x2 = maxPool2x2Fast
 	}

@@ -359,3 +359,46 @@ mploop:
 mpdone:
 	VZEROUPPER
 	RET
+
+// func momentumAVX2(n int, w, grad, v *float32, mu, lr, wd float32, nesterov bool)
+// For n (a multiple of 8) parameters: g' = g + wd·w; v = mu·v + g';
+// w −= lr·v, or lr·(g' + mu·v) for Nesterov.
+TEXT ·momentumAVX2(SB), NOSPLIT, $0-45
+	MOVQ         n+0(FP), CX
+	MOVQ         w+8(FP), SI
+	MOVQ         grad+16(FP), DI
+	MOVQ         v+24(FP), DX
+	VBROADCASTSS mu+32(FP), Y5
+	VBROADCASTSS lr+36(FP), Y6
+	VBROADCASTSS wd+40(FP), Y7
+	MOVBQZX      nesterov+44(FP), R8
+
+moloop:
+	TESTQ        CX, CX
+	JE           modone
+	VMOVUPS      (SI), Y0
+	VMOVUPS      (DI), Y1
+	VMOVUPS      (DX), Y2
+	VFMADD231PS  Y7, Y0, Y1 // g' = g + w·wd
+	VFMADD213PS  Y1, Y5, Y2 // v = v·mu + g'
+	VMOVUPS      Y2, (DX)
+	TESTQ        R8, R8
+	JNE          monest
+	VFNMADD231PS Y6, Y2, Y0 // w −= v·lr
+	JMP          mostore
+
+monest:
+	VFMADD231PS  Y5, Y2, Y1 // g' + v·mu
+	VFNMADD231PS Y6, Y1, Y0 // w −= that·lr
+
+mostore:
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JMP     moloop
+
+modone:
+	VZEROUPPER
+	RET

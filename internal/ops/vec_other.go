@@ -7,6 +7,7 @@ var (
 	sumAndSquaresFast = sumAndSquaresGo
 	sumAndDotFast     = sumAndDotGo
 	axpbyFast         = axpbyGo
+	momentumFast      = momentumGo
 	reluGradFast      = reluGradGo
 	addRowsFast       = addRowsGo
 	copyRowsFast      = copyRowsGo

@@ -66,6 +66,19 @@ func TestVectorKernels(t *testing.T) {
 				}
 			}
 		}
+		for _, nesterov := range []bool{false, true} {
+			w1, v1 := randSlice(rng, n), randSlice(rng, n)
+			w2, v2 := append([]float32(nil), w1...), append([]float32(nil), v1...)
+			for range 2 { // the second step reads the velocity the first wrote
+				momentumGo(w1, g, v1, 0.9, 0.05, 1e-3, nesterov)
+				momentumFast(w2, g, v2, 0.9, 0.05, 1e-3, nesterov)
+			}
+			for i := range w1 {
+				if !near(w2[i], w1[i], 1) || !near(v2[i], v1[i], 1) {
+					t.Fatalf("momentum n=%d nesterov=%v [%d]: w %v v %v, want %v %v", n, nesterov, i, w2[i], v2[i], w1[i], v1[i])
+				}
+			}
+		}
 		y := make([]float32, n)
 		affineGo(x, y, 1, 0, true) // a ReLU output: zeros and positives
 		a, b = make([]float32, n), make([]float32, n)

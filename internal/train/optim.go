@@ -104,17 +104,7 @@ func (o *Optimizer) update(i, lo, hi int, grad []float32, wd, lr float32) {
 	case "momentum", "nesterov":
 		// v ← μv + g; w ← w − lr·v (heavy ball) or w − lr·(g + μv) (Nesterov).
 		mu := float32(c.Momentum)
-		v := slot("momentum_buffer")
-		nesterov := c.Name == "nesterov"
-		for j := range w {
-			gj := g[j] + wd*w[j]
-			v[j] = mu*v[j] + gj
-			if nesterov {
-				w[j] -= lr * (gj + mu*v[j])
-			} else {
-				w[j] -= lr * v[j]
-			}
-		}
+		ops.Momentum(w, g, slot("momentum_buffer"), mu, lr, wd, c.Name == "nesterov")
 	case "adagrad":
 		s := slot("sum")
 		for j := range w {

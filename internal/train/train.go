@@ -22,6 +22,7 @@ import (
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/eval"
 	"github.com/cnnctl/cnnctl/internal/model"
+	"github.com/cnnctl/cnnctl/internal/ops"
 	"github.com/cnnctl/cnnctl/internal/plot"
 )
 
@@ -255,6 +256,7 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("interrupted in epoch %d at batch %d; %s", ep, j, r.lastGood())
 			}
+			ops.Wake() // the helpers may have parked during the last update
 			idx := perm[j*B : (j+1)*B]
 			batcher.Fill(x, y, idx)
 			if err := g.Run(); err != nil {
@@ -272,6 +274,7 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 					correct++
 				}
 			}
+			ops.Wake()
 			for i := range params {
 				grads[i] = g.GradData(i)
 			}

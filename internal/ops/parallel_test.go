@@ -1,0 +1,56 @@
+package ops
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSplitCoversStalledHelper checks that parallel runs every chunk exactly
+// once, with the same ranges, also when the helper is held up: the caller
+// then runs the helper's chunk itself rather than wait.
+func TestSplitCoversStalledHelper(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 || Workers < 2 {
+		t.Skip("needs two workers")
+	}
+	check := func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[int][2]int{}
+		parallel(10, func(wk, lo, hi int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, dup := seen[wk]; dup {
+				t.Errorf("chunk %d ran twice", wk)
+			}
+			seen[wk] = [2]int{lo, hi}
+		})
+		w := numWorkers(10)
+		if len(seen) != w {
+			t.Fatalf("%d chunks ran, want %d", len(seen), w)
+		}
+		for i := range w {
+			if got, want := seen[i], [2]int{i * 10 / w, (i + 1) * 10 / w}; got != want {
+				t.Errorf("chunk %d spans %v, want %v", i, got, want)
+			}
+		}
+	}
+	t.Run("helpers free", check)
+
+	// Occupy the first helper, and leave a job queued behind it.
+	parallel(2, func(int, int, int) {}) // makes sure the crew exists
+	release := make(chan struct{})
+	var started atomic.Bool
+	crew.jobs[0] <- func() { started.Store(true); <-release }
+	for !started.Load() {
+		runtime.Gosched()
+	}
+	crew.jobs[0] <- func() {}
+	start := time.Now()
+	t.Run("helper stalled", check)
+	close(release)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("parallel waited %v for a stalled helper", d)
+	}
+}
