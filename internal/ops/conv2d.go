@@ -350,7 +350,38 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 // im2col unrolls one image (C,H,W) into col, a (C·K·K)×(OH·OW) matrix whose
 // row (c,ki,kj) holds the input pixel under kernel tap (ki,kj) for every
 // output position; taps that fall in the padding read zero.
-func im2col(x, col []float32, d convDims) { im2colPart(x, col, d, 0, d.C*d.K) }
+func im2col(x, col []float32, d convDims) {
+	if d.S == 1 && d.P == 0 {
+		im2colS1(x, col, d)
+		return
+	}
+	im2colPart(x, col, d, 0, d.C*d.K)
+}
+
+// im2colS1 is im2col for stride 1 and no padding (assembly where the CPU
+// has AVX2: one call per image rather than one per row).
+var im2colS1 = im2colS1Go
+
+func im2colS1Go(x, col []float32, d convDims) { im2colPart(x, col, d, 0, d.C*d.K) }
+
+// s1Rows moves the output columns from ox0 on between x and col, for
+// stride 1 and no padding: col = im2col(x) if !add, x += col2im(col) if add.
+func s1Rows(x, col []float32, d convDims, ox0 int, add bool) {
+	pix := d.pix()
+	for c := range d.C {
+		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+		for ki := range d.K {
+			for kj := range d.K {
+				row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+				if add {
+					addRowsGo(xc[ki*d.W+kj+ox0:], d.W, row[ox0:], d.OW, d.OH, d.OW-ox0)
+				} else {
+					copyRowsGo(row[ox0:], d.OW, xc[ki*d.W+kj+ox0:], d.W, d.OH, d.OW-ox0)
+				}
+			}
+		}
+	}
+}
 
 // im2colPart fills the rows of kernel rows q in [qlo, qhi), q = c·K + ki:
 // parts can be filled concurrently.
@@ -415,15 +446,7 @@ func col2im(col, x []float32, d convDims) {
 	clear(x)
 	pix := d.pix()
 	if d.S == 1 && d.P == 0 {
-		for c := range d.C {
-			xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-			for ki := range d.K {
-				for kj := range d.K {
-					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
-					addRows(xc[ki*d.W+kj:], d.W, row, d.OW, d.OH, d.OW)
-				}
-			}
-		}
+		col2imS1(col, x, d)
 		return
 	}
 	for c := range d.C {
@@ -455,6 +478,13 @@ func col2im(col, x []float32, d convDims) {
 		}
 	}
 }
+
+// col2imS1 is col2im for stride 1 and no padding: every tap lands inside
+// the image, and row (c,ki,kj) of col adds OH runs of OW floats to x.
+// Assembly replaces it where the CPU has AVX2.
+var col2imS1 = col2imS1Go
+
+func col2imS1Go(col, x []float32, d convDims) { s1Rows(x, col, d, 0, true) }
 
 // copySpan and addSpan move the short runs im2col and col2im are made of
 // (often 8 to 24 floats: a call to memmove costs more than the copy) in

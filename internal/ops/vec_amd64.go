@@ -117,6 +117,25 @@ func momentumFast(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
 	momentumGo(w[n:], g[n:], v[n:], mu, lr, wd, nesterov)
 }
 
+//go:noescape
+func s1RowsAVX(x, col *float32, c, k, hw, w, oh, ow, ow8 int, add bool)
+
+// s1RowsFast is s1Rows in AVX for whole blocks of 8 columns.
+func s1RowsFast(x, col []float32, d convDims, add bool) {
+	ow8 := d.OW &^ 7
+	if ow8 > 0 {
+		_ = x[d.C*d.H*d.W-1] // bounds the assembly relies on
+		_ = col[d.C*d.K*d.K*d.pix()-1]
+		s1RowsAVX(&x[0], &col[0], d.C, d.K, d.H*d.W, d.W, d.OH, d.OW, ow8, add)
+	}
+	if ow8 < d.OW {
+		s1Rows(x, col, d, ow8, add)
+	}
+}
+
+func im2colS1Fast(x, col []float32, d convDims) { s1RowsFast(x, col, d, false) }
+func col2imS1Fast(col, x []float32, d convDims) { s1RowsFast(x, col, d, true) }
+
 func axpbyFast(g, x, out []float32, a, b, c float32) {
 	n := len(g) &^ 7
 	if n > 0 {
@@ -139,6 +158,7 @@ func init() {
 	if HasAVX2 {
 		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
 		Momentum = momentumFast
+		col2imS1, im2colS1 = col2imS1Fast, im2colS1Fast
 		addRows, copyRows = addRowsFast, copyRowsFast
 		maxPool2x2 = maxPool2x2Fast
 	}

@@ -8,6 +8,8 @@ var (
 	sumAndDotFast     = sumAndDotGo
 	axpbyFast         = axpbyGo
 	momentumFast      = momentumGo
+	col2imS1Fast      = col2imS1Go
+	im2colS1Fast      = im2colS1Go
 	reluGradFast      = reluGradGo
 	addRowsFast       = addRowsGo
 	copyRowsFast      = copyRowsGo

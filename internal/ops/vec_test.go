@@ -116,3 +116,46 @@ func TestMaxPoolKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestCol2imKernels compares the assembly im2col and col2im (stride 1, no
+// padding) with the portable ones, for widths with and without a tail past the last
+// multiple of 8, and the portable one with the adjoint of im2col.
+func TestCol2imKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, g := range [][4]int{{20, 12, 12, 5}, {3, 20, 21, 3}, {2, 5, 5, 5}, {1, 28, 28, 5}, {4, 9, 30, 2}} {
+		d := convDims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: 1}
+		d.OH, d.OW = d.H-d.K+1, d.W-d.K+1
+		col := randSlice(rng, d.ckk()*d.pix())
+		x1, x2 := randSlice(rng, d.C*d.H*d.W), make([]float32, d.C*d.H*d.W)
+		copy(x2, x1)
+		col2imS1Go(col, x1, d)
+		col2imS1Fast(col, x2, d)
+		for i := range x1 {
+			if d := x1[i] - x2[i]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("%v: x[%d] = %v, want %v", g, i, x2[i], x1[i])
+			}
+		}
+		// ⟨im2col(u), col⟩ = ⟨u, col2im(col)⟩: col2im is im2col's adjoint.
+		u := randSlice(rng, d.C*d.H*d.W)
+		uc, ucGo := make([]float32, len(col)), make([]float32, len(col))
+		im2colS1Fast(u, uc, d)
+		im2colS1Go(u, ucGo, d)
+		for i := range uc {
+			if uc[i] != ucGo[i] {
+				t.Fatalf("%v: im2col[%d] = %v, want %v", g, i, uc[i], ucGo[i])
+			}
+		}
+		back := make([]float32, len(u))
+		col2imS1Fast(col, back, d)
+		var lhs, rhs float64
+		for i := range col {
+			lhs += float64(uc[i]) * float64(col[i])
+		}
+		for i := range u {
+			rhs += float64(u[i]) * float64(back[i])
+		}
+		if diff := lhs - rhs; diff > 1e-3 || diff < -1e-3 {
+			t.Fatalf("%v: ⟨im2col u, col⟩ = %v but ⟨u, col2im col⟩ = %v", g, lhs, rhs)
+		}
+	}
+}
