@@ -22,26 +22,25 @@ func addRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, 
 func copyRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
 
 //go:noescape
-func maxPool2x2AVX(r0, r1, y *float32, am *int32, groups int, base, w int32)
+func maxPool2x2AVX(x, y *float32, am *int32, oh, ow, w int)
 
-// The wrappers run whole groups of 8 in assembly and the rest in Go.
-
-// maxPool2x2Fast is maxPool2x2 with 8 outputs at a time in AVX2.
+// maxPool2x2Fast is maxPool2x2 with 8 and 4 outputs at a time in AVX2, one
+// call per plane.
 func maxPool2x2Fast(x, y []float32, argmax []int32, w, oh, ow int) {
-	g := ow / 8
-	if g == 0 {
+	q := ow &^ 3
+	if q == 0 || oh == 0 {
 		maxPool2x2Go(x, y, argmax, w, oh, ow)
 		return
 	}
-	for oy := range oh {
-		r0 := x[2*oy*w : 2*oy*w+2*ow]
-		r1 := x[(2*oy+1)*w : (2*oy+1)*w+2*ow]
-		yr, ar := y[oy*ow:(oy+1)*ow], argmax[oy*ow:(oy+1)*ow]
-		maxPool2x2AVX(&r0[0], &r1[0], &yr[0], &ar[0], g, int32(2*oy*w), int32(w))
-		if rest := ow - 8*g; rest > 0 {
-			// The row's tail: the scalar loop on a one-row view.
-			maxPoolRowGo(r0[16*g:], r1[16*g:], yr[8*g:], ar[8*g:], int32(2*oy*w+16*g), w)
-		}
+	_ = x[(2*oh-1)*w+2*ow-1] // bounds the assembly relies on
+	_, _ = y[oh*ow-1], argmax[oh*ow-1]
+	maxPool2x2AVX(&x[0], &y[0], &argmax[0], oh, ow, w)
+	if q == ow {
+		return
+	}
+	for oy := range oh { // the rows' tails: the scalar loop on views
+		r0, r1 := x[2*oy*w+2*q:2*oy*w+2*ow], x[(2*oy+1)*w+2*q:(2*oy+1)*w+2*ow]
+		maxPoolRowGo(r0, r1, y[oy*ow+q:(oy+1)*ow], argmax[oy*ow+q:(oy+1)*ow], int32(2*oy*w+2*q), w)
 	}
 }
 

@@ -289,76 +289,115 @@ DATA evenidx<>+24(SB)/4, $12
 DATA evenidx<>+28(SB)/4, $14
 GLOBL evenidx<>(SB), RODATA|NOPTR, $32
 
-// func maxPool2x2AVX(r0, r1, y *float32, am *int32, groups int, base, w int32)
-// For 8·groups outputs: y[i] = max of the 2×2 window (r0[2i], r0[2i+1],
-// r1[2i], r1[2i+1]) and am[i] = base + 2i + (0, 1, w or w+1): the first
-// position holding the maximum, as the scalar loop picks it.
+// MP_WINDOW computes eight window maxima Y6 and arg-max indices Y9 from
+// r0 = Y0:Y1 and r1 = Y4:Y5 (sixteen inputs each), with Y12 the indices of
+// the r0 evens and Y11, Y14, Y15 = 1, w, w+1. The offsets are blended
+// lowest priority first, so the first position holding the maximum wins.
+#define MP_WINDOW \
+	VSHUFPS $0x88, Y1, Y0, Y2; \
+	VSHUFPS $0xDD, Y1, Y0, Y3; \
+	VPERMPD $0xD8, Y2, Y2; \
+	VPERMPD $0xD8, Y3, Y3; \
+	VSHUFPS $0x88, Y5, Y4, Y7; \
+	VSHUFPS $0xDD, Y5, Y4, Y8; \
+	VPERMPD $0xD8, Y7, Y7; \
+	VPERMPD $0xD8, Y8, Y8; \
+	VMAXPS  Y3, Y2, Y6; \
+	VMAXPS  Y8, Y7, Y10; \
+	VMAXPS  Y10, Y6, Y6; \
+	VCMPPS    $0, Y6, Y7, Y10; \
+	VBLENDVPS Y10, Y14, Y15, Y9; \
+	VCMPPS    $0, Y6, Y3, Y10; \
+	VBLENDVPS Y10, Y11, Y9, Y9; \
+	VCMPPS    $0, Y6, Y2, Y10; \
+	VXORPS    Y8, Y8, Y8; \
+	VBLENDVPS Y10, Y8, Y9, Y9; \
+	VPADDD    Y12, Y9, Y9
+
+// func maxPool2x2AVX(x, y *float32, am *int32, oh, ow, w int)
+// 2×2, stride-2 max pooling of one plane x (row stride w) into y (oh×ow),
+// for the first ow&^3 outputs of each row (the caller does the rest):
+// y[oy,i] = max of the window (r0[2i], r0[2i+1], r1[2i], r1[2i+1]) with r0,
+// r1 = rows 2oy, 2oy+1, and am[oy,i] = the plane index of the first position
+// holding the maximum, as the scalar loop picks it. Eight outputs at a time,
+// then four.
 TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-48
-	MOVQ         r0+0(FP), SI
-	MOVQ         r1+8(FP), DI
-	MOVQ         y+16(FP), DX
-	MOVQ         am+24(FP), R8
-	MOVQ         groups+32(FP), CX
-	MOVL         base+40(FP), AX
-	MOVL         w+44(FP), BX
-	VMOVD        AX, X0
-	VPBROADCASTD X0, Y12          // base
-	VPADDD       evenidx<>(SB), Y12, Y12 // base + 2i for the first group
+	MOVQ x+0(FP), R11  // row 2·oy of x
+	MOVQ y+8(FP), R12  // row oy of y
+	MOVQ am+16(FP), R13 // row oy of am
+	MOVQ oh+24(FP), R9
+	MOVQ w+40(FP), BX
+
 	MOVL         $16, AX
 	VMOVD        AX, X0
-	VPBROADCASTD X0, Y13          // step: 16 inputs per group
+	VPBROADCASTD X0, Y13 // step: 16 inputs per group
 	VMOVD        BX, X0
-	VPBROADCASTD X0, Y14          // w
-	INCL         BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Y15          // w + 1
+	VPBROADCASTD X0, Y14 // w
+	LEAQ         1(BX), AX
+	VMOVD        AX, X0
+	VPBROADCASTD X0, Y15 // w + 1
 	MOVL         $1, AX
 	VMOVD        AX, X0
-	VPBROADCASTD X0, Y11          // 1
+	VPBROADCASTD X0, Y11 // 1
+	XORQ         R10, R10 // the plane index of row 2·oy
+
+mprow:
+	TESTQ        R9, R9
+	JE           mpdone
+	MOVQ         R11, SI
+	LEAQ         (R11)(BX*4), DI
+	MOVQ         R12, DX
+	MOVQ         R13, R8
+	VMOVD        R10, X0
+	VPBROADCASTD X0, Y12
+	VPADDD       evenidx<>(SB), Y12, Y12 // indices of the r0 evens
+	MOVQ         ow+32(FP), CX
 
 mploop:
-	TESTQ CX, CX
-	JE    mpdone
+	CMPQ CX, $8
+	JLT  mpquad
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
-	VSHUFPS $0x88, Y1, Y0, Y2 // r0 evens, lanes out of order
-	VSHUFPS $0xDD, Y1, Y0, Y3 // r0 odds
-	VPERMPD $0xD8, Y2, Y2
-	VPERMPD $0xD8, Y3, Y3
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	VSHUFPS $0x88, Y1, Y0, Y4 // r1 evens
-	VSHUFPS $0xDD, Y1, Y0, Y5 // r1 odds
-	VPERMPD $0xD8, Y4, Y4
-	VPERMPD $0xD8, Y5, Y5
-
-	VMAXPS Y3, Y2, Y6
-	VMAXPS Y5, Y4, Y7
-	VMAXPS Y7, Y6, Y6 // the window maxima
+	VMOVUPS (DI), Y4
+	VMOVUPS 32(DI), Y5
+	MP_WINDOW
 	VMOVUPS Y6, (DX)
+	VMOVDQU Y9, (R8)
+	VPADDD  Y13, Y12, Y12
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	SUBQ    $8, CX
+	JMP     mploop
 
-	// Offsets, lowest priority first, so the first match wins.
-	VCMPPS    $0, Y6, Y4, Y8 // r1 even == max
-	VBLENDVPS Y8, Y14, Y15, Y9
-	VCMPPS    $0, Y6, Y3, Y8 // r0 odd == max
-	VBLENDVPS Y8, Y11, Y9, Y9
-	VCMPPS    $0, Y6, Y2, Y8 // r0 even == max
-	VXORPS    Y10, Y10, Y10
-	VBLENDVPS Y8, Y10, Y9, Y9
-	VPADDD    Y12, Y9, Y9
-	VMOVDQU   Y9, (R8)
+mpquad:
+	CMPQ    CX, $4
+	JLT     mpnext
+	// Four outputs: the same arithmetic on one vector per row, whose
+	// results land in the low halves.
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VMOVUPS (DI), Y4
+	VMOVAPS Y4, Y5
+	MP_WINDOW
+	VMOVUPS X6, (DX)
+	VMOVDQU X9, (R8)
 
-	VPADDD Y13, Y12, Y12
-	ADDQ   $64, SI
-	ADDQ   $64, DI
-	ADDQ   $32, DX
-	ADDQ   $32, R8
-	DECQ   CX
-	JMP    mploop
+mpnext:
+	MOVQ ow+32(FP), AX
+	LEAQ (R12)(AX*4), R12
+	LEAQ (R13)(AX*4), R13
+	LEAQ (R11)(BX*8), R11
+	LEAQ (R10)(BX*2), R10
+	DECQ R9
+	JMP  mprow
 
 mpdone:
 	VZEROUPPER
 	RET
+
+
 
 // func momentumAVX2(n int, w, grad, v *float32, mu, lr, wd float32, nesterov bool)
 // For n (a multiple of 8) parameters: g' = g + wd·w; v = mu·v + g';

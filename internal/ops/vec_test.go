@@ -96,7 +96,7 @@ func TestVectorKernels(t *testing.T) {
 // including ties (ReLU outputs are often 0), where the first position wins.
 func TestMaxPoolKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}} {
+	for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}, {12, 12}, {4, 6}, {2, 2}} {
 		h, w := hw[0], hw[1]
 		x := randSlice(rng, h*w)
 		for i := range x {
