@@ -67,9 +67,7 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 	inv := 1 / float32(K*K)
 	if op.Max && K == 2 && S == 2 && P == 0 {
 		parallelCost(B*C, H*W, func(_, lo, hi int) {
-			for p := lo; p < hi; p++ {
-				maxPool2x2(x[p*H*W:(p+1)*H*W], y[p*OH*OW:(p+1)*OH*OW], op.argmax[p*OH*OW:(p+1)*OH*OW], W, OH, OW)
-			}
+			maxPool2x2(x[lo*H*W:hi*H*W], y[lo*OH*OW:hi*OH*OW], op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
 		})
 		return out, nil
 	}
@@ -149,6 +147,12 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, C, H, W)
 	dx := out.Data().([]float32)
 	inv := 1 / float32(K*K)
+	if op.fwd.Max && K == 2 && S == 2 && P == 0 {
+		parallelCost(B*C, H*W, func(_, lo, hi int) {
+			maxPool2x2Grad(dy[lo*OH*OW:hi*OH*OW], op.fwd.argmax[lo*OH*OW:hi*OH*OW], dx[lo*H*W:hi*H*W], hi-lo, H, W, OH, OW)
+		})
+		return out, nil
+	}
 	parallelCost(B*C, H*W, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dxp := dx[p*H*W : (p+1)*H*W]
@@ -179,14 +183,31 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of one plane
-// of width w, without the general case's bounds arithmetic (AVX2 where the
-// CPU has it).
+// maxPool2x2Grad routes the gradient dy of planes pooled by maxPool2x2
+// back: dx (planes × h×w) is dy at each window's arg-max and zero elsewhere.
+var maxPool2x2Grad = maxPool2x2GradGo
+
+func maxPool2x2GradGo(dy []float32, argmax []int32, dx []float32, planes, h, w, oh, ow int) {
+	for p := range planes {
+		dxp := dx[p*h*w : (p+1)*h*w]
+		clear(dxp)
+		for i, g := range dy[p*oh*ow : (p+1)*oh*ow] {
+			dxp[argmax[p*oh*ow+i]] += g
+		}
+	}
+}
+
+// maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of planes
+// (h×w each, pooled to oh×ow), with the arg-max of each window as an index
+// into its plane.
 var maxPool2x2 = maxPool2x2Go
 
-func maxPool2x2Go(x, y []float32, argmax []int32, w, oh, ow int) {
-	for oy := range oh {
-		maxPoolRowGo(x[2*oy*w:2*oy*w+2*ow], x[(2*oy+1)*w:(2*oy+1)*w+2*ow], y[oy*ow:(oy+1)*ow], argmax[oy*ow:(oy+1)*ow], int32(2*oy*w), w)
+func maxPool2x2Go(x, y []float32, argmax []int32, planes, h, w, oh, ow int) {
+	for p := range planes {
+		xp, yp, ap := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow], argmax[p*oh*ow:(p+1)*oh*ow]
+		for oy := range oh {
+			maxPoolRowGo(xp[2*oy*w:2*oy*w+2*ow], xp[(2*oy+1)*w:(2*oy+1)*w+2*ow], yp[oy*ow:(oy+1)*ow], ap[oy*ow:(oy+1)*ow], int32(2*oy*w), w)
+		}
 	}
 }
 

@@ -22,25 +22,76 @@ func addRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, 
 func copyRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
 
 //go:noescape
-func maxPool2x2AVX(x, y *float32, am *int32, oh, ow, w int)
+func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int)
 
-// maxPool2x2Fast is maxPool2x2 with 8 and 4 outputs at a time in AVX2, one
-// call per plane.
-func maxPool2x2Fast(x, y []float32, argmax []int32, w, oh, ow int) {
+//go:noescape
+func maxPool2x2GradAVX(dy *float32, am *int32, dx *float32, rows, ow, w, hw int)
+
+// maxPool2x2Fast is maxPool2x2 with 8 and 4 outputs at a time in AVX2, in
+// one call for all the planes when their heights are even.
+func maxPool2x2Fast(x, y []float32, argmax []int32, planes, h, w, oh, ow int) {
 	q := ow &^ 3
-	if q == 0 || oh == 0 {
-		maxPool2x2Go(x, y, argmax, w, oh, ow)
+	if q == 0 || oh == 0 || planes == 0 {
+		maxPool2x2Go(x, y, argmax, planes, h, w, oh, ow)
 		return
 	}
-	_ = x[(2*oh-1)*w+2*ow-1] // bounds the assembly relies on
-	_, _ = y[oh*ow-1], argmax[oh*ow-1]
-	maxPool2x2AVX(&x[0], &y[0], &argmax[0], oh, ow, w)
+	_ = x[(planes-1)*h*w+(2*oh-1)*w+2*ow-1] // bounds the assembly relies on
+	_, _ = y[planes*oh*ow-1], argmax[planes*oh*ow-1]
+	forPlaneRuns(planes, h, oh, func(p, n int) {
+		maxPool2x2AVX(&x[p*h*w], &y[p*oh*ow], &argmax[p*oh*ow], n*oh, ow, w, h*w)
+	})
 	if q == ow {
 		return
 	}
-	for oy := range oh { // the rows' tails: the scalar loop on views
-		r0, r1 := x[2*oy*w+2*q:2*oy*w+2*ow], x[(2*oy+1)*w+2*q:(2*oy+1)*w+2*ow]
-		maxPoolRowGo(r0, r1, y[oy*ow+q:(oy+1)*ow], argmax[oy*ow+q:(oy+1)*ow], int32(2*oy*w+2*q), w)
+	for p := range planes { // the rows' tails: the scalar loop on views
+		xp, yp, ap := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow], argmax[p*oh*ow:(p+1)*oh*ow]
+		for oy := range oh {
+			r0, r1 := xp[2*oy*w+2*q:2*oy*w+2*ow], xp[(2*oy+1)*w+2*q:(2*oy+1)*w+2*ow]
+			maxPoolRowGo(r0, r1, yp[oy*ow+q:(oy+1)*ow], ap[oy*ow+q:(oy+1)*ow], int32(2*oy*w+2*q), w)
+		}
+	}
+}
+
+// maxPool2x2GradFast is maxPool2x2Grad in AVX2, as maxPool2x2Fast.
+func maxPool2x2GradFast(dy []float32, argmax []int32, dx []float32, planes, h, w, oh, ow int) {
+	q := ow &^ 3
+	if q == 0 || oh == 0 || planes == 0 {
+		maxPool2x2GradGo(dy, argmax, dx, planes, h, w, oh, ow)
+		return
+	}
+	_ = dx[(planes-1)*h*w+(2*oh-1)*w+2*q-1] // bounds the assembly relies on
+	_, _ = dy[planes*oh*ow-1], argmax[planes*oh*ow-1]
+	if q < ow || 2*ow < w || 2*oh < h {
+		// Positions the assembly does not write: clear them, then route the
+		// tails' gradients.
+		for p := range planes {
+			dxp, dyp, ap := dx[p*h*w:(p+1)*h*w], dy[p*oh*ow:(p+1)*oh*ow], argmax[p*oh*ow:(p+1)*oh*ow]
+			clear(dxp[2*oh*w:])
+			for r := range 2 * oh {
+				clear(dxp[r*w+2*q : (r+1)*w])
+			}
+			for oy := range oh {
+				for i := oy*ow + q; i < (oy+1)*ow; i++ {
+					dxp[ap[i]] += dyp[i]
+				}
+			}
+		}
+	}
+	forPlaneRuns(planes, h, oh, func(p, n int) {
+		maxPool2x2GradAVX(&dy[p*oh*ow], &argmax[p*oh*ow], &dx[p*h*w], n*oh, ow, w, h*w)
+	})
+}
+
+// forPlaneRuns calls f(first, count) for runs of planes the assembly can
+// take in one call: all of them when each plane is exactly 2·oh rows (the
+// next plane starts where the last window row ends), else one at a time.
+func forPlaneRuns(planes, h, oh int, f func(p, n int)) {
+	if h == 2*oh {
+		f(0, planes)
+		return
+	}
+	for p := range planes {
+		f(p, 1)
 	}
 }
 
@@ -158,6 +209,7 @@ func init() {
 		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
 		Momentum = momentumFast
 		col2imS1, im2colS1 = col2imS1Fast, im2colS1Fast
+		maxPool2x2Grad = maxPool2x2GradFast
 		addRows, copyRows = addRowsFast, copyRowsFast
 		maxPool2x2 = maxPool2x2Fast
 	}

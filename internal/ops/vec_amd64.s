@@ -289,6 +289,52 @@ DATA evenidx<>+24(SB)/4, $12
 DATA evenidx<>+28(SB)/4, $14
 GLOBL evenidx<>(SB), RODATA|NOPTR, $32
 
+// The 2×2 max-pool kernels below share their registers: R11, R12, R13 =
+// the current row of the input plane, output and arg-max (forward) or of dy,
+// arg-max and dx (gradient); R9 = rows left; R10 = the plane index of input
+// row 2·oy; BX = w; and these macros.
+//
+// MP_CONSTS sets Y11, Y13, Y14, Y15 = 1, 16, w, w+1 from BX = w.
+#define MP_CONSTS \
+	MOVL         $16, AX; \
+	VMOVD        AX, X0; \
+	VPBROADCASTD X0, Y13; \
+	VMOVD        BX, X0; \
+	VPBROADCASTD X0, Y14; \
+	LEAQ         1(BX), AX; \
+	VMOVD        AX, X0; \
+	VPBROADCASTD X0, Y15; \
+	MOVL         $1, AX; \
+	VMOVD        AX, X0; \
+	VPBROADCASTD X0, Y11
+
+// MP_ROW_START points SI, DI at input rows 2·oy and 2·oy+1 (forward; the
+// gradient's dx rows), DX, R8 at the output and arg-max row (the
+// gradient's dy and arg-max), Y12 at the indices of the row's r0 evens, and
+// CX at the row's ow outputs.
+#define MP_ROW_START \
+	MOVQ         R11, SI; \
+	LEAQ         (R11)(BX*4), DI; \
+	MOVQ         R12, DX; \
+	MOVQ         R13, R8; \
+	VMOVD        R10, X0; \
+	VPBROADCASTD X0, Y12; \
+	VPADDD       evenidx<>(SB), Y12, Y12; \
+	MOVQ         ow+32(FP), CX
+
+// MP_ROW_NEXT moves to the next output row, restarting the plane index at
+// each new plane (hw floats).
+#define MP_ROW_NEXT \
+	MOVQ    ow+32(FP), AX; \
+	LEAQ    (R12)(AX*4), R12; \
+	LEAQ    (R13)(AX*4), R13; \
+	LEAQ    (R11)(BX*8), R11; \
+	LEAQ    (R10)(BX*2), R10; \
+	XORQ    AX, AX; \
+	CMPQ    R10, hw+48(FP); \
+	CMOVQEQ AX, R10; \
+	DECQ    R9
+
 // MP_WINDOW computes eight window maxima Y6 and arg-max indices Y9 from
 // r0 = Y0:Y1 and r1 = Y4:Y5 (sixteen inputs each), with Y12 the indices of
 // the r0 evens and Y11, Y14, Y15 = 1, w, w+1. The offsets are blended
@@ -314,44 +360,28 @@ GLOBL evenidx<>(SB), RODATA|NOPTR, $32
 	VBLENDVPS Y10, Y8, Y9, Y9; \
 	VPADDD    Y12, Y9, Y9
 
-// func maxPool2x2AVX(x, y *float32, am *int32, oh, ow, w int)
-// 2×2, stride-2 max pooling of one plane x (row stride w) into y (oh×ow),
+// func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int)
+// 2×2, stride-2 max pooling of planes x (row stride w, hw floats a plane,
+// each of an even height) into y (rows×ow in all),
 // for the first ow&^3 outputs of each row (the caller does the rest):
 // y[oy,i] = max of the window (r0[2i], r0[2i+1], r1[2i], r1[2i+1]) with r0,
 // r1 = rows 2oy, 2oy+1, and am[oy,i] = the plane index of the first position
 // holding the maximum, as the scalar loop picks it. Eight outputs at a time,
 // then four.
-TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-48
+TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), R11  // row 2·oy of x
 	MOVQ y+8(FP), R12  // row oy of y
 	MOVQ am+16(FP), R13 // row oy of am
-	MOVQ oh+24(FP), R9
+	MOVQ rows+24(FP), R9
 	MOVQ w+40(FP), BX
 
-	MOVL         $16, AX
-	VMOVD        AX, X0
-	VPBROADCASTD X0, Y13 // step: 16 inputs per group
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Y14 // w
-	LEAQ         1(BX), AX
-	VMOVD        AX, X0
-	VPBROADCASTD X0, Y15 // w + 1
-	MOVL         $1, AX
-	VMOVD        AX, X0
-	VPBROADCASTD X0, Y11 // 1
+	MP_CONSTS
 	XORQ         R10, R10 // the plane index of row 2·oy
 
 mprow:
 	TESTQ        R9, R9
 	JE           mpdone
-	MOVQ         R11, SI
-	LEAQ         (R11)(BX*4), DI
-	MOVQ         R12, DX
-	MOVQ         R13, R8
-	VMOVD        R10, X0
-	VPBROADCASTD X0, Y12
-	VPADDD       evenidx<>(SB), Y12, Y12 // indices of the r0 evens
-	MOVQ         ow+32(FP), CX
+	MP_ROW_START
 
 mploop:
 	CMPQ CX, $8
@@ -385,13 +415,8 @@ mpquad:
 	VMOVDQU X9, (R8)
 
 mpnext:
-	MOVQ ow+32(FP), AX
-	LEAQ (R12)(AX*4), R12
-	LEAQ (R13)(AX*4), R13
-	LEAQ (R11)(BX*8), R11
-	LEAQ (R10)(BX*2), R10
-	DECQ R9
-	JMP  mprow
+	MP_ROW_NEXT
+	JMP mprow
 
 mpdone:
 	VZEROUPPER
@@ -529,5 +554,84 @@ ki_done:
 	JMP  ci_loop
 
 ci_done:
+	VZEROUPPER
+	RET
+
+// MP_SPREAD routes eight gradients Y0 to their windows' arg-max positions,
+// the inverse of MP_WINDOW: with Y3 = the arg-max indices minus Y12 (each 0,
+// 1, w or w+1), it leaves r0's sixteen values in Y4:Y5 and r1's in Y6:Y7,
+// zero except at the arg-max. Y10 = 0, Y11, Y14, Y15 = 1, w, w+1.
+#define MP_SPREAD \
+	VPCMPEQD     Y10, Y3, Y1; \
+	VANDPS       Y1, Y0, Y4; \
+	VPCMPEQD     Y11, Y3, Y1; \
+	VANDPS       Y1, Y0, Y5; \
+	VUNPCKLPS    Y5, Y4, Y8; \
+	VUNPCKHPS    Y5, Y4, Y9; \
+	VPERM2F128   $0x20, Y9, Y8, Y4; \
+	VPERM2F128   $0x31, Y9, Y8, Y5; \
+	VPCMPEQD     Y14, Y3, Y1; \
+	VANDPS       Y1, Y0, Y6; \
+	VPCMPEQD     Y15, Y3, Y1; \
+	VANDPS       Y1, Y0, Y7; \
+	VUNPCKLPS    Y7, Y6, Y8; \
+	VUNPCKHPS    Y7, Y6, Y9; \
+	VPERM2F128   $0x20, Y9, Y8, Y6; \
+	VPERM2F128   $0x31, Y9, Y8, Y7
+
+// func maxPool2x2GradAVX(dy *float32, am *int32, dx *float32, rows, ow, w, hw int)
+// The gradient of maxPool2x2AVX on the same outputs: each window of dx gets
+// its output's gradient at the arg-max and zeros elsewhere. It writes rows
+// 0..2·oh−1, columns 0..2·(ow&^3)−1 of each plane; the caller does the rest.
+TEXT ·maxPool2x2GradAVX(SB), NOSPLIT, $0-56
+	MOVQ dy+0(FP), R12  // row oy of dy
+	MOVQ am+8(FP), R13  // row oy of am
+	MOVQ dx+16(FP), R11 // row 2·oy of dx
+	MOVQ rows+24(FP), R9
+	MOVQ w+40(FP), BX
+
+	MP_CONSTS
+	VPXOR        Y10, Y10, Y10
+	XORQ         R10, R10 // the plane index of row 2·oy
+
+mgrow:
+	TESTQ        R9, R9
+	JE           mgdone
+	MP_ROW_START
+
+mgloop:
+	CMPQ    CX, $8
+	JLT     mgquad
+	VMOVUPS (DX), Y0
+	VMOVDQU (R8), Y3
+	VPSUBD  Y12, Y3, Y3
+	MP_SPREAD
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	VMOVUPS Y6, (DI)
+	VMOVUPS Y7, 32(DI)
+	VPADDD  Y13, Y12, Y12
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	SUBQ    $8, CX
+	JMP     mgloop
+
+mgquad:
+	CMPQ    CX, $4
+	JLT     mgnext
+	VMOVUPS (DX), X0
+	VMOVDQU (R8), X3
+	VPSUBD  Y12, Y3, Y3
+	MP_SPREAD
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y6, (DI)
+
+mgnext:
+	MP_ROW_NEXT
+	JMP mgrow
+
+mgdone:
 	VZEROUPPER
 	RET

@@ -92,26 +92,42 @@ func TestVectorKernels(t *testing.T) {
 	}
 }
 
-// TestMaxPoolKernels compares the AVX2 2×2 max pool with the portable one,
-// including ties (ReLU outputs are often 0), where the first position wins.
+// TestMaxPoolKernels compares the AVX2 2×2 max pool and its gradient with
+// the portable ones,
+// including ties (ReLU outputs are often 0), where the first position wins,
+// and planes with odd sizes or rows that end in a scalar tail.
 func TestMaxPoolKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}, {12, 12}, {4, 6}, {2, 2}} {
-		h, w := hw[0], hw[1]
-		x := randSlice(rng, h*w)
-		for i := range x {
-			if rng.IntN(2) == 0 {
-				x[i] = 0
+	for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}, {12, 12}, {4, 6}, {2, 2}, {9, 16}} {
+		for _, planes := range []int{1, 3} {
+			h, w := hw[0], hw[1]
+			x := randSlice(rng, planes*h*w)
+			for i := range x {
+				if rng.IntN(2) == 0 {
+					x[i] = 0
+				}
 			}
-		}
-		oh, ow := h/2, w/2
-		y1, y2 := make([]float32, oh*ow), make([]float32, oh*ow)
-		a1, a2 := make([]int32, oh*ow), make([]int32, oh*ow)
-		maxPool2x2Go(x, y1, a1, w, oh, ow)
-		maxPool2x2Fast(x, y2, a2, w, oh, ow)
-		for i := range y1 {
-			if y1[i] != y2[i] || a1[i] != a2[i] {
-				t.Fatalf("%dx%d output %d: fast (%v at %d), portable (%v at %d)", h, w, i, y2[i], a2[i], y1[i], a1[i])
+			oh, ow := h/2, w/2
+			n := planes * oh * ow
+			y1, y2 := make([]float32, n), make([]float32, n)
+			a1, a2 := make([]int32, n), make([]int32, n)
+			maxPool2x2Go(x, y1, a1, planes, h, w, oh, ow)
+			maxPool2x2Fast(x, y2, a2, planes, h, w, oh, ow)
+			for i := range y1 {
+				if y1[i] != y2[i] || a1[i] != a2[i] {
+					t.Fatalf("%d×%dx%d output %d: fast (%v at %d), portable (%v at %d)", planes, h, w, i, y2[i], a2[i], y1[i], a1[i])
+				}
+			}
+			// The gradient, into planes holding garbage (it must all be
+			// overwritten).
+			dy := randSlice(rng, n)
+			d1, d2 := randSlice(rng, planes*h*w), randSlice(rng, planes*h*w)
+			maxPool2x2GradGo(dy, a1, d1, planes, h, w, oh, ow)
+			maxPool2x2GradFast(dy, a1, d2, planes, h, w, oh, ow)
+			for i := range d1 {
+				if d1[i] != d2[i] {
+					t.Fatalf("%d×%dx%d gradient %d: fast %v, portable %v", planes, h, w, i, d2[i], d1[i])
+				}
 			}
 		}
 	}
