@@ -27,18 +27,17 @@ type Conv2D struct {
 	InputDiff bool // whether the gradient w.r.t. x is needed (false for the first layer)
 
 	inShape  tensor.Shape // x's shape, recorded when the node is built
-	keepCols bool         // cache im2col for the weight gradient (training graphs)
-	cols     []float32    // B × CKK × P when keepCols, else one slab per worker
+	training bool         // gradients will be taken (a training graph)
+	cols     []float32    // im2col matrices, one slab per worker
 	packedW  PackedA      // the filters, packed once per batch for the GEMMs
 	packedOf []float32    // inference: the filter values packedW holds
 	wino     winograd     // the F(2×2,3×3) path's transformed filters and scratch
 	out      buffer
 }
 
-// NewConv2D makes a conv op. keepCols must be true when gradients will be
-// taken: the weight gradient reuses the forward pass's im2col matrices.
-func NewConv2D(name string, geom ConvGeom, hasBias, inputDiff, keepCols bool) *Conv2D {
-	return &Conv2D{base: newBase("conv2d:" + name), Geom: geom, HasBias: hasBias, InputDiff: inputDiff, keepCols: keepCols}
+// NewConv2D makes a conv op; training says whether gradients will be taken.
+func NewConv2D(name string, geom ConvGeom, hasBias, inputDiff, training bool) *Conv2D {
+	return &Conv2D{base: newBase("conv2d:" + name), Geom: geom, HasBias: hasBias, InputDiff: inputDiff, training: training}
 }
 
 // Apply adds the op to the graph: x, w and (if HasBias) b.
@@ -102,7 +101,7 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(d.B, d.O, d.OH, d.OW)
 	y := out.Data().([]float32)
-	if useWinograd(d, op.keepCols) {
+	if useWinograd(d, op.training) {
 		op.winogradForward(x, w, bias, y, d)
 	} else {
 		op.im2colForward(x, w, bias, y, d)
@@ -115,14 +114,10 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 	ckk, pix := d.ckk(), d.pix()
 	slab := ckk * pix
-	if op.keepCols {
-		op.cols = grow(op.cols, d.B*slab)
-	} else {
-		op.cols = grow(op.cols, numWorkers(d.B)*slab)
-	}
-	if op.keepCols || !sameFloats(op.packedOf, w) {
+	op.cols = grow(op.cols, numWorkers(d.B)*slab)
+	if op.training || !sameFloats(op.packedOf, w) {
 		op.packedW.pack(false, d.O, ckk, 1, w, ckk)
-		if !op.keepCols {
+		if !op.training {
 			// Inference graphs usually see the same filters call after
 			// call: comparing them (memcmp) is much cheaper than repacking.
 			op.packedOf = append(op.packedOf[:0], w...)
@@ -135,9 +130,6 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 		// output pixels between the workers.
 		for b := range d.B {
 			col := op.cols[:slab]
-			if op.keepCols {
-				col = op.cols[b*slab : (b+1)*slab]
-			}
 			xb := x[b*d.C*d.H*d.W : (b+1)*d.C*d.H*d.W]
 			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, d, lo, hi) })
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
@@ -150,9 +142,6 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 	parallel(d.B, func(wk, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			col := op.cols[wk*slab : (wk+1)*slab]
-			if op.keepCols {
-				col = op.cols[b*slab : (b+1)*slab]
-			}
 			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
 			sgemmPacked(&op.packedW, false, pix, col, pix, 0, y[b*d.O*pix:(b+1)*d.O*pix], pix)
 		}
@@ -183,7 +172,7 @@ func (op *Conv2D) DiffWRT(n int) []bool {
 }
 
 func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	if !op.keepCols {
+	if !op.training {
 		return nil, fmt.Errorf("%s: built without gradient support", op.name)
 	}
 	gw := &convGradFilter{gradBase: newGradBase(op.name + ".dW"), fwd: op}
@@ -209,11 +198,12 @@ func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 }
 
 // convGradFilter computes dW = Σ_b dy_b · col_bᵀ (and db = Σ dy as a side
-// output) from the forward op's cached im2col matrices.
+// output), lowering each image x_b to col_b with im2col again.
 type convGradFilter struct {
 	gradBase
 	fwd     *Conv2D
 	out, db buffer
+	cols    []float32 // one im2col slab per worker
 	partial []float32 // per-worker dW and db accumulators
 	nt      []ntAccum // per-worker lane sums of the NT path
 }
@@ -250,49 +240,45 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	dy := ds[1]
+	x, dy := ds[0], ds[1]
 	xs, gs := ss[0], ss[1]
 	d := convDims{B: xs[0], C: xs[1], H: xs[2], W: xs[3], O: gs[1], OH: gs[2], OW: gs[3],
 		K: op.fwd.Geom.Kernel, S: op.fwd.Geom.Stride, P: op.fwd.Geom.Pad}
-	ckk, pix := d.ckk(), d.pix()
-	if len(op.fwd.cols) < d.B*ckk*pix {
-		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
-	}
+	ckk, pix, img := d.ckk(), d.pix(), d.C*d.H*d.W
 	nw := numWorkers(d.B)
 	per := d.O*ckk + d.O
 	op.partial = grow(op.partial, nw*per)
-	if useNT(d) {
+	op.cols = grow(op.cols, nw*ckk*pix)
+	nt := useNT(d)
+	if nt {
 		op.nt = growAccums(op.nt, nw)
-		parallel(d.B, func(wk, lo, hi int) {
-			acc := op.partial[wk*per : (wk+1)*per]
-			dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
-			clear(acc)
-			nt := &op.nt[wk]
-			nt.reset(d.O, ckk)
-			for b := lo; b < hi; b++ {
-				dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
-				nt.add(ntKernel, pix, dyb, pix, op.fwd.cols[b*ckk*pix:(b+1)*ckk*pix], pix)
-				for o := range d.O {
-					db[o] += sum(dyb[o*pix : (o+1)*pix])
-				}
-			}
-			nt.sumInto(dw, ckk)
-		})
-	} else {
-		parallel(d.B, func(wk, lo, hi int) {
-			acc := op.partial[wk*per : (wk+1)*per]
-			dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
-			clear(acc)
-			for b := lo; b < hi; b++ {
-				col := op.fwd.cols[b*ckk*pix : (b+1)*ckk*pix]
-				dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
-				sgemm(false, true, d.O, ckk, pix, 1, dyb, pix, col, pix, 1, dw, ckk)
-				for o := range d.O {
-					db[o] += sum(dyb[o*pix : (o+1)*pix])
-				}
-			}
-		})
 	}
+	parallel(d.B, func(wk, lo, hi int) {
+		acc := op.partial[wk*per : (wk+1)*per]
+		dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
+		clear(acc)
+		col := op.cols[wk*ckk*pix : (wk+1)*ckk*pix]
+		if nt {
+			op.nt[wk].reset(d.O, ckk)
+		}
+		for b := lo; b < hi; b++ {
+			// Lowering the image again costs less than keeping the forward
+			// pass's matrices: they would have left the cache long ago.
+			im2col(x[b*img:(b+1)*img], col, d)
+			dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
+			if nt {
+				op.nt[wk].add(ntKernel, pix, dyb, pix, col, pix)
+			} else {
+				sgemm(false, true, d.O, ckk, pix, 1, dyb, pix, col, pix, 1, dw, ckk)
+			}
+			for o := range d.O {
+				db[o] += sum(dyb[o*pix : (o+1)*pix])
+			}
+		}
+		if nt {
+			op.nt[wk].sumInto(dw, ckk)
+		}
+	})
 	out := op.out.get(d.O, d.C, d.K, d.K)
 	reduceInto(out.Data().([]float32), op.partial[:d.O*ckk], nw, per)
 	reduceInto(op.db.get(d.O).Data().([]float32), op.partial[d.O*ckk:], nw, per)
