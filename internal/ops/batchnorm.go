@@ -34,6 +34,8 @@ type BatchNorm struct {
 	out    buffer
 	mean   []float32 // batch mean per channel, for the backward pass
 	invStd []float32 // 1/√(σ²+ε) per channel
+	scale  []float32 // γ·invStd per channel: y = x·scale + shift
+	shift  []float32
 	dims   int
 }
 
@@ -120,6 +122,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	}
 	op.mean = grow(op.mean, C)
 	op.invStd = grow(op.invStd, C)
+	op.scale, op.shift = grow(op.scale, C), grow(op.shift, C)
 	m := float32(st.Momentum)
 	parallelCost(C, 2*B*S, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
@@ -141,6 +144,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			op.mean[c], op.invStd[c] = float32(mean), float32(inv)
 			scale := gamma[c] * float32(inv)
 			shift := beta[c] - float32(mean)*scale
+			op.scale[c], op.shift[c] = scale, shift
 			for b := range B {
 				off := (b*C + c) * S
 				affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
@@ -160,7 +164,7 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
 	}
 	bw := &bnBackward{gradBase: newGradBase(op.name + ".dX"), fwd: op, dims: op.dims}
-	dx, err := G.ApplyOp(bw, grad, in[1], in[0], output)
+	dx, err := G.ApplyOp(bw, grad, in[1], in[0])
 	if err != nil {
 		return nil, err
 	}
@@ -177,12 +181,12 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 }
 
 // bnBackward computes, per channel over the N = B·S values, with
-// x̂ = (x − μ)/σ recomputed rather than stored and g = dy (masked by y > 0
-// after a fused ReLU),
+// x̂ = (x − μ)/σ recomputed rather than stored and g = dy (after a fused
+// ReLU, zero where x·scale + shift ≤ 0, the forward pass's own test),
 //
 //	dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/(σ·N) · (N·g − dβ − x̂·dγ)
 //
-// and leaves dγ, dβ for the side-output nodes. Inputs: dy, γ, x, y.
+// and leaves dγ, dβ for the side-output nodes. Inputs: dy, γ, x.
 type bnBackward struct {
 	gradBase
 	fwd                *BatchNorm
@@ -190,9 +194,9 @@ type bnBackward struct {
 	out, dgamma, dbeta buffer
 }
 
-func (op *bnBackward) Arity() int { return 4 }
+func (op *bnBackward) Arity() int { return 3 }
 func (op *bnBackward) Type() hm.Type {
-	return fnType(op.dims, op.dims, 1, op.dims, op.dims)
+	return fnType(op.dims, op.dims, 1, op.dims)
 }
 
 func (op *bnBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -204,11 +208,11 @@ func (op *bnBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
-	ds, ss, err := inputs(op.name, 4, vs)
+	ds, ss, err := inputs(op.name, 3, vs)
 	if err != nil {
 		return nil, err
 	}
-	dy, gamma, x, y := ds[0], ds[1], ds[2], ds[3]
+	dy, gamma, x := ds[0], ds[1], ds[2]
 	B, C, S := bnDims(ss[0])
 	if len(op.fwd.mean) != C {
 		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
@@ -219,18 +223,19 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	db := op.dbeta.get(C).Data().([]float32)
 	n := float32(B * S)
 	relu := op.fwd.ReLU
-	if relu {
-		// The ReLU's gradient, in place into dx: dx is fully rewritten below.
-		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi]) })
-		dy = dx
-	}
 	parallelCost(C, 2*B*S, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mean, inv := op.fwd.mean[c], op.fwd.invStd[c]
+			scale, shift := op.fwd.scale[c], op.fwd.shift[c]
 			var sdy, sdyx float32
 			for b := range B {
 				off := (b*C + c) * S
-				s, d := sumAndDot(dy[off:off+S], x[off:off+S], mean)
+				var s, d float32
+				if relu {
+					s, d = sumAndDotRelu(dy[off:off+S], x[off:off+S], mean, scale, shift)
+				} else {
+					s, d = sumAndDot(dy[off:off+S], x[off:off+S], mean)
+				}
 				sdy += s
 				sdyx += d
 			}
@@ -242,7 +247,11 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			c0 := -k*sdy + k*mean*inv*sdyx
 			for b := range B {
 				off := (b*C + c) * S
-				axpby(dy[off:off+S], x[off:off+S], dx[off:off+S], a, bx, c0)
+				if relu {
+					axpbyRelu(dy[off:off+S], x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
+				} else {
+					axpby(dy[off:off+S], x[off:off+S], dx[off:off+S], a, bx, c0)
+				}
 			}
 		}
 	})

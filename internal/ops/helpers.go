@@ -119,6 +119,38 @@ func sumAndDotGo(g, h []float32, c float32) (s, d float32) {
 	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
 }
 
+// sumAndDotRelu and axpbyRelu are sumAndDot and axpby with g masked by a
+// ReLU that followed the batch norm: g counts where h·scale + shift > 0,
+// the test the forward pass's affine made (the same arithmetic, so the same
+// mask), and is 0 elsewhere. The backward pass then needs no masked copy of
+// the gradient, and reads the ReLU's output not at all.
+var (
+	sumAndDotRelu = sumAndDotReluGo
+	axpbyRelu     = axpbyReluGo
+)
+
+func sumAndDotReluGo(g, h []float32, c, scale, shift float32) (s, d float32) {
+	h = h[:len(g)]
+	var s0, d0 float32
+	for i, v := range g {
+		if h[i]*scale+shift > 0 {
+			s0 += v
+			d0 += v * (h[i] - c)
+		}
+	}
+	return s0, d0
+}
+
+func axpbyReluGo(g, x, out []float32, a, b, c, scale, shift float32) {
+	x, out = x[:len(g)], out[:len(g)]
+	for i, v := range g {
+		if !(x[i]*scale+shift > 0) {
+			v = 0
+		}
+		out[i] = a*v + b*x[i] + c
+	}
+}
+
 // axpbyGo sets out = a·g + b·x + c.
 func axpbyGo(g, x, out []float32, a, b, c float32) {
 	x, out = x[:len(g)], out[:len(g)]

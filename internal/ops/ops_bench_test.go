@@ -69,7 +69,7 @@ func BenchmarkOpConv(b *testing.B) {
 
 func BenchmarkOpBatchNormReLU(b *testing.B) {
 	for _, s := range [][]int{{benchBatch, 20, 24, 24}, {benchBatch, 50, 8, 8}} {
-		x, y := benchTensor(s...), benchTensor(s...)
+		x, dy := benchTensor(s...), benchTensor(s...)
 		gamma, beta := benchTensor(s[1]), benchTensor(s[1])
 		op := NewBatchNorm("b", newBNState(s[1]), true, true)
 		op.dims = 4
@@ -77,7 +77,7 @@ func BenchmarkOpBatchNormReLU(b *testing.B) {
 		b.Run(name+"/forward", func(b *testing.B) { benchOp(b, op, 0, x, gamma, beta) })
 		op.Do(x, gamma, beta)
 		b.Run(name+"/backward", func(b *testing.B) {
-			benchOp(b, &bnBackward{gradBase: newGradBase("b"), fwd: op, dims: 4}, 0, y, gamma, x, y)
+			benchOp(b, &bnBackward{gradBase: newGradBase("b"), fwd: op, dims: 4}, 0, dy, gamma, x)
 		})
 	}
 }

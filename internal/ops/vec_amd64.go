@@ -144,6 +144,35 @@ func sumAndSquaresFast(x []float32, k float32) (float32, float32) {
 	return s + s2, sq + sq2
 }
 
+//go:noescape
+func sumDotReluAVX2(n int, gs, h *float32, c, scale, shift float32) (s, d float32)
+
+//go:noescape
+func axpbyReluAVX2(n int, gs, x, out *float32, a, b, c, scale, shift float32)
+
+// sumAndDotReluFast and axpbyReluFast split their work as affineFast does,
+// so each element's ReLU mask is computed by the same instructions as in the
+// forward pass.
+func sumAndDotReluFast(g, h []float32, c, scale, shift float32) (float32, float32) {
+	n := len(g) &^ 7
+	var s, d float32
+	if n > 0 {
+		_ = h[n-1]
+		s, d = sumDotReluAVX2(n, &g[0], &h[0], c, scale, shift)
+	}
+	s2, d2 := sumAndDotReluGo(g[n:], h[n:], c, scale, shift)
+	return s + s2, d + d2
+}
+
+func axpbyReluFast(g, x, out []float32, a, b, c, scale, shift float32) {
+	n := len(g) &^ 7
+	if n > 0 {
+		_, _ = x[n-1], out[n-1]
+		axpbyReluAVX2(n, &g[0], &x[0], &out[0], a, b, c, scale, shift)
+	}
+	axpbyReluGo(g[n:], x[n:], out[n:], a, b, c, scale, shift)
+}
+
 func sumAndDotFast(g, h []float32, c float32) (float32, float32) {
 	n := len(g) &^ 7
 	var s, d float32
@@ -210,6 +239,7 @@ func init() {
 		Momentum = momentumFast
 		col2imS1, im2colS1 = col2imS1Fast, im2colS1Fast
 		maxPool2x2Grad = maxPool2x2GradFast
+		sumAndDotRelu, axpbyRelu = sumAndDotReluFast, axpbyReluFast
 		addRows, copyRows = addRowsFast, copyRowsFast
 		maxPool2x2 = maxPool2x2Fast
 	}

@@ -635,3 +635,84 @@ mgnext:
 mgdone:
 	VZEROUPPER
 	RET
+
+// func sumDotReluAVX2(n int, gs, h *float32, c, scale, shift float32) (s, d float32)
+// sumDotAVX2 where h·scale + shift > 0 (computed as affineAVX2 computes it:
+// the ReLU that followed the batch norm let the gradient through), for n a
+// multiple of 8.
+TEXT ·sumDotReluAVX2(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         gs+8(FP), SI
+	MOVQ         h+16(FP), DI
+	VBROADCASTSS c+24(FP), Y5
+	VBROADCASTSS scale+28(FP), Y9
+	VBROADCASTSS shift+32(FP), Y10
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y11, Y11, Y11
+
+srloop:
+	TESTQ       CX, CX
+	JE          srdone
+	VMOVUPS     (DI), Y6
+	VMOVAPS     Y6, Y7
+	VFMADD213PS Y10, Y9, Y7        // h·scale + shift
+	VCMPPS      $0x1e, Y11, Y7, Y7 // > 0 (ordered, quiet)
+	VANDPS      (SI), Y7, Y4       // the gradient where the ReLU passed it
+	VSUBPS      Y5, Y6, Y6
+	VADDPS      Y4, Y0, Y0
+	VFMADD231PS Y6, Y4, Y1
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         srloop
+
+srdone:
+	VEXTRACTF128 $1, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y1, X3
+	VADDPS       X3, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	MOVSS        X0, s+40(FP)
+	MOVSS        X1, d+44(FP)
+	VZEROUPPER
+	RET
+
+// func axpbyReluAVX2(n int, gs, x, out *float32, a, b, c, scale, shift float32)
+// out = a·g' + b·x + c with g' = g where x·scale + shift > 0, else 0 (as
+// sumDotReluAVX2 masks it), for n a multiple of 8.
+TEXT ·axpbyReluAVX2(SB), NOSPLIT, $0-52
+	MOVQ         n+0(FP), CX
+	MOVQ         gs+8(FP), SI
+	MOVQ         x+16(FP), DI
+	MOVQ         out+24(FP), DX
+	VBROADCASTSS a+32(FP), Y1
+	VBROADCASTSS b+36(FP), Y2
+	VBROADCASTSS c+40(FP), Y3
+	VBROADCASTSS scale+44(FP), Y9
+	VBROADCASTSS shift+48(FP), Y10
+	VXORPS       Y11, Y11, Y11
+
+arloop:
+	TESTQ       CX, CX
+	JE          ardone
+	VMOVUPS     (DI), Y0
+	VMOVAPS     Y0, Y7
+	VFMADD213PS Y10, Y9, Y7        // x·scale + shift
+	VCMPPS      $0x1e, Y11, Y7, Y7 // > 0
+	VANDPS      (SI), Y7, Y4       // g'
+	VFMADD213PS Y3, Y2, Y0         // b·x + c
+	VFMADD231PS Y4, Y1, Y0         // + a·g'
+	VMOVUPS     Y0, (DX)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         arloop
+
+ardone:
+	VZEROUPPER
+	RET

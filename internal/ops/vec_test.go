@@ -38,6 +38,46 @@ func TestVectorKernels(t *testing.T) {
 		if !near(s2, s1, n) || !near(d2, d1, n) {
 			t.Errorf("sumAndDot n=%d: %v %v vs %v %v", n, s2, d2, s1, d1)
 		}
+		// The ReLU-masked pair must let the gradient through exactly where
+		// the forward pass's affine (the same build's) gave y > 0, also
+		// where x·1.5 − 0.25 rounds to 0 (x = 1/6).
+		xr := append([]float32(nil), x...)
+		for i := range xr {
+			if i%5 == 0 {
+				xr[i] = 1.0 / 6
+			}
+		}
+		type reluKernels struct {
+			affine func(x, y []float32, scale, shift float32, relu bool)
+			sumDot func(g, h []float32, c, scale, shift float32) (float32, float32)
+			axpby  func(g, x, out []float32, a, b, c, scale, shift float32)
+		}
+		for name, k := range map[string]reluKernels{"go": {affineGo, sumAndDotReluGo, axpbyReluGo}, "fast": {affineFast, sumAndDotReluFast, axpbyReluFast}} {
+			y := make([]float32, n)
+			k.affine(xr, y, 1.5, -0.25, true)
+			var ws, wd float32
+			want := make([]float32, n)
+			for i := range y {
+				gi := float32(0)
+				if y[i] > 0 {
+					gi = g[i]
+					ws += g[i]
+					wd += g[i] * (xr[i] + 0.2)
+				}
+				want[i] = 2*gi - 3*xr[i] + 0.5
+			}
+			s, d := k.sumDot(g, xr, -0.2, 1.5, -0.25)
+			if !near(s, ws, n) || !near(d, wd, n) {
+				t.Errorf("sumAndDotRelu %s n=%d: %v %v, want %v %v", name, n, s, d, ws, wd)
+			}
+			got := make([]float32, n)
+			k.axpby(g, xr, got, 2, -3, 0.5, 1.5, -0.25)
+			for i := range got {
+				if !near(got[i], want[i], 1) {
+					t.Fatalf("axpbyRelu %s n=%d [%d]: %v, want %v", name, n, i, got[i], want[i])
+				}
+			}
+		}
 		a, b := make([]float32, n), make([]float32, n)
 		axpbyGo(g, x, a, 2, -3, 0.5)
 		axpbyFast(g, x, b, 2, -3, 0.5)
