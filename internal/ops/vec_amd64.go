@@ -197,7 +197,7 @@ func momentumFast(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
 }
 
 //go:noescape
-func s1RowsAVX(x, col *float32, c, k, hw, w, oh, ow, ow8 int, add bool)
+func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4 int, add bool)
 
 // s1RowsFast is s1Rows in AVX for whole blocks of 8 columns.
 func s1RowsFast(x, col []float32, d convDims, add bool) {
@@ -205,7 +205,7 @@ func s1RowsFast(x, col []float32, d convDims, add bool) {
 	if ow8 > 0 {
 		_ = x[d.C*d.H*d.W-1] // bounds the assembly relies on
 		_ = col[d.C*d.K*d.K*d.pix()-1]
-		s1RowsAVX(&x[0], &col[0], d.C, d.K, d.H*d.W, d.W, d.OH, d.OW, ow8, add)
+		s1RowsAVX(&x[0], &col[0], d.C, d.K, 4*d.W, d.OH, 4*d.OW, 4*ow8, 4*(d.H-d.K)*d.W, add)
 	}
 	if ow8 < d.OW {
 		s1Rows(x, col, d, ow8, add)

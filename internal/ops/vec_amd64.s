@@ -467,77 +467,75 @@ modone:
 	VZEROUPPER
 	RET
 
-// func s1RowsAVX(x, col *float32, c, k, hw, w, oh, ow, ow8 int, add bool)
+// func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4 int, add bool)
 // The moves of im2col and col2im for stride 1 and no padding, on the first
-// ow8 (a multiple of 8) columns of each output row: for every channel ch < c,
-// tap (ki,kj) and position (oy, ox < ow8),
+// ow32/4 (a multiple of 8) columns of each output row: for every channel
+// ch < c, tap (ki,kj) and position (oy, ox),
 //
 //	col[ch,ki,kj][oy][ox] = x[ch][ki+oy][kj+ox]   (im2col, add false)
 //	x[ch][ki+oy][kj+ox] += col[ch,ki,kj][oy][ox]  (col2im, add true)
 //
-// One call per image: calls per row (addRows, copyRows) cost more than the
-// moves themselves.
+// One call per image, tight loops over the rows: calls per row (addRows,
+// copyRows) cost more than the moves themselves. Sizes in bytes: w4 = W·4,
+// ow4 = OW·4, ow32 = 4·(OW &^ 7); rest4 = (H − k)·W·4 takes row k of a plane
+// to the next plane.
 TEXT ·s1RowsAVX(SB), NOSPLIT, $0-73
-	MOVQ    x+0(FP), DI
-	MOVQ    col+8(FP), SI
-	MOVQ    c+16(FP), CX
-	MOVQ    w+40(FP), R8
-	SHLQ    $2, R8
+	MOVQ x+0(FP), R12
+	MOVQ col+8(FP), SI
+	MOVQ c+16(FP), CX
+	MOVQ w4+32(FP), R8
+	MOVQ ow32+56(FP), R9
 
 ci_loop:
 	TESTQ CX, CX
 	JE    ci_done
 	MOVQ  k+24(FP), BX
-	MOVQ  DI, R12 // row ki of the plane
 
 ki_loop:
 	TESTQ BX, BX
 	JE    ki_done
 	MOVQ  k+24(FP), DX
-	MOVQ  R12, R13 // column kj of that row
+	MOVQ  R12, R13 // column kj of row ki
 
 kj_loop:
 	TESTQ DX, DX
 	JE    kj_done
-	MOVQ  oh+48(FP), R11
-	MOVQ  R13, R10
-
-oy_loop:
-	TESTQ R11, R11
-	JE    oy_done
-	XORQ  AX, AX
-	MOVQ  ow8+64(FP), R9
-
+	MOVQ  R13, R10 // x at (ki + oy, kj)
+	MOVQ  oh+40(FP), R11
 	CMPB  add+72(FP), $0
-	JNE   ox_add
+	JNE   add_row
 
-ox_copy:
-	TESTQ   R9, R9
-	JE      ox_done
+copy_row:
+	XORQ AX, AX
+
+copy_col:
 	VMOVUPS (R10)(AX*1), Y0
 	VMOVUPS Y0, (SI)(AX*1)
 	ADDQ    $32, AX
-	SUBQ    $8, R9
-	JMP     ox_copy
+	CMPQ    AX, R9
+	JNE     copy_col
+	ADDQ    R8, R10
+	ADDQ    ow4+48(FP), SI
+	DECQ    R11
+	JNE     copy_row
+	JMP     kj_next
 
-ox_add:
-	TESTQ   R9, R9
-	JE      ox_done
+add_row:
+	XORQ AX, AX
+
+add_col:
 	VMOVUPS (SI)(AX*1), Y0
 	VADDPS  (R10)(AX*1), Y0, Y0
 	VMOVUPS Y0, (R10)(AX*1)
 	ADDQ    $32, AX
-	SUBQ    $8, R9
-	JMP     ox_add
+	CMPQ    AX, R9
+	JNE     add_col
+	ADDQ    R8, R10
+	ADDQ    ow4+48(FP), SI
+	DECQ    R11
+	JNE     add_row
 
-ox_done:
-	ADDQ R8, R10
-	MOVQ ow+56(FP), AX
-	LEAQ (SI)(AX*4), SI // the next row of col
-	DECQ R11
-	JMP  oy_loop
-
-oy_done:
+kj_next:
 	ADDQ $4, R13
 	DECQ DX
 	JMP  kj_loop
@@ -548,8 +546,7 @@ kj_done:
 	JMP  ki_loop
 
 ki_done:
-	MOVQ hw+32(FP), AX
-	LEAQ (DI)(AX*4), DI // the next channel's plane
+	ADDQ rest4+64(FP), R12 // the next channel's plane
 	DECQ CX
 	JMP  ci_loop
 
