@@ -131,7 +131,7 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 		for b := range d.B {
 			col := op.cols[:slab]
 			xb := x[b*d.C*d.H*d.W : (b+1)*d.C*d.H*d.W]
-			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, d, lo, hi) })
+			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, d, pix, lo, hi) })
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
 			parallelCols(pix, func(lo, hi int) {
 				sgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, 0, yb[lo:], pix)
@@ -203,7 +203,8 @@ type convGradFilter struct {
 	gradBase
 	fwd     *Conv2D
 	out, db buffer
-	cols    []float32 // one im2col slab per worker
+	cols    []float32 // per worker: a group of images' im2col matrices, side by side
+	dys     []float32 // per worker: the group's dy, side by side likewise
 	partial []float32 // per-worker dW and db accumulators
 	nt      []ntAccum // per-worker lane sums of the NT path
 }
@@ -248,31 +249,52 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	nw := numWorkers(d.B)
 	per := d.O*ckk + d.O
 	op.partial = grow(op.partial, nw*per)
-	op.cols = grow(op.cols, nw*ckk*pix)
 	nt := useNT(d)
+	// The packed GEMM takes a group of images at once, their matrices side by
+	// side (depth up to one panel, kc): the weight gradient it accumulates
+	// into is then read and written once per group rather than per image.
+	group := 1
+	if !nt {
+		group = max(1, min(kc/pix, d.B))
+	}
+	ld := group * pix
+	op.cols = grow(op.cols, nw*ckk*ld)
 	if nt {
 		op.nt = growAccums(op.nt, nw)
+	}
+	if group > 1 {
+		op.dys = grow(op.dys, nw*d.O*ld)
 	}
 	parallel(d.B, func(wk, lo, hi int) {
 		acc := op.partial[wk*per : (wk+1)*per]
 		dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
 		clear(acc)
-		col := op.cols[wk*ckk*pix : (wk+1)*ckk*pix]
+		col := op.cols[wk*ckk*ld : (wk+1)*ckk*ld]
 		if nt {
 			op.nt[wk].reset(d.O, ckk)
 		}
-		for b := lo; b < hi; b++ {
-			// Lowering the image again costs less than keeping the forward
-			// pass's matrices: they would have left the cache long ago.
-			im2col(x[b*img:(b+1)*img], col, d)
-			dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
-			if nt {
-				op.nt[wk].add(ntKernel, pix, dyb, pix, col, pix)
-			} else {
-				sgemm(false, true, d.O, ckk, pix, 1, dyb, pix, col, pix, 1, dw, ckk)
+		for b0 := lo; b0 < hi; b0 += group {
+			n := min(group, hi-b0)
+			for i := range n {
+				b := b0 + i
+				// Lowering the image again costs less than keeping the
+				// forward pass's matrices: they would have left the cache.
+				im2colTo(x[b*img:(b+1)*img], col[i*pix:], ld, d)
+				dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
+				for o := range d.O {
+					db[o] += sum(dyb[o*pix : (o+1)*pix])
+				}
+				switch {
+				case nt:
+					op.nt[wk].add(ntKernel, pix, dyb, pix, col, pix)
+				case group > 1:
+					copyRows(op.dys[wk*d.O*ld+i*pix:], ld, dyb, pix, d.O, pix)
+				default:
+					sgemm(false, true, d.O, ckk, pix, 1, dyb, pix, col, pix, 1, dw, ckk)
+				}
 			}
-			for o := range d.O {
-				db[o] += sum(dyb[o*pix : (o+1)*pix])
+			if !nt && group > 1 {
+				sgemm(false, true, d.O, ckk, n*pix, 1, op.dys[wk*d.O*ld:], ld, col, ld, 1, dw, ckk)
 			}
 		}
 		if nt {
@@ -336,29 +358,34 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 // im2col unrolls one image (C,H,W) into col, a (C·K·K)×(OH·OW) matrix whose
 // row (c,ki,kj) holds the input pixel under kernel tap (ki,kj) for every
 // output position; taps that fall in the padding read zero.
-func im2col(x, col []float32, d convDims) {
+func im2col(x, col []float32, d convDims) { im2colTo(x, col, d.pix(), d) }
+
+// im2colTo is im2col into a matrix with rows ld floats apart, which lets
+// several images' matrices sit side by side.
+func im2colTo(x, col []float32, ld int, d convDims) {
 	if d.S == 1 && d.P == 0 {
-		im2colS1(x, col, d)
+		im2colS1(x, col, d, ld)
 		return
 	}
-	im2colPart(x, col, d, 0, d.C*d.K)
+	im2colPart(x, col, d, ld, 0, d.C*d.K)
 }
 
 // im2colS1 is im2col for stride 1 and no padding (assembly where the CPU
 // has AVX2: one call per image rather than one per row).
 var im2colS1 = im2colS1Go
 
-func im2colS1Go(x, col []float32, d convDims) { im2colPart(x, col, d, 0, d.C*d.K) }
+func im2colS1Go(x, col []float32, d convDims, ld int) { im2colPart(x, col, d, ld, 0, d.C*d.K) }
 
-// s1Rows moves the output columns from ox0 on between x and col, for
-// stride 1 and no padding: col = im2col(x) if !add, x += col2im(col) if add.
-func s1Rows(x, col []float32, d convDims, ox0 int, add bool) {
+// s1Rows moves the output columns from ox0 on between x and col (rows ld
+// floats apart), for stride 1 and no padding: col = im2col(x) if !add,
+// x += col2im(col) if add.
+func s1Rows(x, col []float32, d convDims, ld, ox0 int, add bool) {
 	pix := d.pix()
 	for c := range d.C {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for ki := range d.K {
 			for kj := range d.K {
-				row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+				row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
 				if add {
 					addRowsGo(xc[ki*d.W+kj+ox0:], d.W, row[ox0:], d.OW, d.OH, d.OW-ox0)
 				} else {
@@ -369,9 +396,9 @@ func s1Rows(x, col []float32, d convDims, ox0 int, add bool) {
 	}
 }
 
-// im2colPart fills the rows of kernel rows q in [qlo, qhi), q = c·K + ki:
-// parts can be filled concurrently.
-func im2colPart(x, col []float32, d convDims, qlo, qhi int) {
+// im2colPart fills the rows of kernel rows q in [qlo, qhi), q = c·K + ki,
+// rows ld floats apart: parts can be filled concurrently.
+func im2colPart(x, col []float32, d convDims, ld, qlo, qhi int) {
 	pix := d.pix()
 	if d.S == 1 && d.P == 0 {
 		// The common case: every tap is inside the image, and row (c,ki,kj)
@@ -381,7 +408,7 @@ func im2colPart(x, col []float32, d convDims, qlo, qhi int) {
 			xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 			{
 				for kj := range d.K {
-					row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+					row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
 					copyRows(row, d.OW, xc[ki*d.W+kj:], d.W, d.OH, d.OW)
 				}
 			}
@@ -393,7 +420,7 @@ func im2colPart(x, col []float32, d convDims, qlo, qhi int) {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		{
 			for kj := range d.K {
-				row := col[((c*d.K+ki)*d.K+kj)*pix:][:pix]
+				row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
 				for oy := range d.OH {
 					iy := oy*d.S - d.P + ki
 					r := row[oy*d.OW : (oy+1)*d.OW]
@@ -470,7 +497,7 @@ func col2im(col, x []float32, d convDims) {
 // Assembly replaces it where the CPU has AVX2.
 var col2imS1 = col2imS1Go
 
-func col2imS1Go(col, x []float32, d convDims) { s1Rows(x, col, d, 0, true) }
+func col2imS1Go(col, x []float32, d convDims) { s1Rows(x, col, d, d.pix(), 0, true) }
 
 // copySpan and addSpan move the short runs im2col and col2im are made of
 // (often 8 to 24 floats: a call to memmove costs more than the copy) in

@@ -197,23 +197,23 @@ func momentumFast(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
 }
 
 //go:noescape
-func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4 int, add bool)
+func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4, skip4 int, add bool)
 
 // s1RowsFast is s1Rows in AVX for whole blocks of 8 columns.
-func s1RowsFast(x, col []float32, d convDims, add bool) {
+func s1RowsFast(x, col []float32, d convDims, ld int, add bool) {
 	ow8 := d.OW &^ 7
 	if ow8 > 0 {
 		_ = x[d.C*d.H*d.W-1] // bounds the assembly relies on
-		_ = col[d.C*d.K*d.K*d.pix()-1]
-		s1RowsAVX(&x[0], &col[0], d.C, d.K, 4*d.W, d.OH, 4*d.OW, 4*ow8, 4*(d.H-d.K)*d.W, add)
+		_ = col[(d.C*d.K*d.K-1)*ld+d.pix()-1]
+		s1RowsAVX(&x[0], &col[0], d.C, d.K, 4*d.W, d.OH, 4*d.OW, 4*ow8, 4*(d.H-d.K)*d.W, 4*(ld-d.pix()), add)
 	}
 	if ow8 < d.OW {
-		s1Rows(x, col, d, ow8, add)
+		s1Rows(x, col, d, ld, ow8, add)
 	}
 }
 
-func im2colS1Fast(x, col []float32, d convDims) { s1RowsFast(x, col, d, false) }
-func col2imS1Fast(col, x []float32, d convDims) { s1RowsFast(x, col, d, true) }
+func im2colS1Fast(x, col []float32, d convDims, ld int) { s1RowsFast(x, col, d, ld, false) }
+func col2imS1Fast(col, x []float32, d convDims)         { s1RowsFast(x, col, d, d.pix(), true) }
 
 func axpbyFast(g, x, out []float32, a, b, c float32) {
 	n := len(g) &^ 7

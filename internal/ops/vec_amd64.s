@@ -467,7 +467,7 @@ modone:
 	VZEROUPPER
 	RET
 
-// func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4 int, add bool)
+// func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4, skip4 int, add bool)
 // The moves of im2col and col2im for stride 1 and no padding, on the first
 // ow32/4 (a multiple of 8) columns of each output row: for every channel
 // ch < c, tap (ki,kj) and position (oy, ox),
@@ -478,8 +478,9 @@ modone:
 // One call per image, tight loops over the rows: calls per row (addRows,
 // copyRows) cost more than the moves themselves. Sizes in bytes: w4 = W·4,
 // ow4 = OW·4, ow32 = 4·(OW &^ 7); rest4 = (H − k)·W·4 takes row k of a plane
-// to the next plane.
-TEXT ·s1RowsAVX(SB), NOSPLIT, $0-73
+// to the next plane; skip4 is the gap between rows of col (0 when they are
+// contiguous).
+TEXT ·s1RowsAVX(SB), NOSPLIT, $0-81
 	MOVQ x+0(FP), R12
 	MOVQ col+8(FP), SI
 	MOVQ c+16(FP), CX
@@ -502,7 +503,7 @@ kj_loop:
 	JE    kj_done
 	MOVQ  R13, R10 // x at (ki + oy, kj)
 	MOVQ  oh+40(FP), R11
-	CMPB  add+72(FP), $0
+	CMPB  add+80(FP), $0
 	JNE   add_row
 
 copy_row:
@@ -536,6 +537,7 @@ add_col:
 	JNE     add_row
 
 kj_next:
+	ADDQ skip4+72(FP), SI
 	ADDQ $4, R13
 	DECQ DX
 	JMP  kj_loop

@@ -15,4 +15,6 @@ var (
 	copyRowsFast       = copyRowsGo
 	maxPool2x2Fast     = maxPool2x2Go
 	maxPool2x2GradFast = maxPool2x2GradGo
+	sumAndDotReluFast  = sumAndDotReluGo
+	axpbyReluFast      = axpbyReluGo
 )

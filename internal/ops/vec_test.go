@@ -194,11 +194,32 @@ func TestCol2imKernels(t *testing.T) {
 		// ⟨im2col(u), col⟩ = ⟨u, col2im(col)⟩: col2im is im2col's adjoint.
 		u := randSlice(rng, d.C*d.H*d.W)
 		uc, ucGo := make([]float32, len(col)), make([]float32, len(col))
-		im2colS1Fast(u, uc, d)
-		im2colS1Go(u, ucGo, d)
+		im2colS1Fast(u, uc, d, d.pix())
+		im2colS1Go(u, ucGo, d, d.pix())
 		for i := range uc {
 			if uc[i] != ucGo[i] {
 				t.Fatalf("%v: im2col[%d] = %v, want %v", g, i, uc[i], ucGo[i])
+			}
+		}
+		// Into rows further apart (images side by side): the same rows, and
+		// the gaps untouched.
+		ld := d.pix() + 13
+		for name, f := range map[string]func(x, col []float32, d convDims, ld int){"go": im2colS1Go, "fast": im2colS1Fast} {
+			wide := make([]float32, d.ckk()*ld)
+			for i := range wide {
+				wide[i] = -7
+			}
+			f(u, wide, d, ld)
+			for q := range d.ckk() {
+				for p := range ld {
+					want := float32(-7)
+					if p < d.pix() {
+						want = ucGo[q*d.pix()+p]
+					}
+					if got := wide[q*ld+p]; got != want {
+						t.Fatalf("%v %s: strided im2col row %d [%d] = %v, want %v", g, name, q, p, got, want)
+					}
+				}
 			}
 		}
 		back := make([]float32, len(u))
