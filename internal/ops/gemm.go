@@ -174,13 +174,17 @@ func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda in
 	mr := microKernel.mr
 	p.m, p.k, p.mr = m, k, mr
 	p.data = grow(p.data, (m+mr-1)/mr*mr*k)
-	for pc := 0; pc < k; pc += kc {
-		kb := min(kc, k-pc)
-		for ic := 0; ic < m; ic += mc {
-			mb := min(mc, m-ic)
+	// The blocks are independent: pack them in parallel (weights are packed
+	// once per batch, and would otherwise be a serial step).
+	mBlocks := (m + mc - 1) / mc
+	blocks := mBlocks * ((k + kc - 1) / kc)
+	parallelCost(blocks, mc*kc, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ic, pc := i%mBlocks*mc, i/mBlocks*kc
+			mb, kb := min(mc, m-ic), min(kc, k-pc)
 			packA(p.block(ic, pc, mb, kb), transA, a, lda, ic, pc, mb, kb, alpha, mr)
 		}
-	}
+	})
 }
 
 // setBias makes the products start from bias[i] in row i of C (when beta
