@@ -67,20 +67,28 @@ func putGemmBuf(b *gemmBuf) {
 // holds mr values).
 type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool, bias []float32, rows int)
 
-// kernel is a micro-kernel with its tile shape.
+// stridedFunc is a kernelFunc that reads B where it lies, row p of the
+// tile's nr columns at bp[p*ldb:], instead of from a packed panel.
+type stridedFunc func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int)
+
+// kernel is a micro-kernel with its tile shape, and its strided form if it
+// has one (then a B that is not transposed is not packed).
 type kernel struct {
-	fn     kernelFunc
-	mr, nr int
-	name   string
+	fn      kernelFunc
+	strided stridedFunc
+	mr, nr  int
+	name    string
 }
 
 var (
-	kernelGo16 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernelGo(k, ap, bp, c, ldc, add, bias, rows, 6, 16)
-	}, 6, 16, "go 6x16"}
-	kernelGo32 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernelGo(k, ap, bp, c, ldc, add, bias, rows, 8, 32)
-	}, 8, 32, "go 8x32"}
+	kernelGo16 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernelGo(k, ap, bp, 16, c, ldc, add, bias, rows, 6, 16)
+	}, mr: 6, nr: 16, name: "go 6x16"}
+	kernelGo32 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernelGo(k, ap, bp, 32, c, ldc, add, bias, rows, 8, 32)
+	}, strided: func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernelGo(k, ap, bp, ldb, c, ldc, add, bias, rows, 8, 32)
+	}, mr: 8, nr: 32, name: "go 8x32"}
 )
 
 // microKernel is the fastest kernel this CPU runs (set in init).
@@ -120,11 +128,24 @@ func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, bet
 	scaleRows(c, m, n, ldc, beta)
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
+	// With a strided kernel, B (not transposed) is read where it lies; only
+	// a last, partial panel is packed (zero-padded).
+	direct := !transB && kern.strided != nil
+	nr := kern.nr
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(buf.b, transB, b, ldb, pc, jc, kb, nb, kern.nr)
+			var bd []float32
+			switch full := nb / nr * nr; {
+			case !direct:
+				packB(buf.b, transB, b, ldb, pc, jc, kb, nb, nr)
+			case full < nb:
+				packB(buf.b[full*kb:], false, b, ldb, pc, jc+full, kb, nb-full, nr)
+				fallthrough
+			default:
+				bd = b[pc*ldb+jc:]
+			}
 			add := beta != 0 || pc > 0
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
@@ -132,7 +153,7 @@ func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, bet
 				if bias != nil && !add {
 					rb = bias[ic:]
 				}
-				macroKernel(kern, buf, blockA(buf, ic, pc, mb, kb), buf.b, c, ldc, ic, jc, mb, nb, kb, add, rb)
+				macroKernel(kern, buf, blockA(buf, ic, pc, mb, kb), buf.b, bd, ldb, c, ldc, ic, jc, mb, nb, kb, add, rb)
 			}
 		}
 	}
@@ -216,10 +237,11 @@ func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 	})
 }
 
-// macroKernel multiplies a packed mb×kb block of A by a packed kb×nb block
-// of B into C at (ic, jc), tile by tile; bias, unless nil, holds the padded
-// starting value of each of the block's rows.
-func macroKernel(kern kernel, buf *gemmBuf, pa, pb []float32, c []float32, ldc, ic, jc, mb, nb, kb int, add bool, bias []float32) {
+// macroKernel multiplies a packed mb×kb block of A by a kb×nb block of B
+// into C at (ic, jc), tile by tile. B is packed in pb, or, unless bd is nil,
+// read in place from bd (row stride ldb) for its whole panels; bias, unless
+// nil, holds the padded starting value of each of the block's rows.
+func macroKernel(kern kernel, buf *gemmBuf, pa, pb, bd []float32, ldb int, c []float32, ldc, ic, jc, mb, nb, kb int, add bool, bias []float32) {
 	mr, nr := kern.mr, kern.nr
 	for jr := 0; jr < nb; jr += nr {
 		bp := pb[jr*kb : (jr+nr)*kb]
@@ -232,7 +254,11 @@ func macroKernel(kern kernel, buf *gemmBuf, pa, pb []float32, c []float32, ldc, 
 				rb = bias[ir : ir+mr]
 			}
 			if jr+nr <= nb {
-				kern.fn(kb, ap, bp, c[ci:], ldc, add, rb, rows)
+				if bd != nil {
+					kern.strided(kb, ap, bd[jr:], ldb, c[ci:], ldc, add, rb, rows)
+				} else {
+					kern.fn(kb, ap, bp, c[ci:], ldc, add, rb, rows)
+				}
 				continue
 			}
 			// A tile past C's last column: compute it into the scratch
@@ -343,7 +369,7 @@ func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alph
 }
 
 // kernelGo is the portable micro-kernel, for tiles mr×nr.
-func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, bias []float32, rows, mr, nr int) {
+func kernelGo(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows, mr, nr int) {
 	var acc [maxMR][maxNR]float32
 	if bias != nil {
 		for r := range mr {
@@ -352,7 +378,7 @@ func kernelGo(k int, ap, bp []float32, c []float32, ldc int, add bool, bias []fl
 	}
 	for p := range k {
 		a := ap[p*mr : (p+1)*mr : (p+1)*mr]
-		b := bp[p*nr : (p+1)*nr : (p+1)*nr]
+		b := bp[p*ldb : p*ldb+nr : p*ldb+nr]
 		for r := range mr {
 			ar := a[r]
 			row := acc[r][:nr]

@@ -9,10 +9,10 @@ import "golang.org/x/sys/cpu"
 func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
 
 //go:noescape
-func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int)
+func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 
 var (
-	kernelAVX2 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+	kernelAVX2 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
 		_ = ap[k*6-1] // bounds the assembly relies on
 		_ = bp[k*16-1]
 		if bias != nil || rows < 6 {
@@ -25,19 +25,23 @@ var (
 		}
 		_ = c[5*ldc+15]
 		kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
-	}, 6, 16, "avx2-fma 6x16"}
-	kernelAVX512 = kernel{func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		_ = ap[k*8-1]
-		_ = bp[k*32-1]
-		_ = c[(rows-1)*ldc+31]
-		var bp0 *float32
-		if bias != nil {
-			_ = bias[7]
-			bp0 = &bias[0]
-		}
-		kernel8x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows)
-	}, 8, 32, "avx512 8x32"}
+	}, mr: 6, nr: 16, name: "avx2-fma 6x16"}
+	kernelAVX512 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernel8x32AVX512Strided(k, ap, bp, 32, c, ldc, add, bias, rows)
+	}, strided: kernel8x32AVX512Strided, mr: 8, nr: 32, name: "avx512 8x32"}
 )
+
+func kernel8x32AVX512Strided(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
+	_ = ap[k*8-1] // bounds the assembly relies on
+	_ = bp[(k-1)*ldb+31]
+	_ = c[(rows-1)*ldc+31]
+	var bp0 *float32
+	if bias != nil {
+		_ = bias[7]
+		bp0 = &bias[0]
+	}
+	kernel8x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
+}
 
 // HasAVX512 reports whether the AVX-512 micro-kernel is in use.
 var HasAVX512 = cpu.X86.HasAVX512F

@@ -250,13 +250,15 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
-// func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int)
+// func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 //
-// C[0:rows, 0:32] (row stride ldc floats) = or += Σ_p ap[p*8+r] · bp[p*32+j],
+// C[0:rows, 0:32] (row stride ldc floats) = or += Σ_p ap[p*8+r] · bp[p*ldb+j],
 // starting the sums at bias[r] (eight values) unless bias is nil; rows ≤ 8
 // lets an edge tile store only the rows inside C.
-// Sixteen ZMM accumulators hold the tile: Z4..Z19 = rows 0..7 × two halves.
-TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-64
+// ldb is 32 for a packed panel; a larger one reads B where it lies (no
+// packing). Sixteen ZMM accumulators hold the tile: Z4..Z19 = rows 0..7 ×
+// two halves.
+TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ ap+8(FP), SI
 	MOVQ bp+16(FP), DI
@@ -264,6 +266,8 @@ TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-64
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
 	MOVBQZX add+40(FP), R9
+	MOVQ ldb+64(FP), R12
+	SHLQ $2, R12
 	MOVQ bias+48(FP), R10
 	TESTQ R10, R10
 	JE   yzero
@@ -334,8 +338,8 @@ yloop2:
 	VBROADCASTSS 28(SI), Z3
 	VFMADD231PS Z0, Z3, Z18
 	VFMADD231PS Z1, Z3, Z19
-	VMOVUPS 128(DI), Z0
-	VMOVUPS 192(DI), Z1
+	VMOVUPS 0(DI)(R12*1), Z0
+	VMOVUPS 64(DI)(R12*1), Z1
 	VBROADCASTSS 32(SI), Z2
 	VFMADD231PS Z0, Z2, Z4
 	VFMADD231PS Z1, Z2, Z5
@@ -361,7 +365,7 @@ yloop2:
 	VFMADD231PS Z0, Z3, Z18
 	VFMADD231PS Z1, Z3, Z19
 	ADDQ $64, SI
-	ADDQ $256, DI
+	LEAQ (DI)(R12*2), DI
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE  yloop2
