@@ -145,7 +145,7 @@ func trainThroughput(net *model.Network, cfg *config.Config, ds *data.Dataset, n
 		for j := range idx {
 			idx[j] = (i*B + j) % ds.Len()
 		}
-		batcher.Fill(x, y, idx)
+		batcher.FillWith(ops.ParallelFor, x, y, idx)
 		if err := g.Run(); err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func inferThroughput(net *model.Network, ds *data.Dataset, norm data.Norm, batch
 		for j := range idx {
 			idx[j] = (i*batch + j) % ds.Len()
 		}
-		batcher.Fill(x, nil, idx)
+		batcher.FillWith(ops.ParallelFor, x, nil, idx)
 		return g.Run()
 	}
 	for i := range 3 {

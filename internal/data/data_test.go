@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -297,6 +298,19 @@ func TestBatcherNormalises(t *testing.T) {
 	}
 	if y[0] != 0 || y[1] != 1 {
 		t.Errorf("labels %v", y)
+	}
+	// Shared out one example per call, the batch comes out the same.
+	calls := 0
+	each := func(n, _ int, fn func(lo, hi int)) {
+		for i := range n {
+			fn(i, i+1)
+			calls++
+		}
+	}
+	x2, y2 := make([]float32, 8), make([]float32, 2)
+	b.FillWith(each, x2, y2, []int{1, 0})
+	if calls != 2 || !slices.Equal(x2, x) || !slices.Equal(y2, y) {
+		t.Errorf("FillWith: x %v y %v in %d calls, want %v %v", x2, y2, calls, x, y)
 	}
 }
 

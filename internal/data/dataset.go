@@ -133,7 +133,27 @@ func NewBatcher(d *Dataset, n Norm) *Batcher {
 // Fill writes the examples idx into x (len(idx)·C·H·W values) and their
 // labels into y (as float32 class indices; y may be nil). Rows of x past
 // len(idx) are left as they are.
-func (b *Batcher) Fill(x, y []float32, idx []int) {
+func (b *Batcher) Fill(x, y []float32, idx []int) { b.FillWith(nil, x, y, idx) }
+
+// FillWith is Fill with the examples shared out by parallelFor (such as
+// ops.ParallelFor: n items of about cost operations each, fn on disjoint
+// ranges); nil fills them on the calling goroutine.
+func (b *Batcher) FillWith(parallelFor func(n, cost int, fn func(lo, hi int)), x, y []float32, idx []int) {
+	size := b.d.Size()
+	if parallelFor == nil {
+		b.fill(x, y, idx)
+		return
+	}
+	parallelFor(len(idx), 4*size, func(lo, hi int) {
+		var yr []float32
+		if y != nil {
+			yr = y[lo:hi]
+		}
+		b.fill(x[lo*size:hi*size], yr, idx[lo:hi])
+	})
+}
+
+func (b *Batcher) fill(x, y []float32, idx []int) {
 	size := b.d.Size()
 	plane := b.d.Shape[1] * b.d.Shape[2]
 	for r, i := range idx {

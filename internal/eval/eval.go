@@ -188,7 +188,7 @@ func (r *Runner) forEachBatch(d *data.Dataset, norm data.Norm, fn func(idx []int
 		for i := lo; i < min(lo+B, d.Len()); i++ {
 			idx = append(idx, i)
 		}
-		b.Fill(x, nil, idx)
+		b.FillWith(ops.ParallelFor, x, nil, idx)
 		if err := r.graph.Run(); err != nil {
 			return err
 		}

@@ -161,9 +161,11 @@ func parallelCols(n int, fn func(lo, hi int)) {
 	})
 }
 
-// ParallelFor runs fn over [0,n) split among the workers, for element-wise
-// work outside the ops (the optimizer's update) that should share the ops'
-// helpers rather than start goroutines of its own.
-func ParallelFor(n int, fn func(lo, hi int)) {
-	parallelCost(n, 1, func(_, lo, hi int) { fn(lo, hi) })
+// ParallelFor runs fn over [0,n) split among the workers, for work outside
+// the ops (the optimizer's update, filling a batch) that should share the
+// ops' helpers rather than start goroutines of its own. cost is about how
+// many float operations each of the n items takes: small jobs run on the
+// calling goroutine. fn must not depend on how [0,n) is split.
+func ParallelFor(n, cost int, fn func(lo, hi int)) {
+	parallelCost(n, cost, func(_, lo, hi int) { fn(lo, hi) })
 }

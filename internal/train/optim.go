@@ -84,7 +84,7 @@ func (o *Optimizer) Update(grads [][]float32, lr float64) {
 		}
 		// Element-wise, so splitting large tensors among the workers does
 		// not change the result.
-		ops.ParallelFor(len(p.Data()), func(lo, hi int) {
+		ops.ParallelFor(len(p.Data()), 1, func(lo, hi int) {
 			o.update(i, lo, hi, grads[i], wd, float32(lr))
 		})
 	}

@@ -258,7 +258,7 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 			}
 			ops.Wake() // the helpers may have parked during the last update
 			idx := perm[j*B : (j+1)*B]
-			batcher.Fill(x, y, idx)
+			batcher.FillWith(ops.ParallelFor, x, y, idx)
 			if err := g.Run(); err != nil {
 				return err
 			}
