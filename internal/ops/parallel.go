@@ -54,45 +54,55 @@ func split(n, w int, fn func(worker, lo, hi int)) {
 	}
 	defer crew.busy.Store(false)
 	crew.ensure(w - 1)
-	// Chunks go to whoever is free first: a helper the operating system
-	// has not scheduled yet (or has paused) is then covered by us instead
-	// of stalling the op. Chunk i always spans the same range and is passed
-	// as the worker index, so results do not depend on who ran it.
-	var next, done atomic.Int32
-	run := func() {
-		for {
-			i := int(next.Add(1)) - 1
-			if i >= w {
-				return
-			}
-			fn(i, i*n/w, (i+1)*n/w)
-			done.Add(1)
-		}
+	// The chunks go to whoever is free first: the caller starts at once and
+	// helpers join when they see the job, so one the operating system has
+	// not scheduled yet (or has paused) is covered by the others instead of
+	// stalling the op. Chunk i always spans the same range and is passed as
+	// the worker index, so results do not depend on who ran it.
+	j := &job{fn: fn, n: n, w: w}
+	crew.current.Store(j)
+	if crew.parked.Load() > 0 {
+		crew.wake()
 	}
-	for _, jobs := range crew.jobs[:w-1] {
-		select {
-		case jobs <- run:
-		default: // still busy with an earlier call's leftover: we cover for it
-		}
-	}
-	run()
-	for spins := 1; done.Load() < int32(w); spins++ {
+	j.run()
+	for spins := 1; j.done.Load() < int32(w); spins++ {
 		if spins%1024 == 0 {
 			runtime.Gosched()
 		}
 	}
 }
 
+// job is one parallel call: chunks are claimed in order through next.
+type job struct {
+	fn         func(worker, lo, hi int)
+	n, w       int
+	next, done atomic.Int32
+}
+
+// run claims and runs chunks until none are left.
+func (j *job) run() {
+	for {
+		i := int(j.next.Add(1)) - 1
+		if i >= j.w {
+			return
+		}
+		j.fn(i, i*j.n/j.w, (i+1)*j.n/j.w)
+		j.done.Add(1)
+	}
+}
+
 // crew is a set of long-lived helper goroutines. Ops run back to back, and
 // a helper that parks between them must be woken through the OS, which on a
 // virtual machine costs tens of microseconds per op; a helper instead spins
-// briefly for its next job before it parks.
+// briefly, watching for the next job, before it parks.
 var crew helpers
 
 type helpers struct {
-	busy   atomic.Bool
-	jobs   []chan func()
-	parked atomic.Int32 // helpers blocked on their channel
+	busy    atomic.Bool
+	current atomic.Pointer[job] // the latest job; helpers join it when new
+	n       int                 // helpers started
+	parked  atomic.Int32        // helpers blocked on wakeup
+	wakeup  chan struct{}
 }
 
 // spinFor is how long an idle helper polls for work before it parks.
@@ -100,34 +110,44 @@ const spinFor = 200 * time.Microsecond
 
 // ensure starts helpers until there are n (called with busy held).
 func (c *helpers) ensure(n int) {
-	for len(c.jobs) < n {
-		ch := make(chan func(), 1)
-		c.jobs = append(c.jobs, ch)
-		go helper(ch)
+	if c.wakeup == nil {
+		c.wakeup = make(chan struct{}, 64)
+	}
+	for ; c.n < n; c.n++ {
+		go c.helper()
 	}
 }
 
-func helper(jobs chan func()) {
-	for {
-		var f func()
-		start := time.Now()
-	spin:
-		for i := 1; ; i++ {
-			select {
-			case f = <-jobs:
-				break spin
-			default:
-			}
-			// Poll without yielding (a yield goes through the scheduler's
-			// locks); look at the clock only now and then.
-			if i%4096 == 0 && time.Since(start) > spinFor {
-				crew.parked.Add(1)
-				f = <-jobs
-				crew.parked.Add(-1)
-				break
-			}
+// wake unparks the parked helpers.
+func (c *helpers) wake() {
+	for range c.parked.Load() {
+		select {
+		case c.wakeup <- struct{}{}:
+		default:
 		}
-		f()
+	}
+}
+
+func (c *helpers) helper() {
+	var last *job
+	start := time.Now()
+	for i := 1; ; i++ {
+		// Poll without yielding (a yield goes through the scheduler's
+		// locks); look at the clock only now and then.
+		if j := c.current.Load(); j != last {
+			last = j
+			j.run() // a job already finished just has no chunks left
+			start = time.Now()
+			continue
+		}
+		if i%4096 == 0 && time.Since(start) > spinFor {
+			c.parked.Add(1)
+			if c.current.Load() == last { // no job came while parking
+				<-c.wakeup
+			}
+			c.parked.Add(-1)
+			start = time.Now()
+		}
 	}
 }
 
@@ -136,16 +156,9 @@ func helper(jobs chan func()) {
 // machine) overlaps serial work instead of delaying the next op. Callers
 // with a loop of steps call it at the top of each step.
 func Wake() {
-	if crew.parked.Load() == 0 || !crew.busy.CompareAndSwap(false, true) {
-		return
+	if crew.parked.Load() > 0 {
+		crew.wake()
 	}
-	for _, ch := range crew.jobs {
-		select {
-		case ch <- func() {}:
-		default: // it has a job waiting already
-		}
-	}
-	crew.busy.Store(false)
 }
 
 // numWorkers is how many chunks parallel(n, …) uses.

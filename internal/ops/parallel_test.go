@@ -9,8 +9,8 @@ import (
 )
 
 // TestSplitCoversStalledHelper checks that parallel runs every chunk exactly
-// once, with the same ranges, also when the helper is held up: the caller
-// then runs the helper's chunk itself rather than wait.
+// once, with the same ranges, also when the helpers are held up: the caller
+// then runs their chunks itself rather than wait.
 func TestSplitCoversStalledHelper(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 || Workers < 2 {
 		t.Skip("needs two workers")
@@ -38,15 +38,17 @@ func TestSplitCoversStalledHelper(t *testing.T) {
 	}
 	t.Run("helpers free", check)
 
-	// Occupy the first helper, and leave a job queued behind it.
+	// Hold every helper inside a job of its own, as if the operating system
+	// had paused them.
 	parallel(2, func(int, int, int) {}) // makes sure the crew exists
 	release := make(chan struct{})
-	var started atomic.Bool
-	crew.jobs[0] <- func() { started.Store(true); <-release }
-	for !started.Load() {
+	var held atomic.Int32
+	blocker := &job{fn: func(int, int, int) { held.Add(1); <-release }, n: Workers - 1, w: Workers - 1}
+	crew.current.Store(blocker)
+	crew.wake()
+	for held.Load() < int32(Workers-1) {
 		runtime.Gosched()
 	}
-	crew.jobs[0] <- func() {}
 	start := time.Now()
 	t.Run("helper stalled", check)
 	close(release)
