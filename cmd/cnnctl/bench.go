@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/bench"
@@ -53,7 +54,7 @@ from one core to all. No dataset is needed.`,
 	f.IntVar(&o.InferBatch, "infer-batch", 1000, "inference batch size")
 	f.Float64Var(&o.Seconds, "seconds", 2, "duration of each repetition")
 	f.IntVar(&o.Reps, "reps", 3, "repetitions (medians are reported)")
-	f.IntVar(&o.Threads, "threads", 0, "worker threads (default: all cores)")
+	f.IntVar(&o.Threads, "threads", 0, "threads for the ops and the Go runtime: the cores used (default: all)")
 	f.BoolVar(&o.Scaling, "scaling", false, "also measure training on one core")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object")
 	return c
@@ -74,7 +75,9 @@ func runBench(o *benchOptions, s streams) error {
 		}
 	}
 	if o.Threads > 0 {
-		defer func(w int) { ops.Workers = w }(ops.Workers)
+		// The Go runtime gets as many threads as the ops' workers: one
+		// thread is then one core, the runtime's own work included.
+		defer func(w, p int) { ops.Workers = w; runtime.GOMAXPROCS(p) }(ops.Workers, runtime.GOMAXPROCS(o.Threads))
 		ops.Workers = o.Threads
 	}
 	res, err := bench.Run(cfg, classes, bench.Options{TrainBatch: o.TrainBatch, InferBatch: o.InferBatch,

@@ -94,10 +94,14 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	}
 	r.TrainImgPerS, r.AllocBytesStep, r.AllocsStep, r.TensorAllocs = tr.imgs, tr.bytes, tr.allocs, tr.tensors
 	if o.Scaling && ops.Workers > 1 {
-		all := ops.Workers
+		// One core: one worker, and the Go runtime confined to one thread
+		// too (its own work, such as the garbage collector, then shares
+		// the core as it would on a one-core machine).
+		all, procs := ops.Workers, runtime.GOMAXPROCS(1)
 		ops.Workers = 1
 		one, err := trainThroughput(net, cfg, ds, norm, o)
 		ops.Workers = all
+		runtime.GOMAXPROCS(procs)
 		if err != nil {
 			return nil, err
 		}
