@@ -57,6 +57,20 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
+	if Out < microKernel.nr {
+		// Fewer outputs than one GEMM tile is wide (the logits layer): dot
+		// products too, the batch rows shared out (a tile would be mostly
+		// padding, and one worker's).
+		parallelCost(B, Out*In, func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				xi := x[i*In : (i+1)*In]
+				for o := range Out {
+					y[i*Out+o] = b[o] + dot(xi, w[o*In:(o+1)*In])
+				}
+			}
+		})
+		return out, nil
+	}
 	for i := range B {
 		copy(y[i*Out:(i+1)*Out], b)
 	}

@@ -179,6 +179,33 @@ func TestDenseGradients(t *testing.T) {
 	}, 2e-3)
 }
 
+// TestDenseMatchesNaive checks each forward path of Dense against the
+// definition: a few rows (dots over outputs), fewer outputs than a GEMM tile
+// (dots over rows), and the GEMM.
+func TestDenseMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, sz := range [][3]int{{3, 7, 5}, {9, 20, 5}, {9, 20, 40}, {70, 33, 65}} {
+		B, In, Out := sz[0], sz[1], sz[2]
+		x, w, b := randTensor(rng, 1, B, In), randTensor(rng, 1, Out, In), randTensor(rng, 1, Out)
+		y, err := NewDense("t", false).Do(x, w, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xd, wd, bd, yd := x.Data().([]float32), w.Data().([]float32), b.Data().([]float32), y.Data().([]float32)
+		for i := range B {
+			for o := range Out {
+				want := float64(bd[o])
+				for k := range In {
+					want += float64(xd[i*In+k]) * float64(wd[o*In+k])
+				}
+				if got := float64(yd[i*Out+o]); math.Abs(got-want) > 1e-4*(1+math.Abs(want)) {
+					t.Fatalf("%v: y[%d,%d] = %v, want %v", sz, i, o, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestDenseValues(t *testing.T) {
 	x := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{1, 2}))
 	w := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 10, 100, 1000}))
