@@ -74,12 +74,18 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 			x, err = ops.NewDense(name, needInputGrad).Apply(x, w, b)
 		case "batchnorm":
 			gamma, beta := param(l.Weight), param(l.Bias)
-			// A ReLU right after batch norm runs inside it (one pass fewer).
-			relu := i+1 < len(n.Layers) && n.Layers[i+1].Spec.Type == "relu"
-			x, err = ops.NewBatchNorm(name, l.BN, training, relu).Apply(x, gamma, beta)
-			if relu {
+			// A ReLU right after batch norm runs inside it (one pass fewer),
+			// and so does a 2×2 max pooling after that (its input is never
+			// written).
+			bn := ops.NewBatchNorm(name, l.BN, training, reluAt(n.Layers, i+1))
+			if bn.ReLU {
 				i++
+				if x.Dims() == 4 && maxPool2x2At(n.Layers, i+1) {
+					bn.WithMaxPool()
+					i++
+				}
 			}
+			x, err = bn.Apply(x, gamma, beta)
 		case "relu":
 			x, err = ops.NewActivation(name, ops.ReLU, 0).Apply(x)
 		case "leaky_relu":
@@ -153,3 +159,15 @@ func (gr *Graph) GradData(i int) []float32 { return gr.Grads[i].Value().Data().(
 
 // Close releases the machine.
 func (gr *Graph) Close() error { return gr.vm.Close() }
+
+// reluAt and maxPool2x2At say whether layer i exists and is a ReLU, or a
+// 2×2 stride-2 unpadded max pooling: the layers a batch norm can absorb.
+func reluAt(ls []*Layer, i int) bool { return i < len(ls) && ls[i].Spec.Type == "relu" }
+
+func maxPool2x2At(ls []*Layer, i int) bool {
+	if i >= len(ls) {
+		return false
+	}
+	s := ls[i].Spec
+	return s.Type == "maxpool" && s.Kernel == 2 && s.Stride == 2 && s.Padding == 0
+}

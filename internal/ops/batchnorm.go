@@ -37,6 +37,18 @@ type BatchNorm struct {
 	scale  []float32 // γ·invStd per channel: y = x·scale + shift
 	shift  []float32
 	dims   int
+	pool   *Pool2D // set by WithMaxPool: the output is pooled 2×2 too
+}
+
+// WithMaxPool makes the op a batch norm, ReLU and 2×2 stride-2 max pooling
+// in one: the normalised values are pooled as they are computed, and never
+// written (the largest tensor of a LeNet step, written and read back, is
+// saved). Its gradient runs the pooling's gradient, then the batch norm's.
+// It needs ReLU and 4-D inputs.
+func (op *BatchNorm) WithMaxPool() *BatchNorm {
+	op.pool = NewMaxPool2D(op.name+".pool", ConvGeom{Kernel: 2, Stride: 2})
+	op.name = "batchnorm_relu_maxpool:" + op.name[len("batchnorm_relu:"):]
+	return op
 }
 
 func NewBatchNorm(name string, st *BNState, training, relu bool) *BatchNorm {
@@ -66,7 +78,27 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if xs[1] != len(op.State.RunningMean) {
 		return nil, fmt.Errorf("%s: input has %d channels, layer %d", op.name, xs[1], len(op.State.RunningMean))
 	}
+	if op.pool != nil {
+		if !op.ReLU || len(xs) != 4 {
+			return nil, fmt.Errorf("%s: pooling inside a batch norm needs a ReLU and (B,C,H,W) input", op.name)
+		}
+		return op.pool.InferShape(xs)
+	}
 	return xs.Clone(), nil
+}
+
+// emit writes plane (b, c) of the output: max(x·scale + shift, 0) (or
+// without the max), or its 2×2 max pooling.
+func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) {
+	off := (b*C + c) * S
+	if op.pool == nil {
+		affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
+		return
+	}
+	H, W := op.pool.inShape[2], op.pool.inShape[3]
+	OH, OW := op.pool.Geom.OutSize(H), op.pool.Geom.OutSize(W)
+	po := (b*C + c) * OH * OW
+	maxPool2x2Affine(x[off:off+S], y[po:po+OH*OW], op.pool.argmax[po:po+OH*OW], H, W, OH, OW, scale, shift)
 }
 
 // bnDims views a (B,C,…) shape as B × C × S.
@@ -99,7 +131,18 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	}
 	x, gamma, beta := ds[0], ds[1], ds[2]
 	B, C, S := bnDims(ss[0])
-	out := op.out.get(ss[0]...)
+	oshape := []int(ss[0])
+	if op.pool != nil {
+		xs := ss[0]
+		oshape = []int{xs[0], xs[1], op.pool.Geom.OutSize(xs[2]), op.pool.Geom.OutSize(xs[3])}
+		if n := B * C * oshape[2] * oshape[3]; cap(op.pool.argmax) < n {
+			op.pool.argmax = make([]int32, n)
+			TensorAllocs.Add(1)
+		} else {
+			op.pool.argmax = op.pool.argmax[:n]
+		}
+	}
+	out := op.out.get(oshape...)
 	y := out.Data().([]float32)
 	st := op.State
 	if !op.Training {
@@ -109,8 +152,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 				scale := gamma[c] * inv
 				shift := beta[c] - st.RunningMean[c]*scale
 				for b := range B {
-					off := (b*C + c) * S
-					affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
+					op.emit(x, y, b, c, C, S, scale, shift)
 				}
 			}
 		})
@@ -146,8 +188,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			shift := beta[c] - float32(mean)*scale
 			op.scale[c], op.shift[c] = scale, shift
 			for b := range B {
-				off := (b*C + c) * S
-				affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
+				op.emit(x, y, b, c, C, S, scale, shift)
 			}
 			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*float32(mean)
 			st.RunningVar[c] = (1-m)*st.RunningVar[c] + m*float32(variance*float64(n)/float64(n-1))
@@ -162,6 +203,15 @@ func (op *BatchNorm) DiffWRT(int) []bool { return []bool{true, true, true} }
 func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.Training {
 		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
+	}
+	if op.pool != nil {
+		// Back through the pooling first: the gradient of the values the
+		// op never wrote.
+		pg := &poolGrad{gradBase: newGradBase(op.pool.name + ".dX"), fwd: op.pool}
+		var err error
+		if grad, err = G.ApplyOp(pg, grad); err != nil {
+			return nil, err
+		}
 	}
 	bw := &bnBackward{gradBase: newGradBase(op.name + ".dX"), fwd: op, dims: op.dims}
 	dx, err := G.ApplyOp(bw, grad, in[1], in[0])

@@ -36,6 +36,58 @@ func TestBatchNormGradients(t *testing.T) {
 	}
 }
 
+// TestBatchNormMaxPool checks the batch norm with ReLU and 2×2 pooling in
+// one op: its gradients numerically, and its output against the batch norm
+// followed by the pooling op, in training and at inference.
+func TestBatchNormMaxPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, shape := range [][]int{{2, 3, 4, 6}, {2, 2, 8, 16}, {3, 2, 5, 7}} {
+		c := shape[1]
+		gradCheck(t, []checkInput{
+			{"x", randTensor(rng, 2, shape...), true},
+			{"gamma", randTensor(rng, 1, c), true},
+			{"beta", randTensor(rng, 1, c), true},
+		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			return NewBatchNorm("t", newBNState(c), true, true).WithMaxPool().Apply(n[0], n[1], n[2])
+		}, 2e-3)
+		for _, training := range []bool{true, false} {
+			x, gamma, beta := randTensor(rng, 2, shape...), randTensor(rng, 1, c), randTensor(rng, 1, c)
+			st1, st2 := newBNState(c), newBNState(c)
+			for i := range st1.RunningVar {
+				st1.RunningMean[i], st2.RunningMean[i] = 0.3, 0.3
+				st1.RunningVar[i], st2.RunningVar[i] = 2, 2
+			}
+			fused := NewBatchNorm("f", st1, training, true).WithMaxPool()
+			fused.dims = 4
+			if _, err := fused.InferShape(x.Shape()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := fused.Do(x, gamma, beta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bn := NewBatchNorm("b", st2, training, true)
+			bn.dims = 4
+			y, err := bn.Do(x, gamma, beta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool := NewMaxPool2D("p", ConvGeom{Kernel: 2, Stride: 2})
+			pool.InferShape(y.Shape())
+			want, err := pool.Do(y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Shape().Eq(want.Shape()) || !equal(got.Data().([]float32), want.Data().([]float32)) {
+				t.Fatalf("%v training=%v: fused %v %v, composed %v %v", shape, training, got.Shape(), got.Data(), want.Shape(), want.Data())
+			}
+			if !equal(st1.RunningMean, st2.RunningMean) || !equal(st1.RunningVar, st2.RunningVar) {
+				t.Fatalf("%v training=%v: running statistics differ", shape, training)
+			}
+		}
+	}
+}
+
 func TestBatchNormStatistics(t *testing.T) {
 	// Per channel: values 1..8 over batch and space; mean 4.5, biased
 	// variance 5.25, unbiased 6.

@@ -197,6 +197,32 @@ func maxPool2x2GradGo(dy []float32, argmax []int32, dx []float32, planes, h, w, 
 	}
 }
 
+// maxPool2x2Affine is maxPool2x2 of one plane mapped first by
+// max(x·scale + shift, 0), exactly as affine maps it: a batch norm and ReLU
+// pooled without their output being written.
+var maxPool2x2Affine = maxPool2x2AffineGo
+
+func maxPool2x2AffineGo(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
+	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
+	for oy := range oh {
+		for ox := range ow {
+			maxWindow(f, 2*oy*w+2*ox, w, &y[oy*ow+ox], &argmax[oy*ow+ox])
+		}
+	}
+}
+
+// maxWindow pools the 2×2 window whose top-left value is f(at), picking the
+// first position of the maximum as maxPoolRowGo does.
+func maxWindow(f func(int) float32, at, w int, y *float32, am *int32) {
+	best, pos := f(at), at
+	for _, i := range [3]int{at + 1, at + w, at + w + 1} {
+		if v := f(i); v > best {
+			best, pos = v, i
+		}
+	}
+	*y, *am = best, int32(pos)
+}
+
 // maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of planes
 // (h×w each, pooled to oh×ow), with the arg-max of each window as an index
 // into its plane.

@@ -289,24 +289,37 @@ DATA evenidx<>+24(SB)/4, $12
 DATA evenidx<>+28(SB)/4, $14
 GLOBL evenidx<>(SB), RODATA|NOPTR, $32
 
+DATA ones<>+0(SB)/8, $0x0000000100000001
+DATA ones<>+8(SB)/8, $0x0000000100000001
+DATA ones<>+16(SB)/8, $0x0000000100000001
+DATA ones<>+24(SB)/8, $0x0000000100000001
+GLOBL ones<>(SB), RODATA|NOPTR, $32
+
+DATA step16<>+0(SB)/8, $0x0000001000000010
+DATA step16<>+8(SB)/8, $0x0000001000000010
+DATA step16<>+16(SB)/8, $0x0000001000000010
+DATA step16<>+24(SB)/8, $0x0000001000000010
+GLOBL step16<>(SB), RODATA|NOPTR, $32
+
+DATA zeros<>+0(SB)/8, $0
+DATA zeros<>+8(SB)/8, $0
+DATA zeros<>+16(SB)/8, $0
+DATA zeros<>+24(SB)/8, $0
+GLOBL zeros<>(SB), RODATA|NOPTR, $32
+
 // The 2×2 max-pool kernels below share their registers: R11, R12, R13 =
 // the current row of the input plane, output and arg-max (forward) or of dy,
 // arg-max and dx (gradient); R9 = rows left; R10 = the plane index of input
 // row 2·oy; BX = w; and these macros.
 //
-// MP_CONSTS sets Y11, Y13, Y14, Y15 = 1, 16, w, w+1 from BX = w.
+// MP_CONSTS sets Y14, Y15 = w, w+1 from BX = w (the constants 1 and 16
+// are read from memory, leaving Y11 and Y13 free).
 #define MP_CONSTS \
-	MOVL         $16, AX; \
-	VMOVD        AX, X0; \
-	VPBROADCASTD X0, Y13; \
 	VMOVD        BX, X0; \
 	VPBROADCASTD X0, Y14; \
 	LEAQ         1(BX), AX; \
 	VMOVD        AX, X0; \
-	VPBROADCASTD X0, Y15; \
-	MOVL         $1, AX; \
-	VMOVD        AX, X0; \
-	VPBROADCASTD X0, Y11
+	VPBROADCASTD X0, Y15
 
 // MP_ROW_START points SI, DI at input rows 2·oy and 2·oy+1 (forward; the
 // gradient's dx rows), DX, R8 at the output and arg-max row (the
@@ -337,7 +350,7 @@ GLOBL evenidx<>(SB), RODATA|NOPTR, $32
 
 // MP_WINDOW computes eight window maxima Y6 and arg-max indices Y9 from
 // r0 = Y0:Y1 and r1 = Y4:Y5 (sixteen inputs each), with Y12 the indices of
-// the r0 evens and Y11, Y14, Y15 = 1, w, w+1. The offsets are blended
+// the r0 evens and Y14, Y15 = w, w+1. The offsets are blended
 // lowest priority first, so the first position holding the maximum wins.
 #define MP_WINDOW \
 	VSHUFPS $0x88, Y1, Y0, Y2; \
@@ -354,26 +367,36 @@ GLOBL evenidx<>(SB), RODATA|NOPTR, $32
 	VCMPPS    $0, Y6, Y7, Y10; \
 	VBLENDVPS Y10, Y14, Y15, Y9; \
 	VCMPPS    $0, Y6, Y3, Y10; \
-	VBLENDVPS Y10, Y11, Y9, Y9; \
+	VBLENDVPS Y10, ones<>(SB), Y9, Y9; \
 	VCMPPS    $0, Y6, Y2, Y10; \
 	VXORPS    Y8, Y8, Y8; \
 	VBLENDVPS Y10, Y8, Y9, Y9; \
 	VPADDD    Y12, Y9, Y9
 
-// func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int)
+// MP_AFFINE applies y = max(x·Y11 + Y13, 0) to register r, as affineAVX2
+// does (the same instructions, so the same values).
+#define MP_AFFINE(r) \
+	VFMADD213PS Y13, Y11, r; \
+	VMAXPS      zeros<>(SB), r, r
+
+// func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int, scale, shift float32, affine bool)
 // 2×2, stride-2 max pooling of planes x (row stride w, hw floats a plane,
 // each of an even height) into y (rows×ow in all),
 // for the first ow&^3 outputs of each row (the caller does the rest):
 // y[oy,i] = max of the window (r0[2i], r0[2i+1], r1[2i], r1[2i+1]) with r0,
 // r1 = rows 2oy, 2oy+1, and am[oy,i] = the plane index of the first position
 // holding the maximum, as the scalar loop picks it. Eight outputs at a time,
-// then four.
-TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-56
+// then four. With affine, the inputs are first mapped by
+// max(x·scale + shift, 0): a batch norm and ReLU pooled without writing
+// their output.
+TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-65
 	MOVQ x+0(FP), R11  // row 2·oy of x
 	MOVQ y+8(FP), R12  // row oy of y
 	MOVQ am+16(FP), R13 // row oy of am
 	MOVQ rows+24(FP), R9
 	MOVQ w+40(FP), BX
+	VBROADCASTSS scale+56(FP), Y11
+	VBROADCASTSS shift+60(FP), Y13
 
 	MP_CONSTS
 	XORQ         R10, R10 // the plane index of row 2·oy
@@ -390,10 +413,18 @@ mploop:
 	VMOVUPS 32(SI), Y1
 	VMOVUPS (DI), Y4
 	VMOVUPS 32(DI), Y5
+	CMPB    affine+64(FP), $0
+	JE      mpwin8
+	MP_AFFINE(Y0)
+	MP_AFFINE(Y1)
+	MP_AFFINE(Y4)
+	MP_AFFINE(Y5)
+
+mpwin8:
 	MP_WINDOW
 	VMOVUPS Y6, (DX)
 	VMOVDQU Y9, (R8)
-	VPADDD  Y13, Y12, Y12
+	VPADDD  step16<>(SB), Y12, Y12
 	ADDQ    $64, SI
 	ADDQ    $64, DI
 	ADDQ    $32, DX
@@ -407,8 +438,14 @@ mpquad:
 	// Four outputs: the same arithmetic on one vector per row, whose
 	// results land in the low halves.
 	VMOVUPS (SI), Y0
-	VMOVAPS Y0, Y1
 	VMOVUPS (DI), Y4
+	CMPB    affine+64(FP), $0
+	JE      mpwin4
+	MP_AFFINE(Y0)
+	MP_AFFINE(Y4)
+
+mpwin4:
+	VMOVAPS Y0, Y1
 	VMOVAPS Y4, Y5
 	MP_WINDOW
 	VMOVUPS X6, (DX)
@@ -559,11 +596,11 @@ ci_done:
 // MP_SPREAD routes eight gradients Y0 to their windows' arg-max positions,
 // the inverse of MP_WINDOW: with Y3 = the arg-max indices minus Y12 (each 0,
 // 1, w or w+1), it leaves r0's sixteen values in Y4:Y5 and r1's in Y6:Y7,
-// zero except at the arg-max. Y10 = 0, Y11, Y14, Y15 = 1, w, w+1.
+// zero except at the arg-max. Y10 = 0, Y14, Y15 = w, w+1.
 #define MP_SPREAD \
 	VPCMPEQD     Y10, Y3, Y1; \
 	VANDPS       Y1, Y0, Y4; \
-	VPCMPEQD     Y11, Y3, Y1; \
+	VPCMPEQD     ones<>(SB), Y3, Y1; \
 	VANDPS       Y1, Y0, Y5; \
 	VUNPCKLPS    Y5, Y4, Y8; \
 	VUNPCKHPS    Y5, Y4, Y9; \
@@ -609,7 +646,7 @@ mgloop:
 	VMOVUPS Y5, 32(SI)
 	VMOVUPS Y6, (DI)
 	VMOVUPS Y7, 32(DI)
-	VPADDD  Y13, Y12, Y12
+	VPADDD  step16<>(SB), Y12, Y12
 	ADDQ    $64, SI
 	ADDQ    $64, DI
 	ADDQ    $32, DX

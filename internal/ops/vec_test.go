@@ -236,3 +236,44 @@ func TestCol2imKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolAffineKernels checks that pooling with the batch norm and ReLU
+// applied on the fly gives exactly what affine followed by maxPool2x2 gives
+// (values and arg-max positions), with the portable and the fast kernels,
+// on planes with and without row tails.
+func TestMaxPoolAffineKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	type kernels struct {
+		affine func(x, y []float32, scale, shift float32, relu bool)
+		pool   func(x, y []float32, argmax []int32, planes, h, w, oh, ow int)
+		fused  func(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32)
+	}
+	for name, k := range map[string]kernels{
+		"go":   {affineGo, maxPool2x2Go, maxPool2x2AffineGo},
+		"fast": {affineFast, maxPool2x2Fast, maxPool2x2AffineFast},
+	} {
+		for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}, {12, 12}, {4, 6}, {5, 5}} {
+			for _, ss := range [][2]float32{{1.5, -0.25}, {-0.7, 0.1}} {
+				h, w := hw[0], hw[1]
+				x := randSlice(rng, h*w)
+				for i := range x {
+					if i%7 == 0 {
+						x[i] = 1.0 / 6 // x·1.5 − 0.25 rounds to 0 without FMA
+					}
+				}
+				oh, ow := h/2, w/2
+				mapped := make([]float32, h*w)
+				k.affine(x, mapped, ss[0], ss[1], true)
+				y1, y2 := make([]float32, oh*ow), make([]float32, oh*ow)
+				a1, a2 := make([]int32, oh*ow), make([]int32, oh*ow)
+				k.pool(mapped, y1, a1, 1, h, w, oh, ow)
+				k.fused(x, y2, a2, h, w, oh, ow, ss[0], ss[1])
+				for i := range y1 {
+					if y1[i] != y2[i] || a1[i] != a2[i] {
+						t.Fatalf("%s %dx%d %v output %d: fused (%v at %d), composed (%v at %d)", name, h, w, ss, i, y2[i], a2[i], y1[i], a1[i])
+					}
+				}
+			}
+		}
+	}
+}
