@@ -43,8 +43,8 @@ type BatchNorm struct {
 // WithMaxPool makes the op a batch norm, ReLU and 2×2 stride-2 max pooling
 // in one: the normalised values are pooled as they are computed, and never
 // written (the largest tensor of a LeNet step, written and read back, is
-// saved). Its gradient runs the pooling's gradient, then the batch norm's.
-// It needs ReLU and 4-D inputs.
+// saved); the backward pass likewise routes the pooled gradient to one
+// plane at a time. It needs ReLU and 4-D inputs.
 func (op *BatchNorm) WithMaxPool() *BatchNorm {
 	op.pool = NewMaxPool2D(op.name+".pool", ConvGeom{Kernel: 2, Stride: 2})
 	op.name = "batchnorm_relu_maxpool:" + op.name[len("batchnorm_relu:"):]
@@ -204,15 +204,6 @@ func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	if !op.Training {
 		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
 	}
-	if op.pool != nil {
-		// Back through the pooling first: the gradient of the values the
-		// op never wrote.
-		pg := &poolGrad{gradBase: newGradBase(op.pool.name + ".dX"), fwd: op.pool}
-		var err error
-		if grad, err = G.ApplyOp(pg, grad); err != nil {
-			return nil, err
-		}
-	}
 	bw := &bnBackward{gradBase: newGradBase(op.name + ".dX"), fwd: op, dims: op.dims}
 	dx, err := G.ApplyOp(bw, grad, in[1], in[0])
 	if err != nil {
@@ -242,6 +233,7 @@ type bnBackward struct {
 	fwd                *BatchNorm
 	dims               int
 	out, dgamma, dbeta buffer
+	planes             []float32 // pooled op: a plane of gradient per worker
 }
 
 func (op *bnBackward) Arity() int { return 3 }
@@ -249,8 +241,9 @@ func (op *bnBackward) Type() hm.Type {
 	return fnType(op.dims, op.dims, 1, op.dims)
 }
 
+// InferShape gives x's shape (dy's too, unless the op pooled).
 func (op *bnBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	s, err := shapeOf(in[0])
+	s, err := shapeOf(in[2])
 	if err != nil {
 		return nil, err
 	}
@@ -263,17 +256,33 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dy, gamma, x := ds[0], ds[1], ds[2]
-	B, C, S := bnDims(ss[0])
+	B, C, S := bnDims(ss[2])
 	if len(op.fwd.mean) != C {
 		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 	}
-	out := op.out.get(ss[0]...)
+	// The gradient of plane (b, c): dy's, or, when the op pooled, dy routed
+	// through the pooling into a plane of scratch (one per worker, small
+	// enough to stay in cache: the full-size gradient is never written).
+	grad := func(wk, b, c int) []float32 { return dy[(b*C+c)*S : (b*C+c+1)*S] }
+	if pool := op.fwd.pool; pool != nil {
+		H, W, OH, OW := ss[2][2], ss[2][3], ss[0][2], ss[0][3]
+		if len(pool.argmax) != B*C*OH*OW {
+			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
+		}
+		op.planes = grow(op.planes, Workers*S)
+		grad = func(wk, b, c int) []float32 {
+			g, p := op.planes[wk*S:(wk+1)*S], (b*C+c)*OH*OW
+			maxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, 1, H, W, OH, OW)
+			return g
+		}
+	}
+	out := op.out.get(ss[2]...)
 	dx := out.Data().([]float32)
 	dg := op.dgamma.get(C).Data().([]float32)
 	db := op.dbeta.get(C).Data().([]float32)
 	n := float32(B * S)
 	relu := op.fwd.ReLU
-	parallelCost(C, 2*B*S, func(_, lo, hi int) {
+	parallelCost(C, 2*B*S, func(wk, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mean, inv := op.fwd.mean[c], op.fwd.invStd[c]
 			scale, shift := op.fwd.scale[c], op.fwd.shift[c]
@@ -282,9 +291,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 				off := (b*C + c) * S
 				var s, d float32
 				if relu {
-					s, d = sumAndDotRelu(dy[off:off+S], x[off:off+S], mean, scale, shift)
+					s, d = sumAndDotRelu(grad(wk, b, c), x[off:off+S], mean, scale, shift)
 				} else {
-					s, d = sumAndDot(dy[off:off+S], x[off:off+S], mean)
+					s, d = sumAndDot(grad(wk, b, c), x[off:off+S], mean)
 				}
 				sdy += s
 				sdyx += d
@@ -298,9 +307,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			for b := range B {
 				off := (b*C + c) * S
 				if relu {
-					axpbyRelu(dy[off:off+S], x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
+					axpbyRelu(grad(wk, b, c), x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
 				} else {
-					axpby(dy[off:off+S], x[off:off+S], dx[off:off+S], a, bx, c0)
+					axpby(grad(wk, b, c), x[off:off+S], dx[off:off+S], a, bx, c0)
 				}
 			}
 		}
