@@ -203,8 +203,9 @@ type convGradFilter struct {
 	gradBase
 	fwd     *Conv2D
 	out, db buffer
-	cols    []float32 // per worker: a group of images' im2col matrices, side by side
-	dys     []float32 // per worker: the group's dy, side by side likewise
+	cols    []float32 // per worker: an image's im2col matrix, or a group's im2row ones
+	dys     []float32 // per worker: the group's dy, side by side
+	xpad    []float32 // per worker: the batch's last image, with room after it
 	partial []float32 // per-worker dW and db accumulators
 	nt      []ntAccum // per-worker lane sums of the NT path
 }
@@ -250,28 +251,35 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	per := d.O*ckk + d.O
 	op.partial = grow(op.partial, nw*per)
 	nt := useNT(d)
-	// The packed GEMM takes a group of images at once, their matrices side by
-	// side (depth up to one panel, kc): the weight gradient it accumulates
-	// into is then read and written once per group rather than per image.
+	// The NT kernel reads each image's im2col matrix (ckk × pix) row by row.
+	// Otherwise the GEMM takes a group of images at once (depth up to one
+	// panel, kc): dy side by side (O × group·pix) times the images'
+	// transposed matrices stacked (group·pix × ckk, from im2row: no
+	// transposes to pack it), so the weight gradient it accumulates into is
+	// read and written once per group rather than per image.
 	group := 1
 	if !nt {
 		group = max(1, min(kc/pix, d.B))
 	}
 	ld := group * pix
-	op.cols = grow(op.cols, nw*ckk*ld)
+	slab := ckk*ld + 8 // im2row writes up to 8 floats past its last row
+	op.cols = grow(op.cols, nw*slab)
 	if nt {
 		op.nt = growAccums(op.nt, nw)
-	}
-	if group > 1 {
+	} else {
 		op.dys = grow(op.dys, nw*d.O*ld)
+		op.xpad = grow(op.xpad, nw*(img+8))
 	}
 	parallel(d.B, func(wk, lo, hi int) {
 		acc := op.partial[wk*per : (wk+1)*per]
 		dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
 		clear(acc)
-		col := op.cols[wk*ckk*ld : (wk+1)*ckk*ld]
+		col := op.cols[wk*slab : (wk+1)*slab]
+		var dys []float32
 		if nt {
 			op.nt[wk].reset(d.O, ckk)
+		} else {
+			dys = op.dys[wk*d.O*ld : (wk+1)*d.O*ld]
 		}
 		for b0 := lo; b0 < hi; b0 += group {
 			n := min(group, hi-b0)
@@ -279,22 +287,27 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 				b := b0 + i
 				// Lowering the image again costs less than keeping the
 				// forward pass's matrices: they would have left the cache.
-				im2colTo(x[b*img:(b+1)*img], col[i*pix:], ld, d)
+				xb := x[b*img:]
 				dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
 				for o := range d.O {
 					db[o] += sum(dyb[o*pix : (o+1)*pix])
 				}
-				switch {
-				case nt:
+				if nt {
+					im2col(xb[:img], col, d)
 					op.nt[wk].add(ntKernel, pix, dyb, pix, col, pix)
-				case group > 1:
-					copyRows(op.dys[wk*d.O*ld+i*pix:], ld, dyb, pix, d.O, pix)
-				default:
-					sgemm(false, true, d.O, ckk, pix, 1, dyb, pix, col, pix, 1, dw, ckk)
+					continue
 				}
+				if len(xb) < img+8 {
+					// The last image: give the fast im2row the room after it
+					// that the others have.
+					xb = op.xpad[wk*(img+8) : (wk+1)*(img+8)]
+					copy(xb, x[b*img:(b+1)*img])
+				}
+				im2row(xb, col[i*pix*ckk:], d, ckk)
+				copyRows(dys[i*pix:], ld, dyb, pix, d.O, pix)
 			}
-			if !nt && group > 1 {
-				sgemm(false, true, d.O, ckk, n*pix, 1, op.dys[wk*d.O*ld:], ld, col, ld, 1, dw, ckk)
+			if !nt {
+				sgemm(false, false, d.O, ckk, n*pix, 1, dys, ld, col, ckk, 1, dw, ckk)
 			}
 		}
 		if nt {
@@ -390,6 +403,35 @@ func s1Rows(x, col []float32, d convDims, ld, ox0 int, add bool) {
 					addRowsGo(xc[ki*d.W+kj+ox0:], d.W, row[ox0:], d.OW, d.OH, d.OW-ox0)
 				} else {
 					copyRowsGo(row[ox0:], d.OW, xc[ki*d.W+kj+ox0:], d.W, d.OH, d.OW-ox0)
+				}
+			}
+		}
+	}
+}
+
+// im2row is im2col transposed: row p of colT (rows ld floats apart) holds
+// the C·K·K inputs under output pixel p, in im2col's order. A weight
+// gradient that multiplies by colT needs no transposes to pack it.
+var im2row = im2rowGo
+
+func im2rowGo(x, colT []float32, d convDims, ld int) {
+	for oy := range d.OH {
+		for ox := range d.OW {
+			row := colT[(oy*d.OW+ox)*ld:][:d.ckk()]
+			q := 0
+			for c := range d.C {
+				xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
+				for ki := range d.K {
+					iy := oy*d.S - d.P + ki
+					for kj := range d.K {
+						ix := ox*d.S - d.P + kj
+						if iy >= 0 && iy < d.H && ix >= 0 && ix < d.W {
+							row[q] = xc[iy*d.W+ix]
+						} else {
+							row[q] = 0
+						}
+						q++
+					}
 				}
 			}
 		}

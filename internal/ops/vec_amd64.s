@@ -752,3 +752,58 @@ arloop:
 ardone:
 	VZEROUPPER
 	RET
+
+// func im2rowAVX(x, row *float32, c, k, w4, oh, ow, hrest4, ld4 int)
+// The transpose of im2col for stride 1, no padding and k ≤ 8: for each
+// output pixel p = (oy, ox), row p (ld4 bytes apart) gets, for each channel
+// and kernel row (ch, ki), the k input values x[ch][oy+ki][ox : ox+k]. Each
+// span is moved as 8 floats: the extra 8−k land where the next span (or the
+// next row) is written afterwards, and past the last row, which the caller
+// pads; reads likewise run up to 8−k floats past a span.
+TEXT ·im2rowAVX(SB), NOSPLIT, $0-72
+	MOVQ x+0(FP), R12 // x at (0, oy, 0)
+	MOVQ row+8(FP), DI
+	MOVQ w4+32(FP), R8
+	MOVQ k+24(FP), R9
+	SHLQ $2, R9 // k·4: one span
+	MOVQ oh+40(FP), R11
+
+ir_oy:
+	TESTQ R11, R11
+	JE    ir_done
+	MOVQ  ow+48(FP), R10
+	MOVQ  R12, R13 // x at (0, oy, ox)
+
+ir_ox:
+	TESTQ R10, R10
+	JE    ir_oy_next
+	MOVQ  R13, SI
+	MOVQ  DI, DX
+	MOVQ  c+16(FP), CX
+
+ir_c:
+	MOVQ k+24(FP), BX
+
+ir_ki:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (DX)
+	ADDQ    R8, SI
+	ADDQ    R9, DX
+	DECQ    BX
+	JNE     ir_ki
+	ADDQ    hrest4+56(FP), SI // on to the next channel
+	DECQ    CX
+	JNE     ir_c
+	ADDQ    ld4+64(FP), DI
+	ADDQ    $4, R13
+	DECQ    R10
+	JMP     ir_ox
+
+ir_oy_next:
+	ADDQ R8, R12
+	DECQ R11
+	JMP  ir_oy
+
+ir_done:
+	VZEROUPPER
+	RET

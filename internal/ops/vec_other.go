@@ -16,6 +16,7 @@ var (
 	maxPool2x2Fast       = maxPool2x2Go
 	maxPool2x2GradFast   = maxPool2x2GradGo
 	maxPool2x2AffineFast = maxPool2x2AffineGo
+	im2rowFast           = im2rowGo
 	sumAndDotReluFast    = sumAndDotReluGo
 	axpbyReluFast        = axpbyReluGo
 )

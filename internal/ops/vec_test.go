@@ -277,3 +277,34 @@ func TestMaxPoolAffineKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2row checks im2row, portable and fast, against the transpose of
+// im2col: stride 1 without padding (the assembly, when the buffers have the
+// room it needs) and with stride and padding (the portable path).
+func TestIm2row(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, g := range [][6]int{{20, 12, 12, 5, 1, 0}, {3, 9, 11, 3, 1, 0}, {2, 8, 8, 8, 1, 0}, {2, 9, 9, 3, 2, 1}, {1, 28, 28, 5, 1, 0}} {
+		d := convDims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: g[4], P: g[5]}
+		geom := ConvGeom{Kernel: d.K, Stride: d.S, Pad: d.P}
+		d.OH, d.OW = geom.OutSize(d.H), geom.OutSize(d.W)
+		ckk, pix := d.ckk(), d.pix()
+		x := randSlice(rng, d.C*d.H*d.W+8)
+		col := make([]float32, ckk*pix)
+		im2colPart(x, col, d, pix, 0, d.C*d.K)
+		ld := ckk + 3
+		for name, f := range map[string]func(x, colT []float32, d convDims, ld int){"go": im2rowGo, "fast": im2rowFast} {
+			colT := make([]float32, pix*ld+8)
+			for i := range colT {
+				colT[i] = -9
+			}
+			f(x, colT, d, ld)
+			for p := range pix {
+				for q := range ckk {
+					if got, want := colT[p*ld+q], col[q*pix+p]; got != want {
+						t.Fatalf("%v %s: row %d [%d] = %v, want %v", g, name, p, q, got, want)
+					}
+				}
+			}
+		}
+	}
+}
