@@ -87,6 +87,12 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 			}
 			x, err = bn.Apply(x, gamma, beta)
 		case "relu":
+			if x.Dims() == 4 && maxPool2x2At(n.Layers, i+1) {
+				// A 2×2 max pooling right after runs the ReLU inside it.
+				i++
+				x, err = ops.NewMaxPool2D(fmt.Sprintf("%d", n.Layers[i].Index), ops.ConvGeom{Kernel: 2, Stride: 2}).WithReLU().Apply(x)
+				break
+			}
 			x, err = ops.NewActivation(name, ops.ReLU, 0).Apply(x)
 		case "leaky_relu":
 			x, err = ops.NewActivation(name, ops.LeakyReLU, float32(l.Spec.Alpha)).Apply(x)

@@ -88,6 +88,39 @@ func TestBatchNormMaxPool(t *testing.T) {
 	}
 }
 
+// TestReLUMaxPool checks the max pooling with a ReLU inside: gradients
+// numerically, and outputs against the ReLU op followed by the pooling op.
+func TestReLUMaxPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, shape := range [][]int{{2, 3, 4, 6}, {2, 2, 8, 16}, {1, 2, 5, 7}} {
+		gradCheck(t, []checkInput{{"x", randTensor(rng, 1, shape...), true}}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			return NewMaxPool2D("t", ConvGeom{Kernel: 2, Stride: 2}).WithReLU().Apply(n[0])
+		}, 2e-3)
+		x := randTensor(rng, 1, shape...)
+		fused := NewMaxPool2D("f", ConvGeom{Kernel: 2, Stride: 2}).WithReLU()
+		fused.InferShape(x.Shape())
+		got, err := fused.Do(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		relu := NewActivation("r", ReLU, 0)
+		relu.dims = 4
+		y, err := relu.Do(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := NewMaxPool2D("p", ConvGeom{Kernel: 2, Stride: 2})
+		pool.InferShape(y.Shape())
+		want, err := pool.Do(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equal(got.Data().([]float32), want.Data().([]float32)) {
+			t.Fatalf("%v: fused %v, composed %v", shape, got.Data(), want.Data())
+		}
+	}
+}
+
 func TestBatchNormStatistics(t *testing.T) {
 	// Per channel: values 1..8 over batch and space; mean 4.5, biased
 	// variance 5.25, unbiased 6.

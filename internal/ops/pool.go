@@ -16,10 +16,22 @@ type Pool2D struct {
 	base
 	Geom ConvGeom
 	Max  bool
+	ReLU bool // a ReLU before the pooling, inside it (see WithReLU)
 
 	inShape tensor.Shape
 	argmax  []int32 // per output: flat index into the input plane (max only)
 	out     buffer
+	masked  []float32 // ReLU: the gradient where the output is positive
+}
+
+// WithReLU makes a 2×2 stride-2 max pooling also apply the ReLU before it:
+// max(x, 0) is computed as the windows are read, and never written. Its
+// gradient passes where the pooled output is positive (the ReLU let the
+// window's maximum through).
+func (op *Pool2D) WithReLU() *Pool2D {
+	op.ReLU = true
+	op.name = "relu_" + op.name
+	return op
 }
 
 func NewMaxPool2D(name string, g ConvGeom) *Pool2D {
@@ -65,6 +77,21 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 		op.argmax = op.argmax[:len(y)]
 	}
 	inv := 1 / float32(K*K)
+	if op.ReLU {
+		if !op.Max || K != 2 || S != 2 || P != 0 {
+			return nil, fmt.Errorf("%s: a ReLU inside pooling needs 2×2 stride-2 max pooling", op.name)
+		}
+		// max(relu(window)) = relu(max(window)): pool, then clamp the
+		// (four times fewer) outputs. Where the arg-max is negative the
+		// output is 0 and its gradient masked, so which one it is does not
+		// matter.
+		parallelCost(B*C, H*W, func(_, lo, hi int) {
+			yc := y[lo*OH*OW : hi*OH*OW]
+			maxPool2x2(x[lo*H*W:hi*H*W], yc, op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
+			affine(yc, yc, 1, 0, true)
+		})
+		return out, nil
+	}
 	if op.Max && K == 2 && S == 2 && P == 0 {
 		parallelCost(B*C, H*W, func(_, lo, hi int) {
 			maxPool2x2(x[lo*H*W:hi*H*W], y[lo*OH*OW:hi*OH*OW], op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
@@ -147,6 +174,13 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, C, H, W)
 	dx := out.Data().([]float32)
 	inv := 1 / float32(K*K)
+	if op.fwd.ReLU {
+		// The ReLU's gradient first: zero where the pooled output is 0.
+		op.fwd.masked = grow(op.fwd.masked, len(dy))
+		y := op.fwd.out.t.Data().([]float32)
+		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], op.fwd.masked[lo:hi]) })
+		dy = op.fwd.masked
+	}
 	if op.fwd.Max && K == 2 && S == 2 && P == 0 {
 		parallelCost(B*C, H*W, func(_, lo, hi int) {
 			maxPool2x2Grad(dy[lo*OH*OW:hi*OH*OW], op.fwd.argmax[lo*OH*OW:hi*OH*OW], dx[lo*H*W:hi*H*W], hi-lo, H, W, OH, OW)
