@@ -68,16 +68,7 @@ func TestBatchNormMaxPool(t *testing.T) {
 			}
 			bn := NewBatchNorm("b", st2, training, true)
 			bn.dims = 4
-			y, err := bn.Do(x, gamma, beta)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pool := NewMaxPool2D("p", ConvGeom{Kernel: 2, Stride: 2})
-			pool.InferShape(y.Shape())
-			want, err := pool.Do(y)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want := thenMaxPool(t, bn, x, gamma, beta)
 			if !got.Shape().Eq(want.Shape()) || !equal(got.Data().([]float32), want.Data().([]float32)) {
 				t.Fatalf("%v training=%v: fused %v %v, composed %v %v", shape, training, got.Shape(), got.Data(), want.Shape(), want.Data())
 			}
@@ -86,6 +77,22 @@ func TestBatchNormMaxPool(t *testing.T) {
 			}
 		}
 	}
+}
+
+// thenMaxPool runs op on in, then a 2×2 max pooling on its output.
+func thenMaxPool(t *testing.T, op G.Op, in ...G.Value) G.Value {
+	t.Helper()
+	y, err := op.Do(in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := NewMaxPool2D("p", ConvGeom{Kernel: 2, Stride: 2})
+	pool.InferShape(y.Shape())
+	out, err := pool.Do(y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestReLUMaxPool checks the max pooling with a ReLU inside: gradients
@@ -105,16 +112,7 @@ func TestReLUMaxPool(t *testing.T) {
 		}
 		relu := NewActivation("r", ReLU, 0)
 		relu.dims = 4
-		y, err := relu.Do(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool := NewMaxPool2D("p", ConvGeom{Kernel: 2, Stride: 2})
-		pool.InferShape(y.Shape())
-		want, err := pool.Do(y)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := thenMaxPool(t, relu, x)
 		if !equal(got.Data().([]float32), want.Data().([]float32)) {
 			t.Fatalf("%v: fused %v, composed %v", shape, got.Data(), want.Data())
 		}
