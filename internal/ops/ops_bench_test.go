@@ -67,18 +67,31 @@ func BenchmarkOpConv(b *testing.B) {
 	}
 }
 
+// BenchmarkOpBatchNormReLU is the batch norm with its ReLU, alone and (as
+// LeNet-BN runs it) with the 2×2 max pooling after it inside the op.
 func BenchmarkOpBatchNormReLU(b *testing.B) {
 	for _, s := range [][]int{{benchBatch, 20, 24, 24}, {benchBatch, 50, 8, 8}} {
-		x, dy := benchTensor(s...), benchTensor(s...)
-		gamma, beta := benchTensor(s[1]), benchTensor(s[1])
-		op := NewBatchNorm("b", newBNState(s[1]), true, true)
-		op.dims = 4
-		name := fmt.Sprintf("%dx%dx%d", s[1], s[2], s[3])
-		b.Run(name+"/forward", func(b *testing.B) { benchOp(b, op, 0, x, gamma, beta) })
-		op.Do(x, gamma, beta)
-		b.Run(name+"/backward", func(b *testing.B) {
-			benchOp(b, &bnBackward{gradBase: newGradBase("b"), fwd: op, dims: 4}, 0, dy, gamma, x)
-		})
+		for _, pooled := range []bool{false, true} {
+			x := benchTensor(s...)
+			gamma, beta := benchTensor(s[1]), benchTensor(s[1])
+			op := NewBatchNorm("b", newBNState(s[1]), true, true)
+			op.dims = 4
+			name := fmt.Sprintf("%dx%dx%d", s[1], s[2], s[3])
+			dy := benchTensor(s...)
+			if pooled {
+				op.WithMaxPool()
+				name += "+maxpool"
+				dy = benchTensor(s[0], s[1], s[2]/2, s[3]/2)
+			}
+			if _, err := op.InferShape(x.Shape()); err != nil {
+				b.Fatal(err)
+			}
+			b.Run(name+"/forward", func(b *testing.B) { benchOp(b, op, 0, x, gamma, beta) })
+			op.Do(x, gamma, beta)
+			b.Run(name+"/backward", func(b *testing.B) {
+				benchOp(b, &bnBackward{gradBase: newGradBase("b"), fwd: op, dims: 4}, 0, dy, gamma, x)
+			})
+		}
 	}
 }
 
