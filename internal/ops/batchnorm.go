@@ -233,7 +233,7 @@ type bnBackward struct {
 	fwd                *BatchNorm
 	dims               int
 	out, dgamma, dbeta buffer
-	planes             []float32 // pooled op: a plane of gradient per worker
+	planes             []float32 // pooled op: a channel's planes of gradient per worker
 }
 
 func (op *bnBackward) Arity() int { return 3 }
@@ -261,18 +261,23 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 	}
 	// The gradient of plane (b, c): dy's, or, when the op pooled, dy routed
-	// through the pooling into a plane of scratch (one per worker, small
+	// through the pooling into scratch (a channel's worth per worker, small
 	// enough to stay in cache: the full-size gradient is never written).
-	grad := func(wk, b, c int) []float32 { return dy[(b*C+c)*S : (b*C+c+1)*S] }
+	grad := func(wk, b, c int, first bool) []float32 { return dy[(b*C+c)*S : (b*C+c+1)*S] }
 	if pool := op.fwd.pool; pool != nil {
 		H, W, OH, OW := ss[2][2], ss[2][3], ss[0][2], ss[0][3]
 		if len(pool.argmax) != B*C*OH*OW {
 			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 		}
-		op.planes = grow(op.planes, Workers*S)
-		grad = func(wk, b, c int) []float32 {
-			g, p := op.planes[wk*S:(wk+1)*S], (b*C+c)*OH*OW
-			maxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, 1, H, W, OH, OW)
+		// A channel's planes (B·S floats a worker) are routed on the first
+		// pass and read again on the second.
+		op.planes = grow(op.planes, Workers*B*S)
+		grad = func(wk, b, c int, first bool) []float32 {
+			g := op.planes[(wk*B+b)*S : (wk*B+b+1)*S]
+			if first {
+				p := (b*C + c) * OH * OW
+				maxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, 1, H, W, OH, OW)
+			}
 			return g
 		}
 	}
@@ -291,9 +296,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 				off := (b*C + c) * S
 				var s, d float32
 				if relu {
-					s, d = sumAndDotRelu(grad(wk, b, c), x[off:off+S], mean, scale, shift)
+					s, d = sumAndDotRelu(grad(wk, b, c, true), x[off:off+S], mean, scale, shift)
 				} else {
-					s, d = sumAndDot(grad(wk, b, c), x[off:off+S], mean)
+					s, d = sumAndDot(grad(wk, b, c, true), x[off:off+S], mean)
 				}
 				sdy += s
 				sdyx += d
@@ -307,9 +312,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			for b := range B {
 				off := (b*C + c) * S
 				if relu {
-					axpbyRelu(grad(wk, b, c), x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
+					axpbyRelu(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
 				} else {
-					axpby(grad(wk, b, c), x[off:off+S], dx[off:off+S], a, bx, c0)
+					axpby(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0)
 				}
 			}
 		}
