@@ -24,11 +24,16 @@ train: build
 eval: build
 	$(BIN) eval --model $(RUN)/best.ckpt
 
+# test: formatting, vet, the race-checked suite, then the compute packages
+# again with the AVX2 kernels and with the portable Go ones, as a CPU without
+# AVX-512 (or without AVX2) runs them.
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	GODEBUG=cpu.avx512f=off $(GO) test -count=1 ./internal/ops ./internal/model ./internal/train ./internal/eval
+	GODEBUG=cpu.avx512f=off,cpu.avx2=off $(GO) test -count=1 ./internal/ops ./internal/model ./internal/train ./internal/eval
 
 # Printed digits in ten fonts against the LeNet-BN MNIST model (trains it first if needed).
 check-predict: build
