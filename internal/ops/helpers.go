@@ -33,13 +33,14 @@ func sum(s []float32) float32 {
 // reduceInto sets dst to the sum of nw per-worker partials laid out with
 // stride apart in src (src[w*stride : w*stride+len(dst)]), in worker order.
 func reduceInto(dst, src []float32, nw, stride int) {
-	copy(dst, src[:len(dst)])
-	for w := 1; w < nw; w++ {
-		p := src[w*stride : w*stride+len(dst)]
-		for i, v := range p {
-			dst[i] += v
+	// Element by element, in worker order: the same sums however the
+	// elements are shared out.
+	parallelCost(len(dst), nw, func(_, lo, hi int) {
+		copy(dst[lo:hi], src[lo:hi])
+		for w := 1; w < nw; w++ {
+			addSpan(dst[lo:hi], src[w*stride+lo:w*stride+hi])
 		}
-	}
+	})
 }
 
 // sideOutput exposes a buffer that another op filled as a by-product (for
