@@ -399,25 +399,6 @@ func kernelGo(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, 
 	}
 }
 
-// finishTile stores a tile computed without bias into c as a kernel with
-// bias and rows would have (for kernels that lack them).
-func finishTile(tile []float32, nr int, c []float32, ldc int, add bool, bias []float32, rows int) {
-	for r := range rows {
-		src, dst := tile[r*nr:(r+1)*nr], c[r*ldc:r*ldc+nr]
-		b := float32(0)
-		if bias != nil {
-			b = bias[r]
-		}
-		for j, v := range src {
-			if add {
-				dst[j] += v + b
-			} else {
-				dst[j] = v + b
-			}
-		}
-	}
-}
-
 // transpose8x8 sets dst[k*dstStride+i] = src[i*srcStride+k] for i, k < 8.
 var transpose8x8 = transpose8x8Go
 

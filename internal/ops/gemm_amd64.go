@@ -2,34 +2,36 @@ package ops
 
 import "golang.org/x/sys/cpu"
 
-// kernel6x16AVX2 and kernel8x32AVX512 are kernelFuncs in assembly
-// (gemm_amd64.s) for 6×16 tiles with YMM registers and 8×32 with ZMM.
+// kernel6x16AVX2 and kernel8x32AVX512 are the micro-kernels in assembly
+// (gemm_amd64.s), for 6×16 tiles with YMM registers and 8×32 with ZMM; both
+// start from a bias, store partial rows, and read B with a row stride.
 //
 //go:noescape
-func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
+func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 
 //go:noescape
 func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 
 var (
 	kernelAVX2 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		_ = ap[k*6-1] // bounds the assembly relies on
-		_ = bp[k*16-1]
-		if bias != nil || rows < 6 {
-			// The 6×16 kernel has neither bias nor partial stores: go
-			// through a tile.
-			var tile [6 * 16]float32
-			kernel6x16AVX2(k, &ap[0], &bp[0], &tile[0], 16, false)
-			finishTile(tile[:], 16, c, ldc, add, bias, rows)
-			return
-		}
-		_ = c[5*ldc+15]
-		kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add)
-	}, mr: 6, nr: 16, name: "avx2-fma 6x16"}
+		kernel6x16AVX2Strided(k, ap, bp, 16, c, ldc, add, bias, rows)
+	}, strided: kernel6x16AVX2Strided, mr: 6, nr: 16, name: "avx2-fma 6x16"}
 	kernelAVX512 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
 		kernel8x32AVX512Strided(k, ap, bp, 32, c, ldc, add, bias, rows)
 	}, strided: kernel8x32AVX512Strided, mr: 8, nr: 32, name: "avx512 8x32"}
 )
+
+func kernel6x16AVX2Strided(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
+	_ = ap[k*6-1] // bounds the assembly relies on
+	_ = bp[(k-1)*ldb+15]
+	_ = c[(rows-1)*ldc+15]
+	var bp0 *float32
+	if bias != nil {
+		_ = bias[5]
+		bp0 = &bias[0]
+	}
+	kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
+}
 
 func kernel8x32AVX512Strided(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
 	_ = ap[k*8-1] // bounds the assembly relies on

@@ -1,10 +1,12 @@
 #include "textflag.h"
 
-// func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool)
+// func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 //
-// C[0:6, 0:16] (row stride ldc floats) = or += Σ_p ap[p*6+r] · bp[p*16+j].
-// Twelve YMM accumulators hold the tile: Y4..Y15 = rows 0..5 × two halves.
-TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-41
+// C[0:rows, 0:16] (row stride ldc floats) = or += Σ_p ap[p*6+r] · bp[p*ldb+j],
+// starting the sums at bias[r] (six values) unless bias is nil, as the
+// AVX-512 kernel does. Twelve YMM accumulators hold the tile: Y4..Y15 = rows
+// 0..5 × two halves.
+TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ ap+8(FP), SI
 	MOVQ bp+16(FP), DI
@@ -12,7 +14,26 @@ TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-41
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
 	MOVBQZX add+40(FP), R9
+	MOVQ ldb+64(FP), R12
+	SHLQ $2, R12
+	MOVQ bias+48(FP), R10
+	TESTQ R10, R10
+	JE   xzero
+	VBROADCASTSS 0(R10), Y4
+	VMOVAPS Y4, Y5
+	VBROADCASTSS 4(R10), Y6
+	VMOVAPS Y6, Y7
+	VBROADCASTSS 8(R10), Y8
+	VMOVAPS Y8, Y9
+	VBROADCASTSS 12(R10), Y10
+	VMOVAPS Y10, Y11
+	VBROADCASTSS 16(R10), Y12
+	VMOVAPS Y12, Y13
+	VBROADCASTSS 20(R10), Y14
+	VMOVAPS Y14, Y15
+	JMP  xstart
 
+xzero:
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -26,6 +47,7 @@ TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-41
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
 
+xstart:
 	CMPQ CX, $2
 	JLT  tail
 
@@ -51,8 +73,8 @@ loop2:
 	VFMADD231PS  Y0, Y3, Y14
 	VFMADD231PS  Y1, Y3, Y15
 
-	VMOVUPS      64(DI), Y0
-	VMOVUPS      96(DI), Y1
+	VMOVUPS      (DI)(R12*1), Y0
+	VMOVUPS      32(DI)(R12*1), Y1
 	VBROADCASTSS 24(SI), Y2
 	VBROADCASTSS 28(SI), Y3
 	VFMADD231PS  Y0, Y2, Y4
@@ -73,7 +95,7 @@ loop2:
 	VFMADD231PS  Y1, Y3, Y15
 
 	ADDQ $48, SI
-	ADDQ $128, DI
+	LEAQ (DI)(R12*2), DI
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE  loop2
@@ -103,38 +125,81 @@ tail:
 	VFMADD231PS  Y1, Y3, Y15
 
 store:
+	MOVQ rows+56(FP), R11
+	MOVQ DX, R10
 	TESTQ R9, R9
-	JE    write
-	VADDPS (DX), Y4, Y4
-	VADDPS 32(DX), Y5, Y5
-	VADDPS (DX)(R8*1), Y6, Y6
-	VADDPS 32(DX)(R8*1), Y7, Y7
-	LEAQ   (DX)(R8*2), R10
-	VADDPS (R10), Y8, Y8
-	VADDPS 32(R10), Y9, Y9
-	VADDPS (R10)(R8*1), Y10, Y10
-	VADDPS 32(R10)(R8*1), Y11, Y11
-	LEAQ   (R10)(R8*2), R11
-	VADDPS (R11), Y12, Y12
-	VADDPS 32(R11), Y13, Y13
-	VADDPS (R11)(R8*1), Y14, Y14
-	VADDPS 32(R11)(R8*1), Y15, Y15
-
-write:
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	VMOVUPS Y6, (DX)(R8*1)
-	VMOVUPS Y7, 32(DX)(R8*1)
-	LEAQ    (DX)(R8*2), R10
+	JNE  xadd
+	VMOVUPS Y4, (R10)
+	VMOVUPS Y5, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VMOVUPS Y6, (R10)
+	VMOVUPS Y7, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
 	VMOVUPS Y8, (R10)
 	VMOVUPS Y9, 32(R10)
-	VMOVUPS Y10, (R10)(R8*1)
-	VMOVUPS Y11, 32(R10)(R8*1)
-	LEAQ    (R10)(R8*2), R11
-	VMOVUPS Y12, (R11)
-	VMOVUPS Y13, 32(R11)
-	VMOVUPS Y14, (R11)(R8*1)
-	VMOVUPS Y15, 32(R11)(R8*1)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VMOVUPS Y10, (R10)
+	VMOVUPS Y11, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VMOVUPS Y12, (R10)
+	VMOVUPS Y13, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VMOVUPS Y14, (R10)
+	VMOVUPS Y15, 32(R10)
+	JMP  xdone
+
+xadd:
+	VADDPS (R10), Y4, Y4
+	VADDPS 32(R10), Y5, Y5
+	VMOVUPS Y4, (R10)
+	VMOVUPS Y5, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VADDPS (R10), Y6, Y6
+	VADDPS 32(R10), Y7, Y7
+	VMOVUPS Y6, (R10)
+	VMOVUPS Y7, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VADDPS (R10), Y8, Y8
+	VADDPS 32(R10), Y9, Y9
+	VMOVUPS Y8, (R10)
+	VMOVUPS Y9, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VADDPS (R10), Y10, Y10
+	VADDPS 32(R10), Y11, Y11
+	VMOVUPS Y10, (R10)
+	VMOVUPS Y11, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VADDPS (R10), Y12, Y12
+	VADDPS 32(R10), Y13, Y13
+	VMOVUPS Y12, (R10)
+	VMOVUPS Y13, 32(R10)
+	DECQ R11
+	JE   xdone
+	ADDQ R8, R10
+	VADDPS (R10), Y14, Y14
+	VADDPS 32(R10), Y15, Y15
+	VMOVUPS Y14, (R10)
+	VMOVUPS Y15, 32(R10)
+
+xdone:
 	VZEROUPPER
 	RET
 
