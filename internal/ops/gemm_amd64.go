@@ -13,36 +13,27 @@ func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool, bias *float32,
 func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 
 var (
-	kernelAVX2 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernel6x16AVX2Strided(k, ap, bp, 16, c, ldc, add, bias, rows)
-	}, strided: kernel6x16AVX2Strided, mr: 6, nr: 16, name: "avx2-fma 6x16"}
-	kernelAVX512 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernel8x32AVX512Strided(k, ap, bp, 32, c, ldc, add, bias, rows)
-	}, strided: kernel8x32AVX512Strided, mr: 8, nr: 32, name: "avx512 8x32"}
+	kernelAVX2   = asmKernel(kernel6x16AVX2, 6, 16, "avx2-fma 6x16")
+	kernelAVX512 = asmKernel(kernel8x32AVX512, 8, 32, "avx512 8x32")
 )
 
-func kernel6x16AVX2Strided(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
-	_ = ap[k*6-1] // bounds the assembly relies on
-	_ = bp[(k-1)*ldb+15]
-	_ = c[(rows-1)*ldc+15]
-	var bp0 *float32
-	if bias != nil {
-		_ = bias[5]
-		bp0 = &bias[0]
+// asmKernel wraps an assembly micro-kernel for mr×nr tiles, checking the
+// bounds it relies on; packed panels are read with row stride nr.
+func asmKernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int), mr, nr int, name string) kernel {
+	strided := func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
+		_ = ap[k*mr-1]
+		_ = bp[(k-1)*ldb+nr-1]
+		_ = c[(rows-1)*ldc+nr-1]
+		var bp0 *float32
+		if bias != nil {
+			_ = bias[mr-1]
+			bp0 = &bias[0]
+		}
+		asm(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
 	}
-	kernel6x16AVX2(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
-}
-
-func kernel8x32AVX512Strided(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
-	_ = ap[k*8-1] // bounds the assembly relies on
-	_ = bp[(k-1)*ldb+31]
-	_ = c[(rows-1)*ldc+31]
-	var bp0 *float32
-	if bias != nil {
-		_ = bias[7]
-		bp0 = &bias[0]
-	}
-	kernel8x32AVX512(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
+	return kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
+		strided(k, ap, bp, nr, c, ldc, add, bias, rows)
+	}, strided: strided, mr: mr, nr: nr, name: name}
 }
 
 // HasAVX512 reports whether the AVX-512 micro-kernel is in use.
