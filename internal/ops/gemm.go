@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -61,35 +62,31 @@ func putGemmBuf(b *gemmBuf) {
 	}
 }
 
-// kernelFunc computes the mr×nr tile acc = Ap·Bp over depth k from packed
-// panels and stores its first rows rows to c (row stride ldc): c = acc, or
-// c += acc if add. Unless bias is nil, acc starts at bias[r] for row r (bias
-// holds mr values).
-type kernelFunc func(k int, ap, bp []float32, c []float32, ldc int, add bool, bias []float32, rows int)
+// kernelFunc computes the mr×nr tile acc = A·B over depth k, with A from a
+// packed panel and row p of B's nr columns at bp[p*ldb:] (ldb = nr for a
+// packed panel; larger to read B where it lies), and stores its first rows
+// rows to c (row stride ldc): c = acc, or c += acc if add. Unless bias is
+// nil, acc starts at bias[r] for row r (bias holds mr values).
+type kernelFunc func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int)
 
-// stridedFunc is a kernelFunc that reads B where it lies, row p of the
-// tile's nr columns at bp[p*ldb:], instead of from a packed panel.
-type stridedFunc func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int)
-
-// kernel is a micro-kernel with its tile shape, and its strided form if it
-// has one (then a B that is not transposed is not packed).
+// kernel is a micro-kernel with its tile shape.
 type kernel struct {
-	fn      kernelFunc
-	strided stridedFunc
-	mr, nr  int
-	name    string
+	fn     kernelFunc
+	mr, nr int
+	name   string
 }
 
 var (
-	kernelGo16 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernelGo(k, ap, bp, 16, c, ldc, add, bias, rows, 6, 16)
-	}, mr: 6, nr: 16, name: "go 6x16"}
-	kernelGo32 = kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernelGo(k, ap, bp, 32, c, ldc, add, bias, rows, 8, 32)
-	}, strided: func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
-		kernelGo(k, ap, bp, ldb, c, ldc, add, bias, rows, 8, 32)
-	}, mr: 8, nr: 32, name: "go 8x32"}
+	kernelGo16 = goKernel(6, 16)
+	kernelGo32 = goKernel(8, 32)
 )
+
+// goKernel is the portable micro-kernel for mr×nr tiles.
+func goKernel(mr, nr int) kernel {
+	return kernel{fn: func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
+		kernelGo(k, ap, bp, ldb, c, ldc, add, bias, rows, mr, nr)
+	}, mr: mr, nr: nr, name: fmt.Sprintf("go %dx%d", mr, nr)}
+}
 
 // microKernel is the fastest kernel this CPU runs (set in init).
 var microKernel = kernelGo16
@@ -128,9 +125,9 @@ func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, bet
 	scaleRows(c, m, n, ldc, beta)
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
-	// With a strided kernel, B (not transposed) is read where it lies; only
-	// a last, partial panel is packed (zero-padded).
-	direct := !transB && kern.strided != nil
+	// B, unless transposed, is read where it lies; only a last, partial
+	// panel is packed (zero-padded).
+	direct := !transB
 	nr := kern.nr
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -255,15 +252,15 @@ func macroKernel(kern kernel, buf *gemmBuf, pa, pb, bd []float32, ldb int, c []f
 			}
 			if jr+nr <= nb {
 				if bd != nil {
-					kern.strided(kb, ap, bd[jr:], ldb, c[ci:], ldc, add, rb, rows)
+					kern.fn(kb, ap, bd[jr:], ldb, c[ci:], ldc, add, rb, rows)
 				} else {
-					kern.fn(kb, ap, bp, c[ci:], ldc, add, rb, rows)
+					kern.fn(kb, ap, bp, nr, c[ci:], ldc, add, rb, rows)
 				}
 				continue
 			}
 			// A tile past C's last column: compute it into the scratch
 			// tile, then store the part that lies inside C.
-			kern.fn(kb, ap, bp, buf.tile[:], nr, false, rb, mr)
+			kern.fn(kb, ap, bp, nr, buf.tile[:], nr, false, rb, mr)
 			cols := nb - jr
 			for r := range rows {
 				dst := c[ci+r*ldc : ci+r*ldc+cols]
@@ -448,7 +445,7 @@ func PeakGFLOPS(d time.Duration) float64 {
 	calls := 0
 	for time.Since(start) < d {
 		for range 1000 {
-			microKernel.fn(kc, ap, bp, c[:], microKernel.nr, true, nil, mr)
+			microKernel.fn(kc, ap, bp, microKernel.nr, c[:], microKernel.nr, true, nil, mr)
 		}
 		calls += 1000
 	}

@@ -18,9 +18,9 @@ var (
 )
 
 // asmKernel wraps an assembly micro-kernel for mr×nr tiles, checking the
-// bounds it relies on; packed panels are read with row stride nr.
+// bounds it relies on.
 func asmKernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int), mr, nr int, name string) kernel {
-	strided := func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
+	return kernel{fn: func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
 		_ = ap[k*mr-1]
 		_ = bp[(k-1)*ldb+nr-1]
 		_ = c[(rows-1)*ldc+nr-1]
@@ -30,10 +30,7 @@ func asmKernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *floa
 			bp0 = &bias[0]
 		}
 		asm(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
-	}
-	return kernel{fn: func(k int, ap, bp, c []float32, ldc int, add bool, bias []float32, rows int) {
-		strided(k, ap, bp, nr, c, ldc, add, bias, rows)
-	}, strided: strided, mr: mr, nr: nr, name: name}
+	}, mr: mr, nr: nr, name: name}
 }
 
 // HasAVX512 reports whether the AVX-512 micro-kernel is in use.

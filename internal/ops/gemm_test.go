@@ -125,7 +125,7 @@ func TestMicroKernelBiasRows(t *testing.T) {
 					ldc := nr + 5
 					c := randSlice(rng, (mr+1)*ldc)
 					orig := append([]float32(nil), c...)
-					kern.fn(k, ap, bp, c, ldc, add, bias, rows)
+					kern.fn(k, ap, bp, nr, c, ldc, add, bias, rows)
 					for r := range mr + 1 {
 						for j := range ldc {
 							want := orig[r*ldc+j]
