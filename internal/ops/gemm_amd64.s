@@ -1,37 +1,83 @@
 #include "textflag.h"
 
+// The two micro-kernels share their registers and structure: SI walks the
+// packed A panel, DI the B rows (R12 = B's row stride in bytes), R10 the
+// bias and then the rows of C (R8 = C's row stride in bytes), R11 counts
+// the rows to store, CX the depth left. These macros are their pieces.
+
+// KBIAS starts an accumulator row pair at the bias of row off/4.
+#define KBIAS(off, a, b) \
+	VBROADCASTSS off(R10), a; \
+	VMOVAPS      a, b
+
+// KPUT stores a row pair (its second half at byte offset half), KADD adds
+// it to C's row first; KNEXT moves to the next row of C, or to done after
+// the last one.
+#define KPUT(a, b, half) \
+	VMOVUPS a, (R10); \
+	VMOVUPS b, half(R10)
+
+#define KADD(a, b, half) \
+	VADDPS  (R10), a, a; \
+	VADDPS  half(R10), b, b; \
+	VMOVUPS a, (R10); \
+	VMOVUPS b, half(R10)
+
+#define KNEXT(done) \
+	DECQ R11; \
+	JE   done; \
+	ADDQ R8, R10
+
+// XSTEP is one depth step of the 6×16 kernel: a row of B times six of A.
+#define XSTEP \
+	VMOVUPS      (DI), Y0; \
+	VMOVUPS      32(DI), Y1; \
+	VBROADCASTSS 0(SI), Y2; \
+	VFMADD231PS  Y0, Y2, Y4; \
+	VFMADD231PS  Y1, Y2, Y5; \
+	VBROADCASTSS 4(SI), Y3; \
+	VFMADD231PS  Y0, Y3, Y6; \
+	VFMADD231PS  Y1, Y3, Y7; \
+	VBROADCASTSS 8(SI), Y2; \
+	VFMADD231PS  Y0, Y2, Y8; \
+	VFMADD231PS  Y1, Y2, Y9; \
+	VBROADCASTSS 12(SI), Y3; \
+	VFMADD231PS  Y0, Y3, Y10; \
+	VFMADD231PS  Y1, Y3, Y11; \
+	VBROADCASTSS 16(SI), Y2; \
+	VFMADD231PS  Y0, Y2, Y12; \
+	VFMADD231PS  Y1, Y2, Y13; \
+	VBROADCASTSS 20(SI), Y3; \
+	VFMADD231PS  Y0, Y3, Y14; \
+	VFMADD231PS  Y1, Y3, Y15; \
+	ADDQ         $24, SI; \
+	ADDQ         R12, DI
+
 // func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 //
 // C[0:rows, 0:16] (row stride ldc floats) = or += Σ_p ap[p*6+r] · bp[p*ldb+j],
-// starting the sums at bias[r] (six values) unless bias is nil, as the
-// AVX-512 kernel does. Twelve YMM accumulators hold the tile: Y4..Y15 = rows
-// 0..5 × two halves.
+// starting the sums at bias[r] (six values) unless bias is nil. Twelve YMM
+// accumulators hold the tile: Y4..Y15 = rows 0..5 × two halves.
 TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-72
-	MOVQ k+0(FP), CX
-	MOVQ ap+8(FP), SI
-	MOVQ bp+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
+	MOVQ    k+0(FP), CX
+	MOVQ    ap+8(FP), SI
+	MOVQ    bp+16(FP), DI
+	MOVQ    c+24(FP), DX
+	MOVQ    ldc+32(FP), R8
+	SHLQ    $2, R8
 	MOVBQZX add+40(FP), R9
-	MOVQ ldb+64(FP), R12
-	SHLQ $2, R12
-	MOVQ bias+48(FP), R10
-	TESTQ R10, R10
-	JE   xzero
-	VBROADCASTSS 0(R10), Y4
-	VMOVAPS Y4, Y5
-	VBROADCASTSS 4(R10), Y6
-	VMOVAPS Y6, Y7
-	VBROADCASTSS 8(R10), Y8
-	VMOVAPS Y8, Y9
-	VBROADCASTSS 12(R10), Y10
-	VMOVAPS Y10, Y11
-	VBROADCASTSS 16(R10), Y12
-	VMOVAPS Y12, Y13
-	VBROADCASTSS 20(R10), Y14
-	VMOVAPS Y14, Y15
-	JMP  xstart
+	MOVQ    ldb+64(FP), R12
+	SHLQ    $2, R12
+	MOVQ    bias+48(FP), R10
+	TESTQ   R10, R10
+	JE      xzero
+	KBIAS(0, Y4, Y5)
+	KBIAS(4, Y6, Y7)
+	KBIAS(8, Y8, Y9)
+	KBIAS(12, Y10, Y11)
+	KBIAS(16, Y12, Y13)
+	KBIAS(20, Y14, Y15)
+	JMP     xloop
 
 xzero:
 	VXORPS Y4, Y4, Y4
@@ -47,157 +93,49 @@ xzero:
 	VXORPS Y14, Y14, Y14
 	VXORPS Y15, Y15, Y15
 
-xstart:
+xloop:
 	CMPQ CX, $2
-	JLT  tail
-
-loop2:
-	VMOVUPS      (DI), Y0
-	VMOVUPS      32(DI), Y1
-	VBROADCASTSS (SI), Y2
-	VBROADCASTSS 4(SI), Y3
-	VFMADD231PS  Y0, Y2, Y4
-	VFMADD231PS  Y1, Y2, Y5
-	VFMADD231PS  Y0, Y3, Y6
-	VFMADD231PS  Y1, Y3, Y7
-	VBROADCASTSS 8(SI), Y2
-	VBROADCASTSS 12(SI), Y3
-	VFMADD231PS  Y0, Y2, Y8
-	VFMADD231PS  Y1, Y2, Y9
-	VFMADD231PS  Y0, Y3, Y10
-	VFMADD231PS  Y1, Y3, Y11
-	VBROADCASTSS 16(SI), Y2
-	VBROADCASTSS 20(SI), Y3
-	VFMADD231PS  Y0, Y2, Y12
-	VFMADD231PS  Y1, Y2, Y13
-	VFMADD231PS  Y0, Y3, Y14
-	VFMADD231PS  Y1, Y3, Y15
-
-	VMOVUPS      (DI)(R12*1), Y0
-	VMOVUPS      32(DI)(R12*1), Y1
-	VBROADCASTSS 24(SI), Y2
-	VBROADCASTSS 28(SI), Y3
-	VFMADD231PS  Y0, Y2, Y4
-	VFMADD231PS  Y1, Y2, Y5
-	VFMADD231PS  Y0, Y3, Y6
-	VFMADD231PS  Y1, Y3, Y7
-	VBROADCASTSS 32(SI), Y2
-	VBROADCASTSS 36(SI), Y3
-	VFMADD231PS  Y0, Y2, Y8
-	VFMADD231PS  Y1, Y2, Y9
-	VFMADD231PS  Y0, Y3, Y10
-	VFMADD231PS  Y1, Y3, Y11
-	VBROADCASTSS 40(SI), Y2
-	VBROADCASTSS 44(SI), Y3
-	VFMADD231PS  Y0, Y2, Y12
-	VFMADD231PS  Y1, Y2, Y13
-	VFMADD231PS  Y0, Y3, Y14
-	VFMADD231PS  Y1, Y3, Y15
-
-	ADDQ $48, SI
-	LEAQ (DI)(R12*2), DI
+	JLT  xtail
+	XSTEP
+	XSTEP
 	SUBQ $2, CX
-	CMPQ CX, $2
-	JGE  loop2
+	JMP  xloop
 
-tail:
+xtail:
 	TESTQ CX, CX
-	JE    store
-	VMOVUPS      (DI), Y0
-	VMOVUPS      32(DI), Y1
-	VBROADCASTSS (SI), Y2
-	VBROADCASTSS 4(SI), Y3
-	VFMADD231PS  Y0, Y2, Y4
-	VFMADD231PS  Y1, Y2, Y5
-	VFMADD231PS  Y0, Y3, Y6
-	VFMADD231PS  Y1, Y3, Y7
-	VBROADCASTSS 8(SI), Y2
-	VBROADCASTSS 12(SI), Y3
-	VFMADD231PS  Y0, Y2, Y8
-	VFMADD231PS  Y1, Y2, Y9
-	VFMADD231PS  Y0, Y3, Y10
-	VFMADD231PS  Y1, Y3, Y11
-	VBROADCASTSS 16(SI), Y2
-	VBROADCASTSS 20(SI), Y3
-	VFMADD231PS  Y0, Y2, Y12
-	VFMADD231PS  Y1, Y2, Y13
-	VFMADD231PS  Y0, Y3, Y14
-	VFMADD231PS  Y1, Y3, Y15
+	JE    xstore
+	XSTEP
 
-store:
-	MOVQ rows+56(FP), R11
-	MOVQ DX, R10
+xstore:
+	MOVQ  rows+56(FP), R11
+	MOVQ  DX, R10
 	TESTQ R9, R9
-	JNE  xadd
-	VMOVUPS Y4, (R10)
-	VMOVUPS Y5, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VMOVUPS Y6, (R10)
-	VMOVUPS Y7, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VMOVUPS Y8, (R10)
-	VMOVUPS Y9, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VMOVUPS Y10, (R10)
-	VMOVUPS Y11, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VMOVUPS Y12, (R10)
-	VMOVUPS Y13, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VMOVUPS Y14, (R10)
-	VMOVUPS Y15, 32(R10)
-	JMP  xdone
+	JNE   xadd
+	KPUT(Y4, Y5, 32)
+	KNEXT(xdone)
+	KPUT(Y6, Y7, 32)
+	KNEXT(xdone)
+	KPUT(Y8, Y9, 32)
+	KNEXT(xdone)
+	KPUT(Y10, Y11, 32)
+	KNEXT(xdone)
+	KPUT(Y12, Y13, 32)
+	KNEXT(xdone)
+	KPUT(Y14, Y15, 32)
+	JMP xdone
 
 xadd:
-	VADDPS (R10), Y4, Y4
-	VADDPS 32(R10), Y5, Y5
-	VMOVUPS Y4, (R10)
-	VMOVUPS Y5, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VADDPS (R10), Y6, Y6
-	VADDPS 32(R10), Y7, Y7
-	VMOVUPS Y6, (R10)
-	VMOVUPS Y7, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VADDPS (R10), Y8, Y8
-	VADDPS 32(R10), Y9, Y9
-	VMOVUPS Y8, (R10)
-	VMOVUPS Y9, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VADDPS (R10), Y10, Y10
-	VADDPS 32(R10), Y11, Y11
-	VMOVUPS Y10, (R10)
-	VMOVUPS Y11, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VADDPS (R10), Y12, Y12
-	VADDPS 32(R10), Y13, Y13
-	VMOVUPS Y12, (R10)
-	VMOVUPS Y13, 32(R10)
-	DECQ R11
-	JE   xdone
-	ADDQ R8, R10
-	VADDPS (R10), Y14, Y14
-	VADDPS 32(R10), Y15, Y15
-	VMOVUPS Y14, (R10)
-	VMOVUPS Y15, 32(R10)
+	KADD(Y4, Y5, 32)
+	KNEXT(xdone)
+	KADD(Y6, Y7, 32)
+	KNEXT(xdone)
+	KADD(Y8, Y9, 32)
+	KNEXT(xdone)
+	KADD(Y10, Y11, 32)
+	KNEXT(xdone)
+	KADD(Y12, Y13, 32)
+	KNEXT(xdone)
+	KADD(Y14, Y15, 32)
 
 xdone:
 	VZEROUPPER
@@ -315,44 +253,66 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
+// YSTEP is one depth step of the 8×32 kernel: a row of B times eight of A.
+#define YSTEP \
+	VMOVUPS      (DI), Z0; \
+	VMOVUPS      64(DI), Z1; \
+	VBROADCASTSS 0(SI), Z2; \
+	VFMADD231PS  Z0, Z2, Z4; \
+	VFMADD231PS  Z1, Z2, Z5; \
+	VBROADCASTSS 4(SI), Z3; \
+	VFMADD231PS  Z0, Z3, Z6; \
+	VFMADD231PS  Z1, Z3, Z7; \
+	VBROADCASTSS 8(SI), Z2; \
+	VFMADD231PS  Z0, Z2, Z8; \
+	VFMADD231PS  Z1, Z2, Z9; \
+	VBROADCASTSS 12(SI), Z3; \
+	VFMADD231PS  Z0, Z3, Z10; \
+	VFMADD231PS  Z1, Z3, Z11; \
+	VBROADCASTSS 16(SI), Z2; \
+	VFMADD231PS  Z0, Z2, Z12; \
+	VFMADD231PS  Z1, Z2, Z13; \
+	VBROADCASTSS 20(SI), Z3; \
+	VFMADD231PS  Z0, Z3, Z14; \
+	VFMADD231PS  Z1, Z3, Z15; \
+	VBROADCASTSS 24(SI), Z2; \
+	VFMADD231PS  Z0, Z2, Z16; \
+	VFMADD231PS  Z1, Z2, Z17; \
+	VBROADCASTSS 28(SI), Z3; \
+	VFMADD231PS  Z0, Z3, Z18; \
+	VFMADD231PS  Z1, Z3, Z19; \
+	ADDQ         $32, SI; \
+	ADDQ         R12, DI
+
 // func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 //
 // C[0:rows, 0:32] (row stride ldc floats) = or += Σ_p ap[p*8+r] · bp[p*ldb+j],
 // starting the sums at bias[r] (eight values) unless bias is nil; rows ≤ 8
-// lets an edge tile store only the rows inside C.
-// ldb is 32 for a packed panel; a larger one reads B where it lies (no
-// packing). Sixteen ZMM accumulators hold the tile: Z4..Z19 = rows 0..7 ×
-// two halves.
+// lets an edge tile store only the rows inside C; ldb is 32 for a packed
+// panel, larger to read B where it lies. Sixteen ZMM accumulators hold the
+// tile: Z4..Z19 = rows 0..7 × two halves.
 TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-72
-	MOVQ k+0(FP), CX
-	MOVQ ap+8(FP), SI
-	MOVQ bp+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
-	SHLQ $2, R8
+	MOVQ    k+0(FP), CX
+	MOVQ    ap+8(FP), SI
+	MOVQ    bp+16(FP), DI
+	MOVQ    c+24(FP), DX
+	MOVQ    ldc+32(FP), R8
+	SHLQ    $2, R8
 	MOVBQZX add+40(FP), R9
-	MOVQ ldb+64(FP), R12
-	SHLQ $2, R12
-	MOVQ bias+48(FP), R10
-	TESTQ R10, R10
-	JE   yzero
-	VBROADCASTSS 0(R10), Z4
-	VMOVAPS Z4, Z5
-	VBROADCASTSS 4(R10), Z6
-	VMOVAPS Z6, Z7
-	VBROADCASTSS 8(R10), Z8
-	VMOVAPS Z8, Z9
-	VBROADCASTSS 12(R10), Z10
-	VMOVAPS Z10, Z11
-	VBROADCASTSS 16(R10), Z12
-	VMOVAPS Z12, Z13
-	VBROADCASTSS 20(R10), Z14
-	VMOVAPS Z14, Z15
-	VBROADCASTSS 24(R10), Z16
-	VMOVAPS Z16, Z17
-	VBROADCASTSS 28(R10), Z18
-	VMOVAPS Z18, Z19
-	JMP  ystart
+	MOVQ    ldb+64(FP), R12
+	SHLQ    $2, R12
+	MOVQ    bias+48(FP), R10
+	TESTQ   R10, R10
+	JE      yzero
+	KBIAS(0, Z4, Z5)
+	KBIAS(4, Z6, Z7)
+	KBIAS(8, Z8, Z9)
+	KBIAS(12, Z10, Z11)
+	KBIAS(16, Z12, Z13)
+	KBIAS(20, Z14, Z15)
+	KBIAS(24, Z16, Z17)
+	KBIAS(28, Z18, Z19)
+	JMP     yloop
 
 yzero:
 	VPXORD Z4, Z4, Z4
@@ -372,197 +332,57 @@ yzero:
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 
-ystart:
+yloop:
 	CMPQ CX, $2
 	JLT  ytail
-
-yloop2:
-	VMOVUPS 0(DI), Z0
-	VMOVUPS 64(DI), Z1
-	VBROADCASTSS 0(SI), Z2
-	VFMADD231PS Z0, Z2, Z4
-	VFMADD231PS Z1, Z2, Z5
-	VBROADCASTSS 4(SI), Z3
-	VFMADD231PS Z0, Z3, Z6
-	VFMADD231PS Z1, Z3, Z7
-	VBROADCASTSS 8(SI), Z2
-	VFMADD231PS Z0, Z2, Z8
-	VFMADD231PS Z1, Z2, Z9
-	VBROADCASTSS 12(SI), Z3
-	VFMADD231PS Z0, Z3, Z10
-	VFMADD231PS Z1, Z3, Z11
-	VBROADCASTSS 16(SI), Z2
-	VFMADD231PS Z0, Z2, Z12
-	VFMADD231PS Z1, Z2, Z13
-	VBROADCASTSS 20(SI), Z3
-	VFMADD231PS Z0, Z3, Z14
-	VFMADD231PS Z1, Z3, Z15
-	VBROADCASTSS 24(SI), Z2
-	VFMADD231PS Z0, Z2, Z16
-	VFMADD231PS Z1, Z2, Z17
-	VBROADCASTSS 28(SI), Z3
-	VFMADD231PS Z0, Z3, Z18
-	VFMADD231PS Z1, Z3, Z19
-	VMOVUPS 0(DI)(R12*1), Z0
-	VMOVUPS 64(DI)(R12*1), Z1
-	VBROADCASTSS 32(SI), Z2
-	VFMADD231PS Z0, Z2, Z4
-	VFMADD231PS Z1, Z2, Z5
-	VBROADCASTSS 36(SI), Z3
-	VFMADD231PS Z0, Z3, Z6
-	VFMADD231PS Z1, Z3, Z7
-	VBROADCASTSS 40(SI), Z2
-	VFMADD231PS Z0, Z2, Z8
-	VFMADD231PS Z1, Z2, Z9
-	VBROADCASTSS 44(SI), Z3
-	VFMADD231PS Z0, Z3, Z10
-	VFMADD231PS Z1, Z3, Z11
-	VBROADCASTSS 48(SI), Z2
-	VFMADD231PS Z0, Z2, Z12
-	VFMADD231PS Z1, Z2, Z13
-	VBROADCASTSS 52(SI), Z3
-	VFMADD231PS Z0, Z3, Z14
-	VFMADD231PS Z1, Z3, Z15
-	VBROADCASTSS 56(SI), Z2
-	VFMADD231PS Z0, Z2, Z16
-	VFMADD231PS Z1, Z2, Z17
-	VBROADCASTSS 60(SI), Z3
-	VFMADD231PS Z0, Z3, Z18
-	VFMADD231PS Z1, Z3, Z19
-	ADDQ $64, SI
-	LEAQ (DI)(R12*2), DI
+	YSTEP
+	YSTEP
 	SUBQ $2, CX
-	CMPQ CX, $2
-	JGE  yloop2
+	JMP  yloop
 
 ytail:
 	TESTQ CX, CX
 	JE    ystore
-	VMOVUPS 0(DI), Z0
-	VMOVUPS 64(DI), Z1
-	VBROADCASTSS 0(SI), Z2
-	VFMADD231PS Z0, Z2, Z4
-	VFMADD231PS Z1, Z2, Z5
-	VBROADCASTSS 4(SI), Z3
-	VFMADD231PS Z0, Z3, Z6
-	VFMADD231PS Z1, Z3, Z7
-	VBROADCASTSS 8(SI), Z2
-	VFMADD231PS Z0, Z2, Z8
-	VFMADD231PS Z1, Z2, Z9
-	VBROADCASTSS 12(SI), Z3
-	VFMADD231PS Z0, Z3, Z10
-	VFMADD231PS Z1, Z3, Z11
-	VBROADCASTSS 16(SI), Z2
-	VFMADD231PS Z0, Z2, Z12
-	VFMADD231PS Z1, Z2, Z13
-	VBROADCASTSS 20(SI), Z3
-	VFMADD231PS Z0, Z3, Z14
-	VFMADD231PS Z1, Z3, Z15
-	VBROADCASTSS 24(SI), Z2
-	VFMADD231PS Z0, Z2, Z16
-	VFMADD231PS Z1, Z2, Z17
-	VBROADCASTSS 28(SI), Z3
-	VFMADD231PS Z0, Z3, Z18
-	VFMADD231PS Z1, Z3, Z19
+	YSTEP
 
 ystore:
-	MOVQ rows+56(FP), R11
-	MOVQ DX, R10
+	MOVQ  rows+56(FP), R11
+	MOVQ  DX, R10
 	TESTQ R9, R9
-	JNE  yadd
-	VMOVUPS Z4, (R10)
-	VMOVUPS Z5, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z6, (R10)
-	VMOVUPS Z7, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z8, (R10)
-	VMOVUPS Z9, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z10, (R10)
-	VMOVUPS Z11, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z12, (R10)
-	VMOVUPS Z13, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z14, (R10)
-	VMOVUPS Z15, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z16, (R10)
-	VMOVUPS Z17, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VMOVUPS Z18, (R10)
-	VMOVUPS Z19, 64(R10)
-	JMP  ydone
+	JNE   yadd
+	KPUT(Z4, Z5, 64)
+	KNEXT(ydone)
+	KPUT(Z6, Z7, 64)
+	KNEXT(ydone)
+	KPUT(Z8, Z9, 64)
+	KNEXT(ydone)
+	KPUT(Z10, Z11, 64)
+	KNEXT(ydone)
+	KPUT(Z12, Z13, 64)
+	KNEXT(ydone)
+	KPUT(Z14, Z15, 64)
+	KNEXT(ydone)
+	KPUT(Z16, Z17, 64)
+	KNEXT(ydone)
+	KPUT(Z18, Z19, 64)
+	JMP ydone
 
 yadd:
-	VADDPS (R10), Z4, Z4
-	VADDPS 64(R10), Z5, Z5
-	VMOVUPS Z4, (R10)
-	VMOVUPS Z5, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z6, Z6
-	VADDPS 64(R10), Z7, Z7
-	VMOVUPS Z6, (R10)
-	VMOVUPS Z7, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z8, Z8
-	VADDPS 64(R10), Z9, Z9
-	VMOVUPS Z8, (R10)
-	VMOVUPS Z9, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z10, Z10
-	VADDPS 64(R10), Z11, Z11
-	VMOVUPS Z10, (R10)
-	VMOVUPS Z11, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z12, Z12
-	VADDPS 64(R10), Z13, Z13
-	VMOVUPS Z12, (R10)
-	VMOVUPS Z13, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z14, Z14
-	VADDPS 64(R10), Z15, Z15
-	VMOVUPS Z14, (R10)
-	VMOVUPS Z15, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z16, Z16
-	VADDPS 64(R10), Z17, Z17
-	VMOVUPS Z16, (R10)
-	VMOVUPS Z17, 64(R10)
-	DECQ R11
-	JE   ydone
-	ADDQ R8, R10
-	VADDPS (R10), Z18, Z18
-	VADDPS 64(R10), Z19, Z19
-	VMOVUPS Z18, (R10)
-	VMOVUPS Z19, 64(R10)
+	KADD(Z4, Z5, 64)
+	KNEXT(ydone)
+	KADD(Z6, Z7, 64)
+	KNEXT(ydone)
+	KADD(Z8, Z9, 64)
+	KNEXT(ydone)
+	KADD(Z10, Z11, 64)
+	KNEXT(ydone)
+	KADD(Z12, Z13, 64)
+	KNEXT(ydone)
+	KADD(Z14, Z15, 64)
+	KNEXT(ydone)
+	KADD(Z16, Z17, 64)
+	KNEXT(ydone)
+	KADD(Z18, Z19, 64)
 
 ydone:
 	VZEROUPPER
