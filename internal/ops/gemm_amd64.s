@@ -5,6 +5,26 @@
 // bias and then the rows of C (R8 = C's row stride in bytes), R11 counts
 // the rows to store, CX the depth left. These macros are their pieces.
 
+// KARGS loads the kernels' arguments (the flags end set by bias == nil);
+// KSTORE gets ready to store (the flags end set by !add).
+#define KARGS \
+	MOVQ    k+0(FP), CX; \
+	MOVQ    ap+8(FP), SI; \
+	MOVQ    bp+16(FP), DI; \
+	MOVQ    c+24(FP), DX; \
+	MOVQ    ldc+32(FP), R8; \
+	SHLQ    $2, R8; \
+	MOVBQZX add+40(FP), R9; \
+	MOVQ    ldb+64(FP), R12; \
+	SHLQ    $2, R12; \
+	MOVQ    bias+48(FP), R10; \
+	TESTQ   R10, R10
+
+#define KSTORE \
+	MOVQ  rows+56(FP), R11; \
+	MOVQ  DX, R10; \
+	TESTQ R9, R9
+
 // KBIAS starts an accumulator row pair at the bias of row off/4.
 #define KBIAS(off, a, b) \
 	VBROADCASTSS off(R10), a; \
@@ -59,17 +79,7 @@
 // starting the sums at bias[r] (six values) unless bias is nil. Twelve YMM
 // accumulators hold the tile: Y4..Y15 = rows 0..5 × two halves.
 TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-72
-	MOVQ    k+0(FP), CX
-	MOVQ    ap+8(FP), SI
-	MOVQ    bp+16(FP), DI
-	MOVQ    c+24(FP), DX
-	MOVQ    ldc+32(FP), R8
-	SHLQ    $2, R8
-	MOVBQZX add+40(FP), R9
-	MOVQ    ldb+64(FP), R12
-	SHLQ    $2, R12
-	MOVQ    bias+48(FP), R10
-	TESTQ   R10, R10
+	KARGS
 	JE      xzero
 	KBIAS(0, Y4, Y5)
 	KBIAS(4, Y6, Y7)
@@ -107,9 +117,7 @@ xtail:
 	XSTEP
 
 xstore:
-	MOVQ  rows+56(FP), R11
-	MOVQ  DX, R10
-	TESTQ R9, R9
+	KSTORE
 	JNE   xadd
 	KPUT(Y4, Y5, 32)
 	KNEXT(xdone)
@@ -292,17 +300,7 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 // panel, larger to read B where it lies. Sixteen ZMM accumulators hold the
 // tile: Z4..Z19 = rows 0..7 × two halves.
 TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-72
-	MOVQ    k+0(FP), CX
-	MOVQ    ap+8(FP), SI
-	MOVQ    bp+16(FP), DI
-	MOVQ    c+24(FP), DX
-	MOVQ    ldc+32(FP), R8
-	SHLQ    $2, R8
-	MOVBQZX add+40(FP), R9
-	MOVQ    ldb+64(FP), R12
-	SHLQ    $2, R12
-	MOVQ    bias+48(FP), R10
-	TESTQ   R10, R10
+	KARGS
 	JE      yzero
 	KBIAS(0, Z4, Z5)
 	KBIAS(4, Z6, Z7)
@@ -346,9 +344,7 @@ ytail:
 	YSTEP
 
 ystore:
-	MOVQ  rows+56(FP), R11
-	MOVQ  DX, R10
-	TESTQ R9, R9
+	KSTORE
 	JNE   yadd
 	KPUT(Z4, Z5, 64)
 	KNEXT(ydone)
