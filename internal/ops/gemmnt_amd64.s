@@ -1,5 +1,14 @@
 #include "textflag.h"
 
+// NTCOL loads 16 values of one B row from addr into zb and accumulates its
+// products with the four A rows (Z0..Z3) into a0..a3.
+#define NTCOL(addr, zb, a0, a1, a2, a3) \
+	VMOVUPS     addr, zb; \
+	VFMADD231PS zb, Z0, a0; \
+	VFMADD231PS zb, Z1, a1; \
+	VFMADD231PS zb, Z2, a2; \
+	VFMADD231PS zb, Z3, a3
+
 // func gemmNT4x5AVX512(k int, a *float32, lda int, b *float32, ldb int, acc *float32)
 //
 // acc[(j*4+i)*16 + l] += Σ_{p<k, p%16=l} a[i*lda+p] · b[j*ldb+p] for i < 4,
@@ -43,31 +52,11 @@ loop:
 	VMOVUPS (SI)(R8*1), Z1
 	VMOVUPS (SI)(R8*2), Z2
 	VMOVUPS (SI)(R9*1), Z3
-	VMOVUPS (DI), Z4
-	VFMADD231PS Z4, Z0, Z8
-	VFMADD231PS Z4, Z1, Z9
-	VFMADD231PS Z4, Z2, Z10
-	VFMADD231PS Z4, Z3, Z11
-	VMOVUPS (DI)(R10*1), Z5
-	VFMADD231PS Z5, Z0, Z12
-	VFMADD231PS Z5, Z1, Z13
-	VFMADD231PS Z5, Z2, Z14
-	VFMADD231PS Z5, Z3, Z15
-	VMOVUPS (DI)(R10*2), Z6
-	VFMADD231PS Z6, Z0, Z16
-	VFMADD231PS Z6, Z1, Z17
-	VFMADD231PS Z6, Z2, Z18
-	VFMADD231PS Z6, Z3, Z19
-	VMOVUPS (DI)(R11*1), Z7
-	VFMADD231PS Z7, Z0, Z20
-	VFMADD231PS Z7, Z1, Z21
-	VFMADD231PS Z7, Z2, Z22
-	VFMADD231PS Z7, Z3, Z23
-	VMOVUPS (DI)(R10*4), Z4
-	VFMADD231PS Z4, Z0, Z24
-	VFMADD231PS Z4, Z1, Z25
-	VFMADD231PS Z4, Z2, Z26
-	VFMADD231PS Z4, Z3, Z27
+	NTCOL((DI), Z4, Z8, Z9, Z10, Z11)
+	NTCOL((DI)(R10*1), Z5, Z12, Z13, Z14, Z15)
+	NTCOL((DI)(R10*2), Z6, Z16, Z17, Z18, Z19)
+	NTCOL((DI)(R11*1), Z7, Z20, Z21, Z22, Z23)
+	NTCOL((DI)(R10*4), Z4, Z24, Z25, Z26, Z27)
 	ADDQ $64, SI
 	ADDQ $64, DI
 	SUBQ $16, CX
