@@ -3,6 +3,18 @@
 // Element-wise kernels for batch norm and ReLU, 8 floats at a time; n is a
 // multiple of 8 (the Go wrappers handle the rest).
 
+// HSUM2 sums the eight lanes of Y0 into X0 and those of Y1 into X1 (the
+// reductions' two results), using X2 and X3.
+#define HSUM2 \
+	VEXTRACTF128 $1, Y0, X2; \
+	VADDPS       X2, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VHADDPS      X0, X0, X0; \
+	VEXTRACTF128 $1, Y1, X3; \
+	VADDPS       X3, X1, X1; \
+	VHADDPS      X1, X1, X1; \
+	VHADDPS      X1, X1, X1
+
 // func affineAVX2(n int, x, y *float32, scale, shift float32, relu bool)
 // y = x·scale + shift, clamped at 0 if relu.
 TEXT ·affineAVX2(SB), NOSPLIT, $0-33
@@ -80,14 +92,7 @@ sqtail:
 sqdone:
 	VADDPS       Y2, Y0, Y0
 	VADDPS       Y3, Y1, Y1
-	VEXTRACTF128 $1, Y0, X2
-	VADDPS       X2, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VEXTRACTF128 $1, Y1, X3
-	VADDPS       X3, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
+	HSUM2
 	VZEROUPPER
 	MOVSS        X0, s+24(FP)
 	MOVSS        X1, sq+28(FP)
@@ -135,14 +140,7 @@ sdtail:
 sddone:
 	VADDPS       Y2, Y0, Y0
 	VADDPS       Y3, Y1, Y1
-	VEXTRACTF128 $1, Y0, X2
-	VADDPS       X2, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VEXTRACTF128 $1, Y1, X3
-	VADDPS       X3, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
+	HSUM2
 	VZEROUPPER
 	MOVSS        X0, s+32(FP)
 	MOVSS        X1, d+36(FP)
@@ -704,14 +702,7 @@ srloop:
 	JMP         srloop
 
 srdone:
-	VEXTRACTF128 $1, Y0, X2
-	VADDPS       X2, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VEXTRACTF128 $1, Y1, X3
-	VADDPS       X3, X1, X1
-	VHADDPS      X1, X1, X1
-	VHADDPS      X1, X1, X1
+	HSUM2
 	MOVSS        X0, s+40(FP)
 	MOVSS        X1, d+44(FP)
 	VZEROUPPER
