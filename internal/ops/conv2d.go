@@ -387,23 +387,24 @@ func im2colTo(x, col []float32, ld int, d convDims) {
 // has AVX2: one call per image rather than one per row).
 var im2colS1 = im2colS1Go
 
-func im2colS1Go(x, col []float32, d convDims, ld int) { im2colPart(x, col, d, ld, 0, d.C*d.K) }
+func im2colS1Go(x, col []float32, d convDims, ld int) { s1Rows(x, col, d, ld, 0, d.C*d.K, 0, false) }
 
-// s1Rows moves the output columns from ox0 on between x and col (rows ld
-// floats apart), for stride 1 and no padding: col = im2col(x) if !add,
-// x += col2im(col) if add.
-func s1Rows(x, col []float32, d convDims, ld, ox0 int, add bool) {
+// s1Rows moves, for stride 1 and no padding, the output columns from ox0 on
+// of kernel rows q in [qlo, qhi) (q = c·K + ki) between x and col (rows ld
+// floats apart): col = im2col(x) if !add, x += col2im(col) if add. Every tap
+// is inside the image, and row (c,ki,kj) of col is OH runs of OW
+// consecutive input pixels.
+func s1Rows(x, col []float32, d convDims, ld, qlo, qhi, ox0 int, add bool) {
 	pix := d.pix()
-	for c := range d.C {
+	for q := qlo; q < qhi; q++ {
+		c, ki := q/d.K, q%d.K
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-		for ki := range d.K {
-			for kj := range d.K {
-				row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
-				if add {
-					addRowsGo(xc[ki*d.W+kj+ox0:], d.W, row[ox0:], d.OW, d.OH, d.OW-ox0)
-				} else {
-					copyRowsGo(row[ox0:], d.OW, xc[ki*d.W+kj+ox0:], d.W, d.OH, d.OW-ox0)
-				}
+		for kj := range d.K {
+			row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
+			if add {
+				addRows(xc[ki*d.W+kj+ox0:], d.W, row[ox0:], d.OW, d.OH, d.OW-ox0)
+			} else {
+				copyRows(row[ox0:], d.OW, xc[ki*d.W+kj+ox0:], d.W, d.OH, d.OW-ox0)
 			}
 		}
 	}
@@ -441,53 +442,40 @@ func im2rowGo(x, colT []float32, d convDims, ld int) {
 // im2colPart fills the rows of kernel rows q in [qlo, qhi), q = c·K + ki,
 // rows ld floats apart: parts can be filled concurrently.
 func im2colPart(x, col []float32, d convDims, ld, qlo, qhi int) {
-	pix := d.pix()
 	if d.S == 1 && d.P == 0 {
-		// The common case: every tap is inside the image, and row (c,ki,kj)
-		// of the matrix is OH runs of OW consecutive input pixels.
-		for q := qlo; q < qhi; q++ {
-			c, ki := q/d.K, q%d.K
-			xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-			{
-				for kj := range d.K {
-					row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
-					copyRows(row, d.OW, xc[ki*d.W+kj:], d.W, d.OH, d.OW)
-				}
-			}
-		}
+		s1Rows(x, col, d, ld, qlo, qhi, 0, false)
 		return
 	}
+	pix := d.pix()
 	for q := qlo; q < qhi; q++ {
 		c, ki := q/d.K, q%d.K
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
-		{
-			for kj := range d.K {
-				row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
-				for oy := range d.OH {
-					iy := oy*d.S - d.P + ki
-					r := row[oy*d.OW : (oy+1)*d.OW]
-					if iy < 0 || iy >= d.H {
-						clear(r)
-						continue
-					}
-					xr := xc[iy*d.W : (iy+1)*d.W]
-					if d.S == 1 {
-						// A contiguous run: zero the taps in the padding on
-						// either side and copy the span in between.
-						lo := min(max(d.P-kj, 0), d.OW)
-						hi := max(min(d.W+d.P-kj, d.OW), lo)
-						clear(r[:lo])
-						copySpan(r[lo:hi], xr[lo+kj-d.P:hi+kj-d.P])
-						clear(r[hi:])
-						continue
-					}
-					for ox := range r {
-						ix := ox*d.S - d.P + kj
-						if ix >= 0 && ix < d.W {
-							r[ox] = xr[ix]
-						} else {
-							r[ox] = 0
-						}
+		for kj := range d.K {
+			row := col[((c*d.K+ki)*d.K+kj)*ld:][:pix]
+			for oy := range d.OH {
+				iy := oy*d.S - d.P + ki
+				r := row[oy*d.OW : (oy+1)*d.OW]
+				if iy < 0 || iy >= d.H {
+					clear(r)
+					continue
+				}
+				xr := xc[iy*d.W : (iy+1)*d.W]
+				if d.S == 1 {
+					// A contiguous run: zero the taps in the padding on
+					// either side and copy the span in between.
+					lo := min(max(d.P-kj, 0), d.OW)
+					hi := max(min(d.W+d.P-kj, d.OW), lo)
+					clear(r[:lo])
+					copySpan(r[lo:hi], xr[lo+kj-d.P:hi+kj-d.P])
+					clear(r[hi:])
+					continue
+				}
+				for ox := range r {
+					ix := ox*d.S - d.P + kj
+					if ix >= 0 && ix < d.W {
+						r[ox] = xr[ix]
+					} else {
+						r[ox] = 0
 					}
 				}
 			}
@@ -539,7 +527,7 @@ func col2im(col, x []float32, d convDims) {
 // Assembly replaces it where the CPU has AVX2.
 var col2imS1 = col2imS1Go
 
-func col2imS1Go(col, x []float32, d convDims) { s1Rows(x, col, d, d.pix(), 0, true) }
+func col2imS1Go(col, x []float32, d convDims) { s1Rows(x, col, d, d.pix(), 0, d.C*d.K, 0, true) }
 
 // copySpan and addSpan move the short runs im2col and col2im are made of
 // (often 8 to 24 floats: a call to memmove costs more than the copy) in

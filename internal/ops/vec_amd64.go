@@ -240,7 +240,7 @@ func s1RowsFast(x, col []float32, d convDims, ld int, add bool) {
 		s1RowsAVX(&x[0], &col[0], d.C, d.K, 4*d.W, d.OH, 4*d.OW, 4*ow8, 4*(d.H-d.K)*d.W, 4*(ld-d.pix()), add)
 	}
 	if ow8 < d.OW {
-		s1Rows(x, col, d, ld, ow8, add)
+		s1Rows(x, col, d, ld, 0, d.C*d.K, ow8, add)
 	}
 }
 
