@@ -135,12 +135,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	if op.pool != nil {
 		xs := ss[0]
 		oshape = []int{xs[0], xs[1], op.pool.Geom.OutSize(xs[2]), op.pool.Geom.OutSize(xs[3])}
-		if n := B * C * oshape[2] * oshape[3]; cap(op.pool.argmax) < n {
-			op.pool.argmax = make([]int32, n)
-			TensorAllocs.Add(1)
-		} else {
-			op.pool.argmax = op.pool.argmax[:n]
-		}
+		op.pool.argmax = grow(op.pool.argmax, B*C*oshape[2]*oshape[3])
 	}
 	out := op.out.get(oshape...)
 	y := out.Data().([]float32)

@@ -11,10 +11,10 @@ import (
 )
 
 // grow returns s resized to n elements, reallocating only when it must.
-func grow(s []float32, n int) []float32 {
+func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
 		TensorAllocs.Add(1)
-		return make([]float32, n)
+		return make([]T, n)
 	}
 	return s[:n]
 }

@@ -21,7 +21,6 @@ type Pool2D struct {
 	inShape tensor.Shape
 	argmax  []int32 // per output: flat index into the input plane (max only)
 	out     buffer
-	masked  []float32 // ReLU: the gradient where the output is positive
 }
 
 // WithReLU makes a 2×2 stride-2 max pooling also apply the ReLU before it:
@@ -70,11 +69,7 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, C, OH, OW)
 	y := out.Data().([]float32)
 	if op.Max {
-		if cap(op.argmax) < len(y) {
-			op.argmax = make([]int32, len(y))
-			TensorAllocs.Add(1)
-		}
-		op.argmax = op.argmax[:len(y)]
+		op.argmax = grow(op.argmax, len(y))
 	}
 	inv := 1 / float32(K*K)
 	if op.ReLU {
@@ -144,8 +139,9 @@ func (op *Pool2D) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // spread evenly over the window for average pooling.
 type poolGrad struct {
 	gradBase
-	fwd *Pool2D
-	out buffer
+	fwd    *Pool2D
+	out    buffer
+	masked []float32 // after a ReLU inside: dy where the output is positive
 }
 
 func (op *poolGrad) Arity() int    { return 1 }
@@ -176,10 +172,10 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	inv := 1 / float32(K*K)
 	if op.fwd.ReLU {
 		// The ReLU's gradient first: zero where the pooled output is 0.
-		op.fwd.masked = grow(op.fwd.masked, len(dy))
+		op.masked = grow(op.masked, len(dy))
 		y := op.fwd.out.t.Data().([]float32)
-		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], op.fwd.masked[lo:hi]) })
-		dy = op.fwd.masked
+		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], op.masked[lo:hi]) })
+		dy = op.masked
 	}
 	if op.fwd.Max && K == 2 && S == 2 && P == 0 {
 		parallelCost(B*C, H*W, func(_, lo, hi int) {
