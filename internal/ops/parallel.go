@@ -61,9 +61,7 @@ func split(n, w int, fn func(worker, lo, hi int)) {
 	// the worker index, so results do not depend on who ran it.
 	j := &job{fn: fn, n: n, w: w}
 	crew.current.Store(j)
-	if crew.parked.Load() > 0 {
-		crew.wake()
-	}
+	crew.wake()
 	j.run()
 	for spins := 1; j.done.Load() < int32(w); spins++ {
 		if spins%1024 == 0 {
@@ -148,16 +146,6 @@ func (c *helpers) helper() {
 			c.parked.Add(-1)
 			start = time.Now()
 		}
-	}
-}
-
-// Wake gets parked helpers spinning again ahead of parallel work, so the
-// operating system's wake-up latency (often more than 100 µs on a virtual
-// machine) overlaps serial work instead of delaying the next op. Callers
-// with a loop of steps call it at the top of each step.
-func Wake() {
-	if crew.parked.Load() > 0 {
-		crew.wake()
 	}
 }
 

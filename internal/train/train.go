@@ -256,7 +256,6 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("interrupted in epoch %d at batch %d; %s", ep, j, r.lastGood())
 			}
-			ops.Wake() // the helpers may have parked during the last update
 			idx := perm[j*B : (j+1)*B]
 			batcher.FillWith(ops.ParallelFor, x, y, idx)
 			if err := g.Run(); err != nil {
@@ -274,7 +273,6 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 					correct++
 				}
 			}
-			ops.Wake()
 			for i := range params {
 				grads[i] = g.GradData(i)
 			}
