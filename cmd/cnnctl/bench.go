@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/bench"
@@ -75,10 +74,7 @@ func runBench(o *benchOptions, s streams) error {
 		}
 	}
 	if o.Threads > 0 {
-		// The Go runtime gets as many threads as the ops' workers: one
-		// thread is then one core, the runtime's own work included.
-		defer func(w, p int) { ops.Workers = w; runtime.GOMAXPROCS(p) }(ops.Workers, runtime.GOMAXPROCS(o.Threads))
-		ops.Workers = o.Threads
+		defer ops.UseCores(o.Threads)()
 	}
 	res, err := bench.Run(cfg, classes, bench.Options{TrainBatch: o.TrainBatch, InferBatch: o.InferBatch,
 		Duration: time.Duration(o.Seconds * float64(time.Second)), Reps: o.Reps, Scaling: o.Scaling})

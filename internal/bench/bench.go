@@ -94,14 +94,9 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	}
 	r.TrainImgPerS, r.AllocBytesStep, r.AllocsStep, r.TensorAllocs = tr.imgs, tr.bytes, tr.allocs, tr.tensors
 	if o.Scaling && ops.Workers > 1 {
-		// One core: one worker, and the Go runtime confined to one thread
-		// too (its own work, such as the garbage collector, then shares
-		// the core as it would on a one-core machine).
-		all, procs := ops.Workers, runtime.GOMAXPROCS(1)
-		ops.Workers = 1
+		restore := ops.UseCores(1) // one worker, one runtime thread: one core
 		one, err := trainThroughput(net, cfg, ds, norm, o)
-		ops.Workers = all
-		runtime.GOMAXPROCS(procs)
+		restore()
 		if err != nil {
 			return nil, err
 		}

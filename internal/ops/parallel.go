@@ -12,6 +12,15 @@ import (
 // floating-point sums, and are reproducible for a fixed value.
 var Workers = runtime.GOMAXPROCS(0)
 
+// UseCores makes the ops use n cores: n workers, and the Go runtime limited
+// to n threads, so that its own work (the garbage collector) shares them
+// too. It returns a function that restores the previous setting.
+func UseCores(n int) (restore func()) {
+	workers, procs := Workers, runtime.GOMAXPROCS(n)
+	Workers = n
+	return func() { Workers = workers; runtime.GOMAXPROCS(procs) }
+}
+
 // parallel splits [0,n) into at most Workers contiguous chunks and runs
 // fn(worker, lo, hi) for each; the split depends only on n and Workers.
 func parallel(n int, fn func(worker, lo, hi int)) { split(n, min(Workers, n), fn) }
