@@ -96,7 +96,7 @@ func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) 
 		return
 	}
 	H, W := op.pool.inShape[2], op.pool.inShape[3]
-	OH, OW := op.pool.Geom.OutSize(H), op.pool.Geom.OutSize(W)
+	OH, OW := op.pool.Geom.Out(H, W)
 	po := (b*C + c) * OH * OW
 	maxPool2x2Affine(x[off:off+S], y[po:po+OH*OW], op.pool.argmax[po:po+OH*OW], H, W, OH, OW, scale, shift)
 }
@@ -134,7 +134,8 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	oshape := []int(ss[0])
 	if op.pool != nil {
 		xs := ss[0]
-		oshape = []int{xs[0], xs[1], op.pool.Geom.OutSize(xs[2]), op.pool.Geom.OutSize(xs[3])}
+		oh, ow := op.pool.Geom.Out(xs[2], xs[3])
+		oshape = []int{xs[0], xs[1], oh, ow}
 		op.pool.argmax = grow(op.pool.argmax, B*C*oshape[2]*oshape[3])
 	}
 	out := op.out.get(oshape...)

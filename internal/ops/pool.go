@@ -9,12 +9,52 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Pool2D is max or average pooling over square windows of x (B,C,H,W).
-// Padding counts as −∞ for max pooling and as zeros for average pooling,
-// whose divisor is always K·K (PyTorch's count_include_pad=True).
+// PoolGeom is a pooling window: kernel, stride and padding along height
+// and width, and Ceil to round the output size up (PyTorch's ceil_mode: a
+// last, partial window is kept when it starts inside the input or its left
+// padding).
+type PoolGeom struct {
+	KH, KW, SH, SW, PH, PW int
+	Ceil                   bool
+}
+
+// PoolOut is a pooling's output length along one axis:
+// ⌊(in + 2p − k)/s⌋ + 1, or with ceil rounding up, less one if the last
+// window would start in the right padding.
+func PoolOut(in, k, s, p int, ceil bool) int {
+	n := in + 2*p - k
+	if n < 0 {
+		return 0
+	}
+	if !ceil {
+		return n/s + 1
+	}
+	o := (n+s-1)/s + 1
+	if (o-1)*s >= in+p {
+		o--
+	}
+	return o
+}
+
+// Out is the output size of the pooling on h×w.
+func (g PoolGeom) Out(h, w int) (int, int) {
+	return PoolOut(h, g.KH, g.SH, g.PH, g.Ceil), PoolOut(w, g.KW, g.SW, g.PW, g.Ceil)
+}
+
+// Pool returns the square geometry as a pooling window.
+func (g ConvGeom) Pool() PoolGeom {
+	return PoolGeom{KH: g.Kernel, KW: g.Kernel, SH: g.Stride, SW: g.Stride, PH: g.Pad, PW: g.Pad}
+}
+
+func (g PoolGeom) is2x2() bool { return g == ConvGeom{Kernel: 2, Stride: 2}.Pool() }
+
+// Pool2D is max or average pooling over windows of x (B,C,H,W). Padding
+// counts as −∞ for max pooling and as zeros for average pooling, whose
+// divisor is the window's size within the padded input (PyTorch's
+// count_include_pad=True: K·K except for ceil mode's last windows).
 type Pool2D struct {
 	base
-	Geom ConvGeom
+	Geom PoolGeom
 	Max  bool
 	ReLU bool // a ReLU before the pooling, inside it (see WithReLU)
 
@@ -33,12 +73,17 @@ func (op *Pool2D) WithReLU() *Pool2D {
 	return op
 }
 
-func NewMaxPool2D(name string, g ConvGeom) *Pool2D {
-	return &Pool2D{base: newBase("maxpool:" + name), Geom: g, Max: true}
-}
+func NewMaxPool2D(name string, g ConvGeom) *Pool2D { return NewPool2D(name, g.Pool(), true) }
 
-func NewAvgPool2D(name string, g ConvGeom) *Pool2D {
-	return &Pool2D{base: newBase("avgpool:" + name), Geom: g}
+func NewAvgPool2D(name string, g ConvGeom) *Pool2D { return NewPool2D(name, g.Pool(), false) }
+
+// NewPool2D makes a max (or else average) pooling with any window.
+func NewPool2D(name string, g PoolGeom, isMax bool) *Pool2D {
+	kind := "avgpool:"
+	if isMax {
+		kind = "maxpool:"
+	}
+	return &Pool2D{base: newBase(kind + name), Geom: g, Max: isMax}
 }
 
 func (op *Pool2D) Apply(x *G.Node) (*G.Node, error) { return G.ApplyOp(op, x) }
@@ -54,7 +99,8 @@ func (op *Pool2D) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("%s: input must be (B,C,H,W), got %v", op.name, xs)
 	}
 	op.inShape = xs.Clone()
-	return tensor.Shape{xs[0], xs[1], op.Geom.OutSize(xs[2]), op.Geom.OutSize(xs[3])}, nil
+	oh, ow := op.Geom.Out(xs[2], xs[3])
+	return tensor.Shape{xs[0], xs[1], oh, ow}, nil
 }
 
 func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
@@ -64,16 +110,15 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 	}
 	x := ds[0]
 	B, C, H, W := ss[0][0], ss[0][1], ss[0][2], ss[0][3]
-	K, S, P := op.Geom.Kernel, op.Geom.Stride, op.Geom.Pad
-	OH, OW := op.Geom.OutSize(H), op.Geom.OutSize(W)
+	g := op.Geom
+	OH, OW := g.Out(H, W)
 	out := op.out.get(B, C, OH, OW)
 	y := out.Data().([]float32)
 	if op.Max {
 		op.argmax = grow(op.argmax, len(y))
 	}
-	inv := 1 / float32(K*K)
 	if op.ReLU {
-		if !op.Max || K != 2 || S != 2 || P != 0 {
+		if !op.Max || !g.is2x2() {
 			return nil, fmt.Errorf("%s: a ReLU inside pooling needs 2×2 stride-2 max pooling", op.name)
 		}
 		// max(relu(window)) = relu(max(window)): pool, then clamp the
@@ -87,20 +132,20 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
-	if op.Max && K == 2 && S == 2 && P == 0 {
+	if op.Max && g.is2x2() {
 		parallelCost(B*C, H*W, func(_, lo, hi int) {
 			maxPool2x2(x[lo*H*W:hi*H*W], y[lo*OH*OW:hi*OH*OW], op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
 		})
 		return out, nil
 	}
-	parallelCost(B*C, H*W*K*K/max(1, S*S), func(_, lo, hi int) {
+	parallelCost(B*C, H*W*g.KH*g.KW/max(1, g.SH*g.SW), func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*H*W : (p+1)*H*W]
 			yp := y[p*OH*OW : (p+1)*OH*OW]
 			for oy := range OH {
-				y0, y1 := max(oy*S-P, 0), min(oy*S-P+K, H)
+				y0, y1, ny := g.rows(oy, H)
 				for ox := range OW {
-					x0, x1 := max(ox*S-P, 0), min(ox*S-P+K, W)
+					x0, x1, nx := g.cols(ox, W)
 					if op.Max {
 						best, at := float32(math.Inf(-1)), int32(-1)
 						for iy := y0; iy < y1; iy++ {
@@ -120,7 +165,7 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 							s += v
 						}
 					}
-					yp[oy*OW+ox] = s * inv
+					yp[oy*OW+ox] = s / float32(ny*nx)
 				}
 			}
 		}
@@ -163,13 +208,12 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	dy := ds[0]
 	B, C, OH, OW := ss[0][0], ss[0][1], ss[0][2], ss[0][3]
 	H, W := op.fwd.inShape[2], op.fwd.inShape[3]
-	K, S, P := op.fwd.Geom.Kernel, op.fwd.Geom.Stride, op.fwd.Geom.Pad
+	g := op.fwd.Geom
 	if op.fwd.Max && len(op.fwd.argmax) != len(dy) {
 		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 	}
 	out := op.out.get(B, C, H, W)
 	dx := out.Data().([]float32)
-	inv := 1 / float32(K*K)
 	if op.fwd.ReLU {
 		// The ReLU's gradient first: zero where the pooled output is 0.
 		op.masked = grow(op.masked, len(dy))
@@ -177,7 +221,7 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], op.masked[lo:hi]) })
 		dy = op.masked
 	}
-	if op.fwd.Max && K == 2 && S == 2 && P == 0 {
+	if op.fwd.Max && g.is2x2() {
 		parallelCost(B*C, H*W, func(_, lo, hi int) {
 			maxPool2x2Grad(dy[lo*OH*OW:hi*OH*OW], op.fwd.argmax[lo*OH*OW:hi*OH*OW], dx[lo*H*W:hi*H*W], hi-lo, H, W, OH, OW)
 		})
@@ -196,14 +240,14 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 				continue
 			}
 			for oy := range OH {
-				y0, y1 := max(oy*S-P, 0), min(oy*S-P+K, H)
+				y0, y1, ny := g.rows(oy, H)
 				for ox := range OW {
-					x0, x1 := max(ox*S-P, 0), min(ox*S-P+K, W)
-					g := dyp[oy*OW+ox] * inv
+					x0, x1, nx := g.cols(ox, W)
+					v := dyp[oy*OW+ox] / float32(ny*nx)
 					for iy := y0; iy < y1; iy++ {
 						row := dxp[iy*W+x0 : iy*W+x1]
 						for i := range row {
-							row[i] += g
+							row[i] += v
 						}
 					}
 				}
@@ -211,6 +255,19 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 		}
 	})
 	return out, nil
+}
+
+// rows returns the input rows [y0, y1) that output row oy's window covers,
+// and how many rows it counts for averaging: the window within the padded
+// input, padding included.
+func (g PoolGeom) rows(oy, h int) (y0, y1, n int) { return window(oy, g.KH, g.SH, g.PH, h) }
+
+func (g PoolGeom) cols(ox, w int) (x0, x1, n int) { return window(ox, g.KW, g.SW, g.PW, w) }
+
+func window(o, k, s, p, in int) (lo, hi, n int) {
+	start := o*s - p
+	end := min(start+k, in+p)
+	return max(start, 0), min(start+k, in), end - start
 }
 
 // maxPool2x2Grad routes the gradient dy of planes pooled by maxPool2x2

@@ -1,0 +1,438 @@
+package ops
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Geom2D is the geometry of a 2-D window along height (H) and width (W):
+// kernel, stride, zero padding on both sides, and dilation (the spacing of
+// the kernel's taps: 1 is a dense kernel).
+type Geom2D struct {
+	KH, KW, SH, SW, PH, PW, DH, DW int
+}
+
+// ConvOut is a convolution's output length along one axis:
+// ⌊(in + 2p − d·(k−1) − 1)/s⌋ + 1.
+func ConvOut(in, k, s, p, d int) int { return (in+2*p-d*(k-1)-1)/s + 1 }
+
+// TransposedOut is a transposed convolution's output length along one axis:
+// (in − 1)·s − 2p + d·(k−1) + outputPadding + 1.
+func TransposedOut(in, k, s, p, d, outputPadding int) int {
+	return (in-1)*s - 2*p + d*(k-1) + outputPadding + 1
+}
+
+// Out is the output size of a convolution with this geometry on h×w.
+func (g Geom2D) Out(h, w int) (int, int) {
+	return ConvOut(h, g.KH, g.SH, g.PH, g.DH), ConvOut(w, g.KW, g.SW, g.PW, g.DW)
+}
+
+// Square reports whether the geometry is one that ConvGeom describes.
+func (g Geom2D) Square() (ConvGeom, bool) {
+	ok := g.KH == g.KW && g.SH == g.SW && g.PH == g.PW && g.DH == 1 && g.DW == 1
+	return ConvGeom{Kernel: g.KH, Stride: g.SH, Pad: g.PH}, ok
+}
+
+// plane is one lowering's sizes: C channels of H×W read through windows
+// that give OH×OW outputs.
+type plane struct {
+	C, H, W, OH, OW int
+	g               Geom2D
+}
+
+func (p plane) rows() int { return p.C * p.g.KH * p.g.KW }
+func (p plane) pix() int  { return p.OH * p.OW }
+
+// im2colGeneral unrolls x (C,H,W) into col, a (C·KH·KW)×(OH·OW) matrix:
+// row (c,ki,kj) holds, for every output position, the input under tap
+// (ki,kj), or zero where the tap falls in the padding.
+func im2colGeneral(x, col []float32, p plane) {
+	g, pix := p.g, p.pix()
+	r := 0
+	for c := range p.C {
+		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for ki := range g.KH {
+			for kj := range g.KW {
+				row := col[r*pix : (r+1)*pix]
+				r++
+				for oy := range p.OH {
+					iy := oy*g.SH - g.PH + ki*g.DH
+					out := row[oy*p.OW : (oy+1)*p.OW]
+					if iy < 0 || iy >= p.H {
+						clear(out)
+						continue
+					}
+					xr := xc[iy*p.W : (iy+1)*p.W]
+					for ox := range out {
+						ix := ox*g.SW - g.PW + kj*g.DW
+						if ix >= 0 && ix < p.W {
+							out[ox] = xr[ix]
+						} else {
+							out[ox] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2imGeneral is im2colGeneral's adjoint: it adds every entry of col onto
+// the input pixel it was read from (x is not cleared first).
+func col2imGeneral(col, x []float32, p plane) {
+	g, pix := p.g, p.pix()
+	r := 0
+	for c := range p.C {
+		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for ki := range g.KH {
+			for kj := range g.KW {
+				row := col[r*pix : (r+1)*pix]
+				r++
+				for oy := range p.OH {
+					iy := oy*g.SH - g.PH + ki*g.DH
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					xr := xc[iy*p.W : (iy+1)*p.W]
+					for ox, v := range row[oy*p.OW : (oy+1)*p.OW] {
+						if ix := ox*g.SW - g.PW + kj*g.DW; ix >= 0 && ix < p.W {
+							xr[ix] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// ConvGeneral is the convolution of any geometry — rectangular kernels,
+// strides and padding, dilation, groups (depthwise when groups = channels)
+// — and, Transposed, its adjoint, the transposed convolution.
+//
+// Forward, x (B,C,H,W) and w (O, C/G, KH, KW) give y (B,O,OH,OW): for each
+// image and group g, y_g = w_g · im2col(x_g) (+ b).
+//
+// Transposed, x (B,C,H,W) and w (C, O/G, KH, KW) — PyTorch's layout — give
+// y (B,O,OH,OW) with OH = (H−1)·s − 2p + d·(KH−1) + output_padding + 1:
+// y_g = col2im(w_gᵀ · x_g) (+ b), the gradient of a convolution with
+// respect to its input. Both directions share the lowering below, with the
+// roles of x and y swapped.
+type ConvGeneral struct {
+	base
+	Geom       Geom2D
+	Groups     int
+	Transposed bool
+	OutPad     [2]int // transposed only: extra rows and columns at the bottom and right
+	HasBias    bool
+	InputDiff  bool
+
+	inShape  tensor.Shape
+	training bool
+	cols     []float32 // one lowered matrix per worker
+	out      buffer
+}
+
+// NewConvGeneral makes the op; training says whether gradients will be taken.
+func NewConvGeneral(name string, g Geom2D, groups int, transposed bool, outPad [2]int, hasBias, inputDiff, training bool) *ConvGeneral {
+	kind := "conv2d:"
+	if transposed {
+		kind = "conv_transpose2d:"
+	}
+	return &ConvGeneral{base: newBase(kind + name), Geom: g, Groups: groups, Transposed: transposed, OutPad: outPad,
+		HasBias: hasBias, InputDiff: inputDiff, training: training}
+}
+
+// Apply adds the op to the graph: x, w and (if HasBias) b.
+func (op *ConvGeneral) Apply(x, w, b *G.Node) (*G.Node, error) {
+	if op.HasBias {
+		return G.ApplyOp(op, x, w, b)
+	}
+	return G.ApplyOp(op, x, w)
+}
+
+func (op *ConvGeneral) Arity() int {
+	if op.HasBias {
+		return 3
+	}
+	return 2
+}
+
+func (op *ConvGeneral) Type() hm.Type {
+	if op.HasBias {
+		return fnType(4, 4, 4, 1)
+	}
+	return fnType(4, 4, 4)
+}
+
+// convGeneralDims are the sizes of one call: x is (B,C,H,W), y (B,O,OH,OW).
+type convGeneralDims struct {
+	B, C, H, W, O, OH, OW, G int
+}
+
+// lowering is the plane that is unrolled: x's for a convolution, y's for a
+// transposed one (whose forward pass is a convolution's input gradient).
+func (op *ConvGeneral) lowering(d convGeneralDims) plane {
+	if op.Transposed {
+		return plane{C: d.O, H: d.OH, W: d.OW, OH: d.H, OW: d.W, g: op.Geom}
+	}
+	return plane{C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, g: op.Geom}
+}
+
+func (op *ConvGeneral) dims(xs, ws tensor.Shape) (convGeneralDims, error) {
+	if len(xs) != 4 || len(ws) != 4 {
+		return convGeneralDims{}, fmt.Errorf("%s: input %v and filter %v must be 4-D", op.name, xs, ws)
+	}
+	g := op.Geom
+	d := convGeneralDims{B: xs[0], C: xs[1], H: xs[2], W: xs[3], G: op.Groups}
+	if op.Transposed {
+		if ws[0] != d.C || d.C%d.G != 0 {
+			return d, fmt.Errorf("%s: input %v and filter %v do not fit (groups %d)", op.name, xs, ws, d.G)
+		}
+		d.O = ws[1] * d.G
+		d.OH = TransposedOut(d.H, g.KH, g.SH, g.PH, g.DH, op.OutPad[0])
+		d.OW = TransposedOut(d.W, g.KW, g.SW, g.PW, g.DW, op.OutPad[1])
+	} else {
+		if ws[1]*d.G != d.C || ws[0]%d.G != 0 {
+			return d, fmt.Errorf("%s: input %v and filter %v do not fit (groups %d)", op.name, xs, ws, d.G)
+		}
+		d.O = ws[0]
+		d.OH, d.OW = g.Out(d.H, d.W)
+	}
+	if d.OH < 1 || d.OW < 1 {
+		return d, fmt.Errorf("%s: output of %v would be empty", op.name, xs)
+	}
+	return d, nil
+}
+
+func (op *ConvGeneral) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, ws, err := twoShapes(in)
+	if err != nil {
+		return nil, err
+	}
+	d, err := op.dims(xs, ws)
+	if err != nil {
+		return nil, err
+	}
+	op.inShape = xs.Clone()
+	return tensor.Shape{d.B, d.O, d.OH, d.OW}, nil
+}
+
+func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, op.Arity(), vs)
+	if err != nil {
+		return nil, err
+	}
+	x, w := ds[0], ds[1]
+	d, err := op.dims(ss[0], ss[1])
+	if err != nil {
+		return nil, err
+	}
+	out := op.out.get(d.B, d.O, d.OH, d.OW)
+	y := out.Data().([]float32)
+	p := op.lowering(d)
+	slab := p.rows() * p.pix()
+	op.cols = grow(op.cols, numWorkers(d.B)*slab)
+	inImg, outImg, pix := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW
+	cg, og := d.C/d.G, d.O/d.G
+	parallel(d.B, func(wk, lo, hi int) {
+		col := op.cols[wk*slab : (wk+1)*slab]
+		for b := lo; b < hi; b++ {
+			xb, yb := x[b*inImg:(b+1)*inImg], y[b*outImg:(b+1)*outImg]
+			if op.Transposed {
+				// col_g = w_gᵀ · x_g, then scattered onto y.
+				kk := og * op.Geom.KH * op.Geom.KW
+				hw := d.H * d.W
+				for g := range d.G {
+					sgemm(true, false, kk, hw, cg, 1, w[g*cg*kk:], kk, xb[g*cg*hw:], hw, 0, col[g*kk*hw:], hw)
+				}
+				clear(yb)
+				col2imGeneral(col, yb, p)
+			} else {
+				kk := cg * op.Geom.KH * op.Geom.KW
+				im2colGeneral(xb, col, p)
+				for g := range d.G {
+					sgemm(false, false, og, pix, kk, 1, w[g*og*kk:], kk, col[g*kk*pix:], pix, 0, yb[g*og*pix:], pix)
+				}
+			}
+			if op.HasBias {
+				bias := ds[2]
+				for o := range d.O {
+					affine(yb[o*pix:(o+1)*pix], yb[o*pix:(o+1)*pix], 1, bias[o], false)
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *ConvGeneral) DiffWRT(n int) []bool {
+	r := []bool{op.InputDiff, true, true}
+	return r[:n]
+}
+
+func (op *ConvGeneral) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if !op.training {
+		return nil, fmt.Errorf("%s: built without gradient support", op.name)
+	}
+	gw := &convGeneralGradW{gradBase: newGradBase(op.name + ".dW"), fwd: op}
+	dw, err := G.ApplyOp(gw, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	res := G.Nodes{nil, dw}
+	if op.InputDiff {
+		gx := &convGeneralGradX{gradBase: newGradBase(op.name + ".dX"), fwd: op}
+		if res[0], err = G.ApplyOp(gx, in[1], grad); err != nil {
+			return nil, err
+		}
+	}
+	if op.HasBias {
+		o := output.Shape()[1]
+		db, err := G.ApplyOp(newSideOutput(op.name+".db", &gw.db, tensor.Shape{o}), dw)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, db)
+	}
+	return res, nil
+}
+
+// convGeneralGradW computes dW (and db as a side output) from x, w (for
+// its shape) and dy, one partial sum per worker.
+type convGeneralGradW struct {
+	gradBase
+	fwd     *ConvGeneral
+	out, db buffer
+	cols    []float32
+	partial []float32
+}
+
+func (op *convGeneralGradW) Arity() int    { return 3 }
+func (op *convGeneralGradW) Type() hm.Type { return fnType(4, 4, 4, 4) }
+
+func (op *convGeneralGradW) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	ws, err := shapeOf(in[1])
+	if err != nil {
+		return nil, err
+	}
+	return ws.Clone(), nil
+}
+
+func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 3, vs)
+	if err != nil {
+		return nil, err
+	}
+	x, dy := ds[0], ds[2]
+	f := op.fwd
+	d, err := f.dims(ss[0], ss[1])
+	if err != nil {
+		return nil, err
+	}
+	p := f.lowering(d)
+	slab := p.rows() * p.pix()
+	nw := numWorkers(d.B)
+	nW := len(ds[1])
+	per := nW + d.O
+	op.cols = grow(op.cols, nw*slab)
+	op.partial = grow(op.partial, nw*per)
+	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
+	cg, og := d.C/d.G, d.O/d.G
+	kh, kw := f.Geom.KH, f.Geom.KW
+	parallel(d.B, func(wk, lo, hi int) {
+		acc := op.partial[wk*per : (wk+1)*per]
+		clear(acc)
+		dw, db := acc[:nW], acc[nW:]
+		col := op.cols[wk*slab : (wk+1)*slab]
+		for b := lo; b < hi; b++ {
+			xb, dyb := x[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
+			for o := range d.O {
+				db[o] += sum(dyb[o*pix : (o+1)*pix])
+			}
+			if f.Transposed {
+				// w_g (cg × og·K) gets x_g · im2col(dy_g)ᵀ.
+				kk := og * kh * kw
+				im2colGeneral(dyb, col, p)
+				for g := range d.G {
+					sgemm(false, true, cg, kk, hw, 1, xb[g*cg*hw:], hw, col[g*kk*hw:], hw, 1, dw[g*cg*kk:], kk)
+				}
+				continue
+			}
+			kk := cg * kh * kw
+			im2colGeneral(xb, col, p)
+			for g := range d.G {
+				sgemm(false, true, og, kk, pix, 1, dyb[g*og*pix:], pix, col[g*kk*pix:], pix, 1, dw[g*og*kk:], kk)
+			}
+		}
+	})
+	out := op.out.get(ss[1]...)
+	reduceInto(out.Data().([]float32), op.partial[:nW], nw, per)
+	reduceInto(op.db.get(d.O).Data().([]float32), op.partial[nW:], nw, per)
+	return out, nil
+}
+
+// convGeneralGradX computes dx from w and dy.
+type convGeneralGradX struct {
+	gradBase
+	fwd  *ConvGeneral
+	out  buffer
+	cols []float32
+}
+
+func (op *convGeneralGradX) Arity() int    { return 2 }
+func (op *convGeneralGradX) Type() hm.Type { return fnType(4, 4, 4) }
+
+func (op *convGeneralGradX) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	if op.fwd.inShape == nil {
+		return nil, fmt.Errorf("%s: unknown input shape", op.name)
+	}
+	return op.fwd.inShape.Clone(), nil
+}
+
+func (op *convGeneralGradX) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	w, dy := ds[0], ds[1]
+	f := op.fwd
+	xs := tensor.Shape{ss[1][0], f.inShape[1], f.inShape[2], f.inShape[3]}
+	d, err := f.dims(xs, ss[0])
+	if err != nil {
+		return nil, err
+	}
+	p := f.lowering(d)
+	slab := p.rows() * p.pix()
+	op.cols = grow(op.cols, numWorkers(d.B)*slab)
+	out := op.out.get(xs...)
+	dx := out.Data().([]float32)
+	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
+	cg, og := d.C/d.G, d.O/d.G
+	kh, kw := f.Geom.KH, f.Geom.KW
+	parallel(d.B, func(wk, lo, hi int) {
+		col := op.cols[wk*slab : (wk+1)*slab]
+		for b := lo; b < hi; b++ {
+			dxb, dyb := dx[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
+			if f.Transposed {
+				// The input gradient of a transposed convolution is a
+				// convolution of dy: dx_g = w_g · im2col(dy_g).
+				kk := og * kh * kw
+				im2colGeneral(dyb, col, p)
+				for g := range d.G {
+					sgemm(false, false, cg, hw, kk, 1, w[g*cg*kk:], kk, col[g*kk*hw:], hw, 0, dxb[g*cg*hw:], hw)
+				}
+				continue
+			}
+			kk := cg * kh * kw
+			for g := range d.G {
+				sgemm(true, false, kk, pix, og, 1, w[g*og*kk:], kk, dyb[g*og*pix:], pix, 0, col[g*kk*pix:], pix)
+			}
+			clear(dxb)
+			col2imGeneral(col, dxb, p)
+		}
+	})
+	return out, nil
+}
