@@ -69,7 +69,8 @@ func runBench(o *benchOptions, s streams) error {
 	case "xo":
 		classes = 2
 	case "folder":
-		if last := cfg.Model[len(cfg.Model)-1]; last.Type == "dense" {
+		if ls := cfg.Layers(); len(ls) > 0 && ls[len(ls)-1].Type == "dense" {
+			last := ls[len(ls)-1]
 			classes = last.Units
 		}
 	}

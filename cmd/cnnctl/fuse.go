@@ -69,13 +69,11 @@ func runFuse(o *fuseOptions, s streams) error {
 	for _, f := range folds {
 		if f.Into >= 0 {
 			folded++
-			fmt.Fprintf(w, "folded    layer %d (batchnorm) into layer %d (%s)\n", f.BN, f.Into, st.Net.Layers[f.Into].Describe())
-		} else {
-			fmt.Fprintf(w, "kept      layer %d (batchnorm): %s\n", f.BN, f.Reason)
 		}
+		fmt.Fprintln(w, f.Describe(st.Net))
 	}
 	if folded == 0 {
-		fmt.Fprintln(w, "nothing to fold: the model has no batch norm directly after a conv2d or dense layer")
+		fmt.Fprintln(w, "nothing to fold: the model has no batch norm directly after a conv2d, conv_transpose2d or dense layer")
 		if o.Out == "" {
 			return nil
 		}
@@ -88,7 +86,9 @@ func runFuse(o *fuseOptions, s streams) error {
 		return err
 	}
 	cfg := *st.Config
-	cfg.Model = fused.Specs()
+	// The fused config lists every layer (blocks written out): the folds
+	// differ between the uses of a block.
+	cfg.Model, cfg.Blocks = fused.Specs(), nil
 	if errs := cfg.Check(out); len(errs) > 0 {
 		return errs
 	}

@@ -71,7 +71,7 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 		o.Reps = 3
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 1))
-	net, err := model.New(cfg.Model, cfg.Data.Shape, classes, rng)
+	net, err := model.New(cfg.Layers(), cfg.Data.Shape, classes, rng)
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func fromSafetensors(path string, st *Safetensors) (*State, error) {
 		}
 	}
 	// Parameters are overwritten below; the initialiser's seed is irrelevant.
-	net, err := model.New(cfg.Model, cfg.Data.Shape, len(s.Classes), rand.New(rand.NewPCG(0, 0)))
+	net, err := model.New(cfg.Layers(), cfg.Data.Shape, len(s.Classes), rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, fmt.Errorf("embedded config: %w", err)
 	}
@@ -132,22 +132,20 @@ func fromSafetensors(path string, st *Safetensors) (*State, error) {
 		return nil
 	}
 	for _, l := range net.Layers {
-		for _, p := range []*model.Param{l.Weight, l.Bias} {
-			if p != nil {
-				if err := take(p.Name, p.Data(), p.T.Shape()); err != nil {
-					return nil, err
-				}
+		for _, p := range l.Params() {
+			if err := take(p.Name, p.Data(), p.T.Shape()); err != nil {
+				return nil, err
 			}
 		}
 		if l.BN != nil {
 			c := []int{len(l.BN.RunningMean)}
-			if err := take(fmt.Sprintf("%d.running_mean", l.Index), l.BN.RunningMean, c); err != nil {
+			if err := take(l.ID+".running_mean", l.BN.RunningMean, c); err != nil {
 				return nil, err
 			}
-			if err := take(fmt.Sprintf("%d.running_var", l.Index), l.BN.RunningVar, c); err != nil {
+			if err := take(l.ID+".running_var", l.BN.RunningVar, c); err != nil {
 				return nil, err
 			}
-			nb := fmt.Sprintf("%d.num_batches_tracked", l.Index)
+			nb := l.ID + ".num_batches_tracked"
 			if t, ok := st.Tensors[nb]; ok && len(t.I64) == 1 {
 				l.BN.NumBatches = t.I64[0]
 				used[nb] = true
@@ -168,24 +166,25 @@ func fromSafetensors(path string, st *Safetensors) (*State, error) {
 	return s, nil
 }
 
-// StateDict returns the network's tensors under the names
-// torch.nn.Sequential gives them (layer i of the config is module i):
-// "i.weight", "i.bias", and for batch norm "i.running_mean",
-// "i.running_var", "i.num_batches_tracked". Layouts are PyTorch's: conv
-// weights [out, in, kh, kw], linear weights [out, in].
+// StateDict returns the network's tensors under the names PyTorch gives
+// them, each layer being the module registered under its ID (layer i of a
+// plain list is module i of an nn.Sequential; a named layer, or a layer
+// res1.conv1 of a block, is that module): "<id>.weight", "<id>.bias", and
+// for batch norm "<id>.running_mean", "<id>.running_var",
+// "<id>.num_batches_tracked". Layouts are PyTorch's: conv weights
+// [out, in/groups, kh, kw], transposed conv [in, out/groups, kh, kw],
+// linear weights [out, in].
 func StateDict(n *model.Network) map[string]Tensor {
 	sd := map[string]Tensor{}
 	for _, l := range n.Layers {
-		for _, p := range []*model.Param{l.Weight, l.Bias} {
-			if p != nil {
-				sd[p.Name] = Tensor{Shape: p.T.Shape().Clone(), F32: p.Data()}
-			}
+		for _, p := range l.Params() {
+			sd[p.Name] = Tensor{Shape: p.T.Shape().Clone(), F32: p.Data()}
 		}
 		if l.BN != nil {
 			c := []int{len(l.BN.RunningMean)}
-			sd[fmt.Sprintf("%d.running_mean", l.Index)] = Tensor{Shape: c, F32: l.BN.RunningMean}
-			sd[fmt.Sprintf("%d.running_var", l.Index)] = Tensor{Shape: c, F32: l.BN.RunningVar}
-			sd[fmt.Sprintf("%d.num_batches_tracked", l.Index)] = Tensor{Shape: []int{}, I64: []int64{l.BN.NumBatches}}
+			sd[l.ID+".running_mean"] = Tensor{Shape: c, F32: l.BN.RunningMean}
+			sd[l.ID+".running_var"] = Tensor{Shape: c, F32: l.BN.RunningVar}
+			sd[l.ID+".num_batches_tracked"] = Tensor{Shape: []int{}, I64: []int64{l.BN.NumBatches}}
 		}
 	}
 	return sd

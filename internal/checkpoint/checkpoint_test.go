@@ -36,7 +36,7 @@ func testState(t *testing.T) *State {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	net, err := model.New(cfg.Model, cfg.Data.Shape, 2, rng)
+	net, err := model.New(cfg.Layers(), cfg.Data.Shape, 2, rng)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,9 @@ type Config struct {
 	Seed   uint64  `yaml:"seed"`
 	Data   Data    `yaml:"data"`
 	Model  []Layer `yaml:"model"`
+	// Blocks are named layer lists that model entries of type block stand
+	// for, each use with parameters of its own (a residual block, say).
+	Blocks map[string][]Layer `yaml:"blocks,omitempty"`
 	Train  Train   `yaml:"train"`
 	Output Output  `yaml:"output,omitempty"`
 	// Preprocess is how predict turns an arbitrary image file into an input.
@@ -71,22 +74,167 @@ type Normalize struct {
 	Std  []float64 `yaml:"std,flow"`
 }
 
-// Layer is one entry of the model list. Which fields apply depends on Type.
+// Layer is one entry of the model list. Which fields apply depends on Type;
+// each layer kind declares its own (see RegisterLayer).
 type Layer struct {
-	Type     string  `yaml:"type"`
-	Filters  int     `yaml:"filters,omitempty"`
-	Kernel   int     `yaml:"kernel,omitempty"`
-	Stride   int     `yaml:"stride,omitempty"`
-	Padding  int     `yaml:"padding,omitempty"`
-	Bias     *bool   `yaml:"bias,omitempty"`
-	Units    int     `yaml:"units,omitempty"`
-	Rate     float64 `yaml:"rate,omitempty"`
-	Alpha    float64 `yaml:"alpha,omitempty"`
-	Momentum float64 `yaml:"momentum,omitempty"`
-	Eps      float64 `yaml:"eps,omitempty"`
+	Type string `yaml:"type"`
+	// Name lets other layers take this one's output (inputs: [name]); an
+	// unnamed layer is called by its position in the (expanded) model list.
+	Name string `yaml:"name,omitempty"`
+	// Inputs are the layers whose outputs this one takes; default: the one
+	// before it. "input" is the network's input (inside a block: the block's).
+	Inputs []string `yaml:"inputs,omitempty,flow"`
+	// Block names a block of the config's blocks section that this entry
+	// (type: block) stands for, with parameters of its own.
+	Block string `yaml:"block,omitempty"`
+
+	Filters       int     `yaml:"filters,omitempty"`
+	Kernel        Pair    `yaml:"kernel,omitempty"`
+	Stride        Pair    `yaml:"stride,omitempty"`
+	Padding       Padding `yaml:"padding,omitempty"`
+	Dilation      Pair    `yaml:"dilation,omitempty"`
+	Groups        int     `yaml:"groups,omitempty"`
+	OutputPadding Pair    `yaml:"output_padding,omitempty"`
+	CeilMode      bool    `yaml:"ceil_mode,omitempty"`
+	Bias          *bool   `yaml:"bias,omitempty"`
+	Units         int     `yaml:"units,omitempty"`
+	Rate          float64 `yaml:"rate,omitempty"`
+	Alpha         float64 `yaml:"alpha,omitempty"`
+	Momentum      float64 `yaml:"momentum,omitempty"`
+	Eps           float64 `yaml:"eps,omitempty"`
 
 	Line int `yaml:"-"` // where the layer starts in the file
+	// Use is the line of the block entry this layer was expanded from (0 at the top level).
+	Use  int `yaml:"-"`
 	keys []string
+}
+
+// Has says whether the file set key for this layer (defaults do not count).
+func (l *Layer) Has(key string) bool { return slices.Contains(l.keys, key) }
+
+// Pair is a size along height and width, written as one number for both or
+// as [h, w]. The zero value means "not set".
+type Pair struct{ H, W int }
+
+// Square makes a Pair of one number.
+func Square(v int) Pair { return Pair{v, v} }
+
+func (p Pair) IsZero() bool { return p == Pair{} }
+
+func (p Pair) String() string {
+	if p.H == p.W {
+		return fmt.Sprint(p.H)
+	}
+	return fmt.Sprintf("%d×%d", p.H, p.W)
+}
+
+func (p *Pair) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var v int
+		if err := n.Decode(&v); err != nil {
+			return lineError(n, "expected a whole number or [height, width], got %q", n.Value)
+		}
+		*p = Pair{v, v}
+		return nil
+	case yaml.SequenceNode:
+		var v []int
+		if err := n.Decode(&v); err != nil || len(v) != 2 {
+			return lineError(n, "expected a whole number or [height, width]")
+		}
+		*p = Pair{v[0], v[1]}
+		return nil
+	}
+	return lineError(n, "expected a whole number or [height, width]")
+}
+
+func (p Pair) MarshalYAML() (any, error) {
+	if p.H == p.W {
+		return p.H, nil
+	}
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, v := range []int{p.H, p.W} {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: fmt.Sprint(v)})
+	}
+	return n, nil
+}
+
+// Padding is a Pair, or "same": as much zero padding as keeps the output
+// the size of the input (stride 1).
+type Padding struct {
+	Pair
+	Same bool
+}
+
+func (p Padding) IsZero() bool { return p == Padding{} }
+
+func (p Padding) String() string {
+	if p.Same {
+		return "same"
+	}
+	return p.Pair.String()
+}
+
+func (p *Padding) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == "same" {
+		*p = Padding{Same: true}
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Value == "valid" {
+		*p = Padding{}
+		return nil
+	}
+	if err := p.Pair.UnmarshalYAML(n); err != nil {
+		return lineError(n, "expected a whole number, [height, width] or same")
+	}
+	p.Same = false
+	return nil
+}
+
+func (p Padding) MarshalYAML() (any, error) {
+	if p.Same {
+		return "same", nil
+	}
+	return p.Pair.MarshalYAML()
+}
+
+// lineError is a decoding error at a node, in the YAML library's own form
+// so that it is reported with its line like the library's.
+func lineError(n *yaml.Node, format string, a ...any) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, a...))}}
+}
+
+// LayerSchema is what the config needs to know of a layer kind: the keys it
+// takes besides type, name and inputs, its defaults, and the checks of its
+// values that need no shapes. Each kind registers its own, in its file of
+// internal/model/layers.
+type LayerSchema struct {
+	Fields []string
+	// Joins says the kind takes two or more inputs (add, concat).
+	Joins    bool
+	Defaults func(*Layer)
+	// Check calls bad once per problem.
+	Check func(l *Layer, bad func(format string, a ...any))
+}
+
+var schemas = map[string]LayerSchema{}
+
+// RegisterLayer declares a layer kind to the config loader.
+func RegisterLayer(kind string, s LayerSchema) {
+	if _, dup := schemas[kind]; dup {
+		panic("config: layer kind registered twice: " + kind)
+	}
+	schemas[kind] = s
+}
+
+// LayerKinds lists the registered layer kinds, sorted.
+func LayerKinds() []string {
+	ks := make([]string, 0, len(schemas))
+	for k := range schemas {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 // Train sets the optimisation.
@@ -121,21 +269,6 @@ type Schedule struct {
 // Output says where the run folder goes.
 type Output struct {
 	Dir string `yaml:"dir,omitempty"`
-}
-
-// LayerFields lists the keys each layer type accepts besides "type".
-var LayerFields = map[string][]string{
-	"conv2d":     {"filters", "kernel", "stride", "padding", "bias"},
-	"batchnorm":  {"momentum", "eps"},
-	"relu":       {},
-	"sigmoid":    {},
-	"tanh":       {},
-	"leaky_relu": {"alpha"},
-	"maxpool":    {"kernel", "stride", "padding"},
-	"avgpool":    {"kernel", "stride", "padding"},
-	"dropout":    {"rate"},
-	"flatten":    {},
-	"dense":      {"units", "bias"},
 }
 
 // Optimizers and Schedules are the accepted names.
@@ -285,37 +418,9 @@ func (c *Config) SetDefaults() {
 	if d.Source == "folder" && d.TestDir == "" && d.TestSplit == 0 {
 		d.TestSplit = 0.2
 	}
-	for i := range c.Model {
-		l := &c.Model[i]
-		switch l.Type {
-		case "conv2d", "maxpool", "avgpool":
-			if l.Stride == 0 {
-				if l.Type == "conv2d" {
-					l.Stride = 1
-				} else {
-					l.Stride = l.Kernel
-				}
-			}
-		case "batchnorm":
-			if l.Momentum == 0 {
-				l.Momentum = 0.1
-			}
-			if l.Eps == 0 {
-				l.Eps = 1e-5
-			}
-		case "leaky_relu":
-			if l.Alpha == 0 {
-				l.Alpha = 0.01
-			}
-		case "dropout":
-			if l.Rate == 0 {
-				l.Rate = 0.5
-			}
-		}
-		if (l.Type == "conv2d" || l.Type == "dense") && l.Bias == nil {
-			t := true
-			l.Bias = &t
-		}
+	setLayerDefaults(c.Model)
+	for _, ls := range c.Blocks {
+		setLayerDefaults(ls)
 	}
 	t := &c.Train
 	if t.BatchSize == 0 {
@@ -437,9 +542,8 @@ func (c *Config) Check(name string) Errors {
 	if len(c.Model) == 0 {
 		add(0, "model: no layers")
 	}
-	for i, l := range c.Model {
-		es = append(es, l.check(name, i)...)
-	}
+	_, lerrs := c.expand(name)
+	es = append(es, lerrs...)
 	t := c.Train
 	if t.Epochs < 1 {
 		add(0, "train.epochs must be at least 1, got %d", t.Epochs)
@@ -490,73 +594,6 @@ func (c *Config) Check(name string) Errors {
 	}
 	if s.Gamma < 0 || s.MinLR < 0 {
 		add(0, "train.schedule gamma and min_lr cannot be negative")
-	}
-	return es
-}
-
-func (l Layer) check(name string, i int) Errors {
-	var es Errors
-	add := func(format string, a ...any) {
-		es = append(es, &Error{File: name, Line: l.Line,
-			Msg: fmt.Sprintf("layer %d (%s): ", i, l.Type) + fmt.Sprintf(format, a...)})
-	}
-	allowed, ok := LayerFields[l.Type]
-	if !ok {
-		types := make([]string, 0, len(LayerFields))
-		for t := range LayerFields {
-			types = append(types, t)
-		}
-		slices.Sort(types)
-		add("unknown layer type %q (known: %s)", l.Type, strings.Join(types, ", "))
-		return es
-	}
-	for _, k := range l.keys {
-		if k != "type" && !slices.Contains(allowed, k) {
-			if len(allowed) == 0 {
-				add("field %q does not apply (%s takes no settings)", k, l.Type)
-			} else {
-				add("field %q does not apply (%s takes %s)", k, l.Type, strings.Join(allowed, ", "))
-			}
-		}
-	}
-	switch l.Type {
-	case "conv2d":
-		if l.Filters < 1 {
-			add("filters must be at least 1, got %d", l.Filters)
-		}
-		fallthrough
-	case "maxpool", "avgpool":
-		if l.Kernel < 1 {
-			add("kernel must be at least 1, got %d", l.Kernel)
-		}
-		if l.Stride < 1 {
-			add("stride must be at least 1, got %d", l.Stride)
-		}
-		if l.Padding < 0 {
-			add("padding cannot be negative, got %d", l.Padding)
-		}
-		if l.Type != "conv2d" && l.Kernel > 0 && 2*l.Padding > l.Kernel {
-			add("padding %d is more than half the kernel %d", l.Padding, l.Kernel)
-		}
-	case "dense":
-		if l.Units < 1 {
-			add("units must be at least 1, got %d", l.Units)
-		}
-	case "dropout":
-		if l.Rate <= 0 || l.Rate >= 1 {
-			add("rate must be in (0, 1), got %v", l.Rate)
-		}
-	case "leaky_relu":
-		if l.Alpha <= 0 || l.Alpha >= 1 {
-			add("alpha must be in (0, 1), got %v", l.Alpha)
-		}
-	case "batchnorm":
-		if l.Momentum <= 0 || l.Momentum > 1 {
-			add("momentum must be in (0, 1], got %v", l.Momentum)
-		}
-		if l.Eps <= 0 {
-			add("eps must be positive, got %v", l.Eps)
-		}
 	}
 	return es
 }

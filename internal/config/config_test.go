@@ -1,8 +1,11 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	. "github.com/cnnctl/cnnctl/internal/config"
+	_ "github.com/cnnctl/cnnctl/internal/model/layers" // the layer kinds
 )
 
 const good = `
@@ -28,7 +31,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Model[0].Stride != 1 || !*c.Model[0].Bias || c.Model[3].Stride != 2 {
+	if c.Model[0].Stride != Square(1) || !*c.Model[0].Bias || c.Model[3].Stride != Square(2) {
 		t.Errorf("conv/pool defaults: %+v %+v", c.Model[0], c.Model[3])
 	}
 	if c.Model[1].Momentum != 0.1 || c.Model[1].Eps != 1e-5 {
@@ -62,7 +65,7 @@ func TestParseErrors(t *testing.T) {
 		{"misspelt key", "train:\n  epochs: 2\n", "x.yaml:15: unknown field \"learnig_rate\" in train"},
 		{"wrong type", "", "x.yaml:2: cannot unmarshal !!str `three` into uint64"},
 		{"unknown layer", "", "x.yaml:12: layer 5 (softmaxx): unknown layer type \"softmaxx\""},
-		{"field of another layer", "", "x.yaml:10: layer 3 (maxpool): field \"filters\" does not apply (maxpool takes kernel, stride, padding)"},
+		{"field of another layer", "", "x.yaml:10: layer 3 (maxpool): field \"filters\" does not apply (maxpool takes kernel, stride, padding, ceil_mode)"},
 		{"negative stride", "", "x.yaml:7: layer 0 (conv2d): stride must be at least 1, got -1"},
 		{"zero filters", "", "x.yaml:7: layer 0 (conv2d): filters must be at least 1, got 0"},
 		{"dropout rate", "", "x.yaml:12: layer 5 (dropout): rate must be in (0, 1), got 1.5"},

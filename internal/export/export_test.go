@@ -91,7 +91,7 @@ func randomNet(t *testing.T, layers string, seed uint64) *model.Network {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(seed, 1))
-	n, err := model.New(c.Model, c.Data.Shape, 3, rng)
+	n, err := model.New(c.Layers(), c.Data.Shape, 3, rng)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,52 +31,76 @@ func WriteSafetensors(path string, m Model) error {
 	return atomicfile.Write(path, func(w *bufio.Writer) error { return st.Write(w) })
 }
 
-// PyTorchModule is Python source for the torch.nn.Sequential whose
-// state_dict the safetensors export matches, one module per config layer.
+// PyTorchModule is Python source for the PyTorch model whose state_dict
+// the safetensors export matches: an nn.Sequential of one module per layer
+// when the network is a plain list of unnamed layers, otherwise an
+// nn.Module whose submodules are registered under the layers' IDs (a block's
+// layers nested under the block's name) and whose forward pass follows the
+// graph.
 func PyTorchModule(n *model.Network) string {
 	var b strings.Builder
-	b.WriteString("import torch.nn as nn\n\nmodel = nn.Sequential(\n")
+	plain := n.IsChain()
 	for _, l := range n.Layers {
-		s := l.Spec
-		var m string
-		switch s.Type {
-		case "conv2d":
-			m = fmt.Sprintf("nn.Conv2d(%d, %d, kernel_size=%d, stride=%d, padding=%d, bias=%s)",
-				l.In[0], s.Filters, s.Kernel, s.Stride, s.Padding, pyBool(l.Bias != nil))
-		case "dense":
-			m = fmt.Sprintf("nn.Linear(%d, %d, bias=%s)", l.In[0], s.Units, pyBool(l.Bias != nil))
-		case "batchnorm":
-			kind := "BatchNorm2d"
-			if len(l.In) == 1 {
-				kind = "BatchNorm1d"
-			}
-			m = fmt.Sprintf("nn.%s(%d, eps=%g, momentum=%g)", kind, l.In[0], s.Eps, s.Momentum)
-		case "relu":
-			m = "nn.ReLU()"
-		case "sigmoid":
-			m = "nn.Sigmoid()"
-		case "tanh":
-			m = "nn.Tanh()"
-		case "leaky_relu":
-			m = fmt.Sprintf("nn.LeakyReLU(%g)", s.Alpha)
-		case "maxpool":
-			m = fmt.Sprintf("nn.MaxPool2d(kernel_size=%d, stride=%d, padding=%d)", s.Kernel, s.Stride, s.Padding)
-		case "avgpool":
-			m = fmt.Sprintf("nn.AvgPool2d(kernel_size=%d, stride=%d, padding=%d)", s.Kernel, s.Stride, s.Padding)
-		case "dropout":
-			m = fmt.Sprintf("nn.Dropout(%g)", s.Rate)
-		case "flatten":
-			m = "nn.Flatten()"
+		if l.Spec.Name != "" || l.Kind.Torch == nil || l.Kind.Torch(l).Module == "" {
+			plain = false
 		}
-		fmt.Fprintf(&b, "    %s,  # %d\n", m, l.Index)
 	}
-	b.WriteString(")\n")
-	return b.String()
-}
+	if plain {
+		b.WriteString("import torch.nn as nn\n\nmodel = nn.Sequential(\n")
+		for _, l := range n.Layers {
+			fmt.Fprintf(&b, "    %s,  # %s\n", l.Kind.Torch(l).Module, l.ID)
+		}
+		b.WriteString(")\n")
+		return b.String()
+	}
+	b.WriteString(`import torch
+import torch.nn as nn
 
-func pyBool(v bool) string {
-	if v {
-		return "True"
+
+def _put(root, path, module):
+    *parents, leaf = path.split(".")
+    for p in parents:
+        if p not in root._modules:
+            root.add_module(p, nn.Module())
+        root = root._modules[p]
+    root.add_module(leaf, module)
+
+
+def _get(root, path):
+    for p in path.split("."):
+        root = root._modules[p]
+    return root
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+`)
+	for _, l := range n.Layers {
+		if t := l.Kind.Torch(l); t.Module != "" {
+			fmt.Fprintf(&b, "        _put(self, %q, %s)\n", l.ID, t.Module)
+		}
 	}
-	return "False"
+	b.WriteString("\n    def forward(self, x):\n")
+	vars := make([]string, len(n.Layers))
+	for i, l := range n.Layers {
+		in := make([]string, len(l.Inputs))
+		for k, j := range l.Inputs {
+			in[k] = "x"
+			if j >= 0 {
+				in[k] = vars[j]
+			}
+		}
+		vars[i] = fmt.Sprintf("h%d", i)
+		t := l.Kind.Torch(l)
+		expr := ""
+		if t.Module != "" {
+			expr = fmt.Sprintf("_get(self, %q)(%s)", l.ID, in[0])
+		} else {
+			expr = t.Expr(in)
+		}
+		fmt.Fprintf(&b, "        %s = %s  # %s\n", vars[i], expr, l.Describe())
+	}
+	fmt.Fprintf(&b, "        return %s\n\n\nmodel = Net()\n", vars[len(vars)-1])
+	return b.String()
 }

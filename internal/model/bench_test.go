@@ -27,7 +27,7 @@ func benchNet(b *testing.B) *Network {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := New(c.Model, c.Data.Shape, 10, rand.New(rand.NewPCG(1, 1)))
+	n, err := New(c.Layers(), c.Data.Shape, 10, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,35 +3,27 @@ package model
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"github.com/cnnctl/cnnctl/internal/config"
-	"gorgonia.org/tensor"
 )
 
-// FoldScaleShift folds an inference-mode batch norm into the affine layer
-// before it, per output channel o (weights laid out [out, …]):
+// BNScaleShift is an inference-mode batch norm as an affine map per
+// channel c: y = x·scale[c] + shift[c] with
 //
-//	s = γ/√(σ²+ε),  w'[o,…] = w[o,…]·s,  b' = (b − μ)·s + β
+//	scale = γ/√(σ²+ε),  shift = β − μ·scale
 //
-// bias may be nil (a layer without bias counts as b = 0). It returns the new
-// weights and bias; the inputs are not modified.
-func FoldScaleShift(w, bias, gamma, beta, mean, variance []float32, eps float64) (wf, bf []float32) {
-	out := len(gamma)
-	per := len(w) / out
-	wf = make([]float32, len(w))
-	bf = make([]float32, out)
-	for o := range out {
-		s := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
-		for i := range per {
-			wf[o*per+i] = float32(float64(w[o*per+i]) * s)
-		}
-		b := 0.0
-		if bias != nil {
-			b = float64(bias[o])
-		}
-		bf[o] = float32((b-float64(mean[o]))*s + float64(beta[o]))
+// so that folding it into the layer before (weights w[c,…], bias b) gives
+// w' = w·scale and b' = (b − μ)·scale + β.
+func BNScaleShift(gamma, beta, mean, variance []float32, eps float64) (scale, shift []float64) {
+	scale, shift = make([]float64, len(gamma)), make([]float64, len(gamma))
+	for c := range gamma {
+		scale[c] = float64(gamma[c]) / math.Sqrt(float64(variance[c])+eps)
+		shift[c] = float64(beta[c]) - float64(mean[c])*scale[c]
 	}
-	return wf, bf
+	return scale, shift
 }
 
 // Fold records what FoldBatchNorm did with one batch-norm layer.
@@ -41,74 +33,119 @@ type Fold struct {
 	Reason string
 }
 
-// FoldBatchNorm returns a new network in which every batch-norm layer that
-// directly follows a conv2d or dense layer is folded into it (inference
-// semantics: the running statistics). A batch norm after anything else —
-// an activation, pooling, dropout — cannot be folded and stays. The new
-// network's layer list is the old one without the folded layers, so its
-// parameter names (by index) change; its outputs equal the old network's in
-// inference up to float rounding. The original is not modified.
+// FoldBatchNorm returns a new network in which every batch-norm layer whose
+// input is the output of a layer that can take it in (conv2d, dense,
+// conv_transpose2d), read by nothing else, is folded into that layer
+// (inference semantics: the running statistics). That holds anywhere in the
+// graph — inside a residual block, before an add. A batch norm after an
+// activation, pooling or a join cannot be folded and stays. The folded
+// layers are gone from the new network's list, so the positions (and the
+// parameter names of unnamed layers) after them change; its outputs equal
+// the old network's in inference up to float rounding. The original is not
+// modified.
 func FoldBatchNorm(n *Network) (*Network, []Fold) {
-	out := &Network{Input: n.Input, Classes: n.Classes}
+	consumers := n.Consumers()
 	var folds []Fold
-	for i := 0; i < len(n.Layers); i++ {
-		src := n.Layers[i]
-		j := len(out.Layers)
-		l := &Layer{Spec: src.Spec, Index: j, In: src.In, Out: src.Out}
-		out.Layers = append(out.Layers, l)
-		var bn *Layer
-		if (src.Spec.Type == "conv2d" || src.Spec.Type == "dense") && i+1 < len(n.Layers) && n.Layers[i+1].Spec.Type == "batchnorm" {
-			bn = n.Layers[i+1]
+	into := make([]int, len(n.Layers)) // host of a folded batch norm, else −1
+	for i, l := range n.Layers {
+		into[i] = -1
+		if l.Spec.Type != "batchnorm" {
+			continue
 		}
+		j := l.Inputs[0]
 		switch {
-		case bn != nil:
-			var bias []float32
-			if src.Bias != nil {
-				bias = src.Bias.Data()
-			}
-			w, b := FoldScaleShift(src.Weight.Data(), bias, bn.Weight.Data(), bn.Bias.Data(), bn.BN.RunningMean, bn.BN.RunningVar, bn.BN.Eps)
-			t := true
-			l.Spec.Bias = &t
-			l.Weight = copyParam(src.Weight, j, "weight", w)
-			l.Bias = copyParam(&Param{Decay: false, T: tensor.New(tensor.WithShape(len(b)), tensor.Of(tensor.Float32))}, j, "bias", b)
-			folds = append(folds, Fold{BN: i + 1, Into: i})
-			i++ // the batch norm is gone
-		case src.Spec.Type == "batchnorm":
-			why := "it is the first layer"
-			if i > 0 {
-				why = fmt.Sprintf("it follows %s (layer %d), not a conv2d or dense layer", n.Layers[i-1].Describe(), i-1)
-			}
-			folds = append(folds, Fold{BN: i, Into: -1, Reason: why})
-			fallthrough
+		case j < 0:
+			folds = append(folds, Fold{BN: i, Into: -1, Reason: "it is the first layer"})
+		case n.Layers[j].Kind.Fold == nil:
+			folds = append(folds, Fold{BN: i, Into: -1, Reason: fmt.Sprintf("it follows %s (layer %s), not a conv2d, conv_transpose2d or dense layer",
+				n.Layers[j].Describe(), n.Layers[j].ID)})
+		case len(consumers[j]) > 1:
+			folds = append(folds, Fold{BN: i, Into: -1, Reason: fmt.Sprintf("the output of layer %s is also read by other layers, which need it unnormalised",
+				n.Layers[j].ID)})
 		default:
-			if src.Weight != nil {
-				l.Weight = copyParam(src.Weight, j, "weight", src.Weight.Data())
-			}
-			if src.Bias != nil {
-				l.Bias = copyParam(src.Bias, j, "bias", src.Bias.Data())
-			}
-			if src.BN != nil {
-				st := *src.BN
-				st.RunningMean = append([]float32(nil), src.BN.RunningMean...)
-				st.RunningVar = append([]float32(nil), src.BN.RunningVar...)
-				l.BN = &st
+			into[i] = j
+			folds = append(folds, Fold{BN: i, Into: j})
+		}
+	}
+	// The new layer list: the old one without the folded batch norms, each
+	// input naming its layer as the new list calls it.
+	newIndex := make([]int, len(n.Layers))
+	var specs []config.Layer
+	var from []int // old index of each new layer
+	for i, l := range n.Layers {
+		if into[i] >= 0 {
+			newIndex[i] = newIndex[into[i]]
+			continue
+		}
+		k := len(specs)
+		newIndex[i] = k
+		s := l.Spec
+		s.Inputs = nil
+		if len(l.Inputs) != 1 || (l.Inputs[0] < 0) != (k == 0) || (l.Inputs[0] >= 0 && newIndex[l.Inputs[0]] != k-1) {
+			for _, j := range l.Inputs {
+				ref := config.Input
+				if j >= 0 {
+					m := newIndex[j]
+					ref = specs[m].ID(m)
+				}
+				s.Inputs = append(s.Inputs, ref)
 			}
 		}
+		specs = append(specs, s)
+		from = append(from, i)
+	}
+	out, err := New(specs, n.Input, n.Classes, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		panic(fmt.Sprintf("model: folding batch norm made an invalid network: %v", err)) // a bug, not bad input
+	}
+	for k, l := range out.Layers {
+		src := n.Layers[from[k]]
+		copyValues(l, src)
+	}
+	for i, host := range into {
+		if host < 0 {
+			continue
+		}
+		bn, l := n.Layers[i], out.Layers[newIndex[host]]
+		scale, shift := BNScaleShift(bn.Weight.Data(), bn.Bias.Data(), bn.BN.RunningMean, bn.BN.RunningVar, bn.BN.Eps)
+		l.Kind.Fold(l, scale, shift)
 	}
 	return out, folds
 }
 
-// Specs returns the layer list that describes the network (for its config).
+// copyValues copies src's parameters and batch-norm state into l, a layer of
+// the same kind and shapes.
+func copyValues(l, src *Layer) {
+	if l.Weight != nil {
+		copy(l.Weight.Data(), src.Weight.Data())
+	}
+	if l.Bias != nil {
+		copy(l.Bias.Data(), src.Bias.Data())
+	}
+	if l.BN != nil {
+		copy(l.BN.RunningMean, src.BN.RunningMean)
+		copy(l.BN.RunningVar, src.BN.RunningVar)
+		l.BN.NumBatches = src.BN.NumBatches
+	}
+}
+
+// Specs returns the layer list that describes the network (for its config):
+// the expanded list, blocks written out layer by layer.
 func (n *Network) Specs() []config.Layer {
 	s := make([]config.Layer, len(n.Layers))
 	for i, l := range n.Layers {
 		s[i] = l.Spec
+		s[i].Inputs = slices.Clone(l.Spec.Inputs)
 	}
 	return s
 }
 
-// copyParam makes parameter `<index>.<kind>` shaped like p holding values.
-func copyParam(p *Param, index int, kind string, values []float32) *Param {
-	return &Param{Name: fmt.Sprintf("%d.%s", index, kind), Decay: p.Decay,
-		T: tensor.New(tensor.WithShape(p.T.Shape().Clone()...), tensor.WithBacking(append([]float32(nil), values...)))}
+// describeFold is the line fuse prints for one fold.
+func (f Fold) Describe(n *Network) string {
+	bn := n.Layers[f.BN]
+	if f.Into < 0 {
+		return fmt.Sprintf("kept      layer %s (batchnorm): %s", bn.ID, f.Reason)
+	}
+	host := n.Layers[f.Into]
+	return fmt.Sprintf("folded    layer %s (batchnorm) into layer %s (%s)", bn.ID, host.ID, strings.TrimSpace(host.Describe()))
 }

@@ -33,9 +33,9 @@ func convByHand(x, w, b []float32, C, H, W, O, K, P int) []float64 {
 	return y
 }
 
-// TestFoldScaleShiftMatchesConvThenBN compares "conv, then batch norm with
+// TestBNScaleShiftMatchesConvThenBN compares "conv, then batch norm with
 // running statistics" with "the folded conv", both computed by hand.
-func TestFoldScaleShiftMatchesConvThenBN(t *testing.T) {
+func TestBNScaleShiftMatchesConvThenBN(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	const C, H, W, O, K, P = 2, 6, 5, 3, 3, 1
 	r := func(n int, scale, off float64) []float32 {
@@ -56,7 +56,7 @@ func TestFoldScaleShiftMatchesConvThenBN(t *testing.T) {
 			y[o*per+i] = (y[o*per+i]-float64(mean[o]))/math.Sqrt(float64(variance[o])+eps)*float64(gamma[o]) + float64(beta[o])
 		}
 	}
-	wf, bf := FoldScaleShift(w, b, gamma, beta, mean, variance, eps)
+	wf, bf := foldByHand(w, b, gamma, beta, mean, variance, eps)
 	yf := convByHand(x, wf, bf, C, H, W, O, K, P)
 	for i := range y {
 		if math.Abs(y[i]-yf[i]) > 1e-5*(1+math.Abs(y[i])) {
@@ -64,11 +64,26 @@ func TestFoldScaleShiftMatchesConvThenBN(t *testing.T) {
 		}
 	}
 	// A layer without bias folds as if its bias were zero.
-	_, bz := FoldScaleShift(w, nil, gamma, beta, mean, variance, eps)
+	_, bz := foldByHand(w, make([]float32, O), gamma, beta, mean, variance, eps)
 	want := -float64(mean[0])*float64(gamma[0])/math.Sqrt(float64(variance[0])+eps) + float64(beta[0])
 	if math.Abs(float64(bz[0])-want) > 1e-6 {
 		t.Errorf("bias-free fold: %v, want %v", bz[0], want)
 	}
+}
+
+// foldByHand applies BNScaleShift as the fold of a conv does: w·scale per
+// output channel, b·scale + shift.
+func foldByHand(w, b, gamma, beta, mean, variance []float32, eps float64) (wf, bf []float32) {
+	scale, shift := BNScaleShift(gamma, beta, mean, variance, eps)
+	per := len(w) / len(scale)
+	wf, bf = make([]float32, len(w)), make([]float32, len(b))
+	for o, s := range scale {
+		for i := range per {
+			wf[o*per+i] = float32(float64(w[o*per+i]) * s)
+		}
+		bf[o] = float32(float64(b[o])*s + shift[o])
+	}
+	return wf, bf
 }
 
 const foldLayers = `  - {type: conv2d, filters: 3, kernel: 3, padding: 1, bias: false}
@@ -86,7 +101,7 @@ const foldLayers = `  - {type: conv2d, filters: 3, kernel: 3, padding: 1, bias: 
 func TestFoldBatchNormNetwork(t *testing.T) {
 	c := parseModel(t, foldLayers)
 	rng := rand.New(rand.NewPCG(7, 7))
-	n, err := New(c.Model, c.Data.Shape, 3, rng)
+	n, err := New(c.Layers(), c.Data.Shape, 3, rng)
 	if err != nil {
 		t.Fatal(err)
 	}

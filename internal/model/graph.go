@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/cnnctl/cnnctl/internal/model/layers"
 	"github.com/cnnctl/cnnctl/internal/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -43,88 +44,63 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 	gr := &Graph{Batch: batch, g: G.NewGraph()}
 	g := gr.g
 	gr.Input = tensor.New(tensor.WithShape(append([]int{batch}, n.Input...)...), tensor.Of(tensor.Float32))
-	x := G.NodeFromAny(g, gr.Input, G.WithName("input"))
+	input := G.NodeFromAny(g, gr.Input, G.WithName("input"))
 	var wrt []*G.Node
-	param := func(p *Param) *G.Node {
-		if p == nil {
+	consumers := n.Consumers()
+	nodes := make([]*G.Node, len(n.Layers))
+	// dependsOnParams[i]: layer i's output changes with some parameter, so
+	// the layers after it need their input gradients.
+	dependsOnParams := make([]bool, len(n.Layers))
+	absorbedBy := make([]int, len(n.Layers))
+	for i := range absorbedBy {
+		absorbedBy[i] = -1
+	}
+	b := &layers.Builder{G: g, Training: training, RNG: rng,
+		Param: func(p *Param) *G.Node {
+			if p == nil {
+				return nil
+			}
+			node := G.NodeFromAny(g, p.T, G.WithName(p.Name))
+			wrt = append(wrt, node)
+			return node
+		},
+		Next: func(l *Layer) *Layer {
+			if c := consumers[l.Index]; len(c) == 1 && len(n.Layers[c[0]].Inputs) == 1 {
+				return n.Layers[c[0]]
+			}
 			return nil
-		}
-		node := G.NodeFromAny(g, p.T, G.WithName(p.Name))
-		wrt = append(wrt, node)
-		return node
+		},
 	}
-	// No gradient is needed below the first layer with parameters.
-	needInputGrad := false
-	for i := 0; i < len(n.Layers); i++ {
-		l := n.Layers[i]
-		name := fmt.Sprintf("%d", l.Index)
-		var err error
-		switch l.Spec.Type {
-		case "conv2d":
-			w, b := param(l.Weight), param(l.Bias)
-			geom := ops.ConvGeom{Kernel: l.Spec.Kernel, Stride: l.Spec.Stride, Pad: l.Spec.Padding}
-			x, err = ops.NewConv2D(name, geom, b != nil, needInputGrad, training).Apply(x, w, b)
-		case "dense":
-			w, b := param(l.Weight), param(l.Bias)
-			if b == nil {
-				// Dense always takes a bias input; a bias-free layer gets zeros
-				// that are not learned.
-				b = G.NodeFromAny(g, tensor.New(tensor.WithShape(l.Out[0]), tensor.Of(tensor.Float32)), G.WithName(name+".zero_bias"))
-			}
-			x, err = ops.NewDense(name, needInputGrad).Apply(x, w, b)
-		case "batchnorm":
-			gamma, beta := param(l.Weight), param(l.Bias)
-			// A ReLU right after batch norm runs inside it (one pass fewer),
-			// and so does a 2×2 max pooling after that (its input is never
-			// written).
-			bn := ops.NewBatchNorm(name, l.BN, training, reluAt(n.Layers, i+1))
-			if bn.ReLU {
-				i++
-				if x.Dims() == 4 && maxPool2x2At(n.Layers, i+1) {
-					bn.WithMaxPool()
-					i++
-				}
-			}
-			x, err = bn.Apply(x, gamma, beta)
-		case "relu":
-			if x.Dims() == 4 && maxPool2x2At(n.Layers, i+1) {
-				// A 2×2 max pooling right after runs the ReLU inside it.
-				i++
-				x, err = ops.NewMaxPool2D(fmt.Sprintf("%d", n.Layers[i].Index), ops.ConvGeom{Kernel: 2, Stride: 2}).WithReLU().Apply(x)
-				break
-			}
-			x, err = ops.NewActivation(name, ops.ReLU, 0).Apply(x)
-		case "leaky_relu":
-			x, err = ops.NewActivation(name, ops.LeakyReLU, float32(l.Spec.Alpha)).Apply(x)
-		case "sigmoid":
-			x, err = ops.NewActivation(name, ops.Sigmoid, 0).Apply(x)
-		case "tanh":
-			x, err = ops.NewActivation(name, ops.Tanh, 0).Apply(x)
-		case "maxpool", "avgpool":
-			geom := ops.ConvGeom{Kernel: l.Spec.Kernel, Stride: l.Spec.Stride, Pad: l.Spec.Padding}
-			if l.Spec.Type == "maxpool" {
-				x, err = ops.NewMaxPool2D(name, geom).Apply(x)
-			} else {
-				x, err = ops.NewAvgPool2D(name, geom).Apply(x)
-			}
-		case "dropout":
-			if training {
-				x, err = ops.NewDropout(name, float32(l.Spec.Rate), rng).Apply(x)
-			}
-		case "flatten":
-			if x.Dims() > 2 {
-				x, err = ops.NewFlatten(name).Apply(x)
-			}
-		default:
-			err = fmt.Errorf("unknown layer type %q", l.Spec.Type)
+	for i, l := range n.Layers {
+		if absorbedBy[i] >= 0 {
+			continue // built inside an earlier layer's op
 		}
+		in := make([]*G.Node, len(l.Inputs))
+		b.InputDiff = false
+		for k, j := range l.Inputs {
+			if j < 0 {
+				in[k] = input
+				continue
+			}
+			in[k] = nodes[j]
+			b.InputDiff = b.InputDiff || dependsOnParams[j]
+		}
+		var absorbed []int
+		b.Absorb = func(a *Layer) {
+			absorbedBy[a.Index] = i
+			absorbed = append(absorbed, a.Index)
+		}
+		x, err := l.Kind.Build(b, l, in)
 		if err != nil {
-			return nil, fmt.Errorf("building layer %d (%s): %w", l.Index, l.Spec.Type, err)
+			return nil, fmt.Errorf("building %s: %w", l.Spec.Where(i), err)
 		}
-		if l.Weight != nil {
-			needInputGrad = true
+		deps := b.InputDiff || l.Weight != nil
+		nodes[i], dependsOnParams[i] = x, deps
+		for _, a := range absorbed {
+			nodes[a], dependsOnParams[a] = x, deps
 		}
 	}
+	x := nodes[len(nodes)-1]
 	gr.Logits = x
 	if training {
 		gr.Labels = tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32))
@@ -165,15 +141,3 @@ func (gr *Graph) GradData(i int) []float32 { return gr.Grads[i].Value().Data().(
 
 // Close releases the machine.
 func (gr *Graph) Close() error { return gr.vm.Close() }
-
-// reluAt and maxPool2x2At say whether layer i exists and is a ReLU, or a
-// 2×2 stride-2 unpadded max pooling: the layers a batch norm can absorb.
-func reluAt(ls []*Layer, i int) bool { return i < len(ls) && ls[i].Spec.Type == "relu" }
-
-func maxPool2x2At(ls []*Layer, i int) bool {
-	if i >= len(ls) {
-		return false
-	}
-	s := ls[i].Spec
-	return s.Type == "maxpool" && s.Kernel == 2 && s.Stride == 2 && s.Padding == 0
-}

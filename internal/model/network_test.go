@@ -38,7 +38,7 @@ const allLayers = `  - {type: conv2d, filters: 3, kernel: 3, padding: 1}
 
 func TestShapes(t *testing.T) {
 	c := parseModel(t, allLayers)
-	n, err := New(c.Model, c.Data.Shape, 3, rand.New(rand.NewPCG(1, 1)))
+	n, err := New(c.Layers(), c.Data.Shape, 3, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestShapeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		cfg := parseModel(t, c.layers)
-		_, err := New(cfg.Model, cfg.Data.Shape, 2, rand.New(rand.NewPCG(1, 1)))
+		_, err := New(cfg.Layers(), cfg.Data.Shape, 2, rand.New(rand.NewPCG(1, 1)))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want %q", err, c.want)
 		}
@@ -112,7 +112,7 @@ func TestNetworkGradients(t *testing.T) {
 func checkNetworkGradients(t *testing.T, layers string, tol float64) {
 	c := parseModel(t, layers)
 	rng := rand.New(rand.NewPCG(2, 3))
-	n, err := New(c.Model, c.Data.Shape, 3, rng)
+	n, err := New(c.Layers(), c.Data.Shape, 3, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func checkNetworkGradients(t *testing.T, layers string, tol float64) {
 func TestGraphsShareParameters(t *testing.T) {
 	c := parseModel(t, allLayers)
 	rng := rand.New(rand.NewPCG(4, 5))
-	n, _ := New(c.Model, c.Data.Shape, 3, rng)
+	n, _ := New(c.Layers(), c.Data.Shape, 3, rng)
 	tr, err := n.BuildTrain(4, rng)
 	if err != nil {
 		t.Fatal(err)

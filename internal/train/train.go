@@ -144,7 +144,7 @@ func (r *run) layerError(err error) error {
 
 func (r *run) fresh() error {
 	init := rand.New(rand.NewPCG(r.cfg.Seed, 0x1a17))
-	net, err := model.New(r.cfg.Model, r.cfg.Data.Shape, len(r.classes), init)
+	net, err := model.New(r.cfg.Layers(), r.cfg.Data.Shape, len(r.classes), init)
 	if err != nil {
 		return r.layerError(err)
 	}
@@ -163,7 +163,7 @@ func (r *run) resume(path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := model.New(r.cfg.Model, r.cfg.Data.Shape, len(r.classes), rand.New(rand.NewPCG(0, 0))); err != nil {
+	if _, err := model.New(r.cfg.Layers(), r.cfg.Data.Shape, len(r.classes), rand.New(rand.NewPCG(0, 0))); err != nil {
 		return r.layerError(err)
 	}
 	if err := sameModel(st.Config, r.cfg); err != nil {
@@ -211,8 +211,8 @@ func (r *run) resume(path string) error {
 
 // sameModel checks that two configs describe the same network and data shape.
 func sameModel(a, b *config.Config) error {
-	ma, _ := (&config.Config{Model: a.Model, Data: config.Data{Shape: a.Data.Shape}}).Marshal()
-	mb, _ := (&config.Config{Model: b.Model, Data: config.Data{Shape: b.Data.Shape}}).Marshal()
+	ma, _ := (&config.Config{Model: a.Layers(), Data: config.Data{Shape: a.Data.Shape}}).Marshal()
+	mb, _ := (&config.Config{Model: b.Layers(), Data: config.Data{Shape: b.Data.Shape}}).Marshal()
 	if string(ma) != string(mb) {
 		return fmt.Errorf("the checkpoint's model differs from the config's:\ncheckpoint:\n%s\nconfig:\n%s", ma, mb)
 	}
