@@ -21,15 +21,15 @@ import (
 
 // Config describes one training run: data, model, training and output.
 type Config struct {
-	Name   string  `yaml:"name,omitempty"`
-	Seed   uint64  `yaml:"seed"`
-	Data   Data    `yaml:"data"`
-	Model  []Layer `yaml:"model"`
+	Name  string  `yaml:"name,omitempty"`
+	Seed  uint64  `yaml:"seed"`
+	Data  Data    `yaml:"data"`
+	Model []Layer `yaml:"model"`
 	// Blocks are named layer lists that model entries of type block stand
 	// for, each use with parameters of its own (a residual block, say).
 	Blocks map[string][]Layer `yaml:"blocks,omitempty"`
-	Train  Train   `yaml:"train"`
-	Output Output  `yaml:"output,omitempty"`
+	Train  Train              `yaml:"train"`
+	Output Output             `yaml:"output,omitempty"`
 	// Preprocess is how predict turns an arbitrary image file into an input.
 	Preprocess Preprocess `yaml:"preprocess"`
 }
