@@ -105,8 +105,9 @@ type Layer struct {
 
 	Line int `yaml:"-"` // where the layer starts in the file
 	// Use is the line of the block entry this layer was expanded from (0 at the top level).
-	Use  int `yaml:"-"`
-	keys []string
+	Use    int    `yaml:"-"`
+	origin string // "block res, layer 2": where a block's layer stands in the file
+	keys   []string
 }
 
 // Has says whether the file set key for this layer (defaults do not count).

@@ -31,7 +31,29 @@ func (l *Layer) Where(i int) string {
 	return s
 }
 
-var reName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// Flat is the layer as an entry of a flat model list: a block's layer
+// written out on its own (its name already says where it came from).
+func (l Layer) Flat() Layer {
+	l.Use, l.origin = 0, ""
+	return l
+}
+
+// whereInFile names the layer as the file shows it: inside a block by its
+// place in the block (a problem there is the same for every use).
+func (l *Layer) whereInFile(i int) string {
+	if l.origin != "" {
+		return fmt.Sprintf("%s (%s)", l.origin, l.Type)
+	}
+	return l.Where(i)
+}
+
+// Names are letters, digits and _, not starting with a digit; a block's
+// layers are called <use>.<name>, and a flat list (a fused model's) may
+// name layers so too.
+var (
+	reName       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reDottedName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
+)
 
 func setLayerDefaults(ls []Layer) {
 	for i := range ls {
@@ -63,7 +85,7 @@ func (c *Config) expand(file string) ([]Layer, Errors) {
 			x.block(c, l)
 			continue
 		}
-		x.checkName(&l, "")
+		x.checkName(&l)
 		x.add(l, nil, func(ref string) int { return laterLine(c.Model, ref) })
 	}
 	return x.out, x.es
@@ -78,8 +100,15 @@ type expander struct {
 	seen map[string]bool   // names taken
 }
 
+// bad records a problem once: a block used twice has its problems once.
 func (x *expander) bad(line int, format string, a ...any) {
-	x.es = append(x.es, &Error{File: x.file, Line: line, Msg: fmt.Sprintf(format, a...)})
+	e := &Error{File: x.file, Line: line, Msg: fmt.Sprintf(format, a...)}
+	for _, old := range x.es {
+		if *old == *e {
+			return
+		}
+	}
+	x.es = append(x.es, e)
 }
 
 // prev is the ID of the last layer added, or the network input.
@@ -91,13 +120,13 @@ func (x *expander) prev() string {
 	return x.out[i].ID(i)
 }
 
-func (x *expander) checkName(l *Layer, block string) {
-	if l.Name != "" && (!reName.MatchString(l.Name) || l.Name == Input) {
-		where := l.Where(len(x.out))
-		if block != "" {
-			where = "block " + block
-		}
-		x.bad(l.Line, "%s: name %q must be a letter or _ followed by letters, digits or _ (and not %q)", where, l.Name, Input)
+func (x *expander) checkName(l *Layer) {
+	re := reDottedName
+	if l.origin != "" {
+		re = reName
+	}
+	if l.Name != "" && (!re.MatchString(l.Name) || l.Name == Input) {
+		x.bad(l.Line, "%s: name %q must be a letter or _ followed by letters, digits or _ (and not %q)", l.whereInFile(len(x.out)), l.Name, Input)
 	}
 }
 
@@ -115,17 +144,19 @@ func (x *expander) add(l Layer, local map[string]string, later func(string) int)
 		case ok:
 			l.Inputs[j] = id
 		case ref == l.Name || strings.HasSuffix(l.Name, "."+ref):
-			x.bad(l.Line, "%s: inputs: a layer cannot take its own output (that would be a cycle)", l.Where(i))
+			x.bad(l.Line, "%s: inputs: a layer cannot take its own output (that would be a cycle)", l.whereInFile(i))
 		case later(ref) > 0:
-			x.bad(l.Line, "%s: inputs: %q comes later (line %d); a layer takes only the outputs of layers before it, so the graph has no cycles", l.Where(i), ref, later(ref))
+			x.bad(l.Line, "%s: inputs: %q comes later (line %d); a layer takes only the outputs of layers before it, so the graph has no cycles", l.whereInFile(i), ref, later(ref))
 		default:
-			x.bad(l.Line, "%s: inputs: no layer before it is named %q", l.Where(i), ref)
+			x.bad(l.Line, "%s: inputs: no layer before it is named %q", l.whereInFile(i), ref)
 		}
 	}
-	x.es = append(x.es, checkLayer(x.file, &l, i)...)
+	for _, e := range checkLayer(x.file, &l, i) {
+		x.bad(e.Line, "%s", e.Msg)
+	}
 	if l.Name != "" {
 		if x.seen[l.Name] {
-			x.bad(l.Line, "%s: the name %q is used twice", l.Where(i), l.Name)
+			x.bad(l.Line, "%s: the name %q is used twice", l.whereInFile(i), l.Name)
 		}
 		x.seen[l.Name] = true
 	}
@@ -190,11 +221,12 @@ func (x *expander) block(c *Config, l Layer) {
 			x.bad(inner.Line, "block %s: a block cannot contain a block entry", l.Block)
 			continue
 		}
-		x.checkName(&inner, l.Block)
 		own := inner.Name
 		if own == "" {
 			own = strconv.Itoa(j)
 		}
+		inner.origin = fmt.Sprintf("block %s, layer %s", l.Block, own)
+		x.checkName(&inner)
 		inner.Name = l.Name + "." + own
 		if j == 0 && len(inner.Inputs) == 0 && in != x.prev() {
 			inner.Inputs = []string{in}
@@ -235,7 +267,7 @@ func (c *Config) blockNames() []string {
 func checkLayer(file string, l *Layer, i int) Errors {
 	var es Errors
 	bad := func(format string, a ...any) {
-		es = append(es, &Error{File: file, Line: l.Line, Msg: l.Where(i) + ": " + fmt.Sprintf(format, a...)})
+		es = append(es, &Error{File: file, Line: l.Line, Msg: l.whereInFile(i) + ": " + fmt.Sprintf(format, a...)})
 	}
 	s, ok := schemas[l.Type]
 	if !ok {

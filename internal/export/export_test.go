@@ -82,11 +82,53 @@ const (
 `
 )
 
+// graphBlocks and graphLayers use every kind of the graph era: a residual
+// block (used twice), Inception-style branches joined by concat (1×1,
+// dilated, depthwise, pooling), rectangular kernels, padding same, ceil
+// mode, a transposed convolution, global pooling of both kinds, and batch
+// norms before an add and after a transposed convolution.
+const (
+	graphBlocks = `blocks:
+  res:
+    - {type: conv2d, name: a, filters: 4, kernel: 3, padding: 1, bias: false}
+    - {type: batchnorm}
+    - {type: relu}
+    - {type: conv2d, filters: 4, kernel: 3, padding: same, bias: false}
+    - {type: batchnorm, name: bn2}
+    - {type: add, inputs: [bn2, input]}
+    - {type: relu}
+`
+	graphLayers = `  - {type: conv2d, name: stem, filters: 4, kernel: [3, 2], padding: [1, 0], bias: false}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: block, block: res, name: res1}
+  - {type: block, block: res, name: res2}
+  - {type: conv2d, name: b1, filters: 2, kernel: 1, inputs: [res2]}
+  - {type: conv2d, name: b2, filters: 4, kernel: 3, padding: 2, dilation: 2, inputs: [res2]}
+  - {type: conv2d, name: b3, filters: 8, kernel: 3, padding: 1, groups: 4, inputs: [res2]}
+  - {type: maxpool, name: b4, kernel: 3, stride: 1, padding: 1, inputs: [res2]}
+  - {type: concat, inputs: [b1, b2, b3, b4]}
+  - {type: maxpool, kernel: 2, ceil_mode: true}
+  - {type: conv_transpose2d, filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1, groups: 2}
+  - {type: batchnorm}
+  - {type: avgpool, kernel: [3, 2], stride: 2, padding: 1, ceil_mode: true}
+  - {type: conv2d, name: head, filters: 5, kernel: 1}
+  - {type: global_avgpool, name: gap}
+  - {type: global_maxpool, name: gmp, inputs: [head]}
+  - {type: concat, inputs: [gap, gmp]}
+  - {type: dense, units: 3}
+`
+)
+
 // randomNet builds a network on 1×12×12 inputs with random weights and
 // non-trivial batch-norm statistics.
 func randomNet(t *testing.T, layers string, seed uint64) *model.Network {
 	t.Helper()
-	c, err := config.Parse("e.yaml", []byte("data: {source: xo, shape: [1, 12, 12]}\nmodel:\n"+layers+"train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"))
+	blocks := ""
+	if layers == graphLayers {
+		blocks = graphBlocks
+	}
+	c, err := config.Parse("e.yaml", []byte(blocks+"data: {source: xo, shape: [1, 12, 12]}\nmodel:\n"+layers+"train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +155,13 @@ func TestONNXMatchesCnnctl(t *testing.T) {
 	ort := tool(t, "onnxruntime-node (tools/onnx, npm ci)", onnxRuntime)
 	bn := randomNet(t, bnLayers, 1)
 	fused, _ := model.FoldBatchNorm(bn)
+	graph := randomNet(t, graphLayers, 5)
+	graphFused, _ := model.FoldBatchNorm(graph)
 	for _, c := range []struct {
 		name string
 		net  *model.Network
-	}{{"batchnorm", bn}, {"fused", fused}, {"every layer", randomNet(t, everyLayer, 2)}} {
+	}{{"batchnorm", bn}, {"fused", fused}, {"every layer", randomNet(t, everyLayer, 2)},
+		{"graph", graph}, {"graph fused", graphFused}} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "m.onnx")
@@ -172,18 +217,80 @@ func TestONNXMatchesCnnctl(t *testing.T) {
 			if err := json.Unmarshal(res, &r); err != nil {
 				t.Fatal(err)
 			}
-			want := g.LogitsData()
-			if len(r.Logits) != len(want) || !slices.Equal(r.Dims, []int{5, 3}) {
-				t.Fatalf("ONNX Runtime gave %v logits of %v", len(r.Logits), r.Dims)
+			compareLogits(t, "ONNX Runtime", r.Logits, r.Dims, g.LogitsData())
+		})
+	}
+}
+
+func compareLogits(t *testing.T, who string, got []float64, dims []int, want []float32) {
+	t.Helper()
+	if len(got) != len(want) || !slices.Equal(dims, []int{5, 3}) {
+		t.Fatalf("%s gave %v logits of %v", who, len(got), dims)
+	}
+	var maxDiff, maxAbs float64
+	for i := range want {
+		maxDiff = math.Max(maxDiff, math.Abs(got[i]-float64(want[i])))
+		maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+	}
+	t.Logf("max |Δlogit| cnnctl vs %s: %.3g (max |logit| %.3g)", who, maxDiff, maxAbs)
+	if maxDiff > 1e-4 {
+		t.Errorf("max |Δlogit| %.3g > 1e-4", maxDiff)
+	}
+}
+
+func pythonWithTorch() (string, bool) {
+	if exec.Command("/usr/bin/python3", "-c", "import torch").Run() == nil {
+		return "/usr/bin/python3", true
+	}
+	return "", false
+}
+
+// TestPyTorchLoadsTheExport loads the safetensors export into the module
+// PyTorchModule prints, strictly, and compares PyTorch's logits with
+// cnnctl's: a chain (nn.Sequential), the graph network (an nn.Module with
+// blocks nested) and its folded version.
+func TestPyTorchLoadsTheExport(t *testing.T) {
+	py := tool(t, "PyTorch (Debian python3-torch)", pythonWithTorch)
+	graph := randomNet(t, graphLayers, 6)
+	graphFused, _ := model.FoldBatchNorm(graph)
+	for _, c := range []struct {
+		name string
+		net  *model.Network
+	}{{"every layer", randomNet(t, everyLayer, 3)}, {"graph", graph}, {"graph fused", graphFused}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			weights, module, in := filepath.Join(dir, "w.safetensors"), filepath.Join(dir, "m.py"), filepath.Join(dir, "x.f32")
+			if err := WriteSafetensors(weights, Model{Net: c.net, Name: "m", Classes: []string{"a", "b", "c"}}); err != nil {
+				t.Fatal(err)
 			}
-			var maxDiff float64
-			for i := range want {
-				maxDiff = math.Max(maxDiff, math.Abs(r.Logits[i]-float64(want[i])))
+			os.WriteFile(module, []byte(PyTorchModule(c.net)), 0o644)
+			g, err := c.net.BuildInference(5)
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("max |Δlogit| cnnctl vs ONNX Runtime: %.3g", maxDiff)
-			if maxDiff > 1e-4 {
-				t.Errorf("max |Δlogit| %.3g > 1e-4", maxDiff)
+			x := g.Input.Data().([]float32)
+			rng := rand.New(rand.NewPCG(4, 4))
+			raw := make([]byte, 4*len(x))
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+				binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x[i]))
 			}
+			os.WriteFile(in, raw, 0o644)
+			if err := g.Run(); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(py, "../../tools/pytorch/run.py", module, weights, in, "5", "1", "12", "12").CombinedOutput()
+			if err != nil {
+				t.Fatalf("PyTorch: %v\n%s\nmodule:\n%s", err, out, PyTorchModule(c.net))
+			}
+			var r struct {
+				Logits []float64
+				Dims   []int
+			}
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			compareLogits(t, "PyTorch", r.Logits, r.Dims, g.LogitsData())
 		})
 	}
 }

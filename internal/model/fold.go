@@ -134,7 +134,7 @@ func copyValues(l, src *Layer) {
 func (n *Network) Specs() []config.Layer {
 	s := make([]config.Layer, len(n.Layers))
 	for i, l := range n.Layers {
-		s[i] = l.Spec
+		s[i] = l.Spec.Flat()
 		s[i].Inputs = slices.Clone(l.Spec.Inputs)
 	}
 	return s

@@ -150,3 +150,62 @@ func TestFoldBatchNormNetwork(t *testing.T) {
 		t.Error("folding modified the original")
 	}
 }
+
+// Every batch norm of the graph network folds — the one before each
+// residual add, the one after the transposed convolution — and the folded
+// network gives the same logits.
+func TestFoldBatchNormGraph(t *testing.T) {
+	c := parseModel(t, graphLayers)
+	rng := rand.New(rand.NewPCG(8, 8))
+	n, err := New(c.Layers(), c.Data.Shape, 3, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range n.Layers {
+		if l.BN != nil {
+			for i := range l.BN.RunningMean {
+				l.BN.RunningMean[i] = float32(rng.NormFloat64() * 0.3)
+				l.BN.RunningVar[i] = float32(0.5 + rng.Float64())
+				l.Weight.Data()[i] = float32(0.5 + rng.Float64())
+			}
+		}
+	}
+	f, folds := FoldBatchNorm(n)
+	var got []string
+	for _, fd := range folds {
+		got = append(got, fd.Describe(n))
+	}
+	want := []string{
+		"folded    layer res1.bn (batchnorm) into layer res1.2 (conv2d 3@3×1 s1 p1×0)",
+		"folded    layer res2.bn (batchnorm) into layer res2.2 (conv2d 3@3×1 s1 p1×0)",
+		"folded    layer 20 (batchnorm) into layer 19 (conv_transpose2d 4@3×3 s2 p1)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("folds:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(f.Layers) != len(n.Layers)-3 || f.IsChain() {
+		t.Fatalf("folded network:\n%s", f.Summary())
+	}
+	// The folded list re-parses as a config of its own (fuse writes it).
+	specs := f.Specs()
+	if _, err := New(specs, n.Input, 3, rng); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := n.BuildInference(4)
+	b, _ := f.BuildInference(4)
+	for i := range a.Input.Data().([]float32) {
+		v := float32(rng.NormFloat64())
+		a.Input.Data().([]float32)[i], b.Input.Data().([]float32)[i] = v, v
+	}
+	if err := a.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range a.LogitsData() {
+		if d := math.Abs(float64(v - b.LogitsData()[i])); d > 1e-5 {
+			t.Fatalf("logit %d: original %v, folded %v", i, v, b.LogitsData()[i])
+		}
+	}
+}

@@ -13,12 +13,49 @@ import (
 func parseModel(t *testing.T, layers string) *config.Config {
 	t.Helper()
 	doc := "data: {source: xo, shape: [1, 12, 12]}\nmodel:\n" + layers + "train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"
+	if strings.HasPrefix(layers, "blocks:") {
+		blocks, model, _ := strings.Cut(layers, "model:\n")
+		doc = blocks + "data: {source: xo, shape: [1, 12, 12]}\nmodel:\n" + model + "train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"
+	}
 	c, err := config.Parse("m.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
+
+// graphLayers is a smooth graph network: a residual block used twice (with
+// a batch norm before its add), Inception-style branches (1×1, dilated,
+// depthwise, average pooling) joined by concat, a transposed convolution,
+// global pooling and a flat concat. (Global max pooling's kinks are too
+// close together here for finite differences: its op test has distinct
+// inputs.)
+const graphLayers = `blocks:
+  res:
+    - {type: conv2d, filters: 3, kernel: 3, padding: 1}
+    - {type: tanh}
+    - {type: conv2d, filters: 3, kernel: [3, 1], padding: [1, 0], bias: false}
+    - {type: batchnorm, name: bn}
+    - {type: add, inputs: [bn, input]}
+    - {type: tanh}
+model:
+  - {type: conv2d, name: stem, filters: 3, kernel: 3, padding: 1}
+  - {type: block, block: res, name: res1}
+  - {type: block, block: res, name: res2}
+  - {type: conv2d, name: b1, filters: 2, kernel: 1}
+  - {type: conv2d, name: b2, filters: 2, kernel: 3, padding: 2, dilation: 2, inputs: [res2]}
+  - {type: conv2d, name: b3, filters: 3, kernel: 3, padding: 1, groups: 3, inputs: [res2]}
+  - {type: avgpool, name: b4, kernel: 3, stride: 1, padding: 1, inputs: [res2]}
+  - {type: concat, inputs: [b1, b2, b3, b4]}
+  - {type: avgpool, kernel: 2, ceil_mode: true}
+  - {type: conv_transpose2d, filters: 4, kernel: 3, stride: 2, padding: 1, output_padding: 1, groups: 2}
+  - {type: batchnorm}
+  - {type: sigmoid, name: s}
+  - {type: global_avgpool, name: gap}
+  - {type: global_avgpool, name: gmp, inputs: [b4]}
+  - {type: concat, inputs: [gap, gmp]}
+  - {type: dense, units: 3}
+`
 
 const allLayers = `  - {type: conv2d, filters: 3, kernel: 3, padding: 1}
   - {type: batchnorm}
@@ -104,7 +141,7 @@ func TestNetworkGradients(t *testing.T) {
 	for _, c := range []struct {
 		name, layers string
 		tol          float64
-	}{{"smooth", smoothLayers, 1e-2}, {"all layers", allLayers, 0.2}} {
+	}{{"smooth", smoothLayers, 1e-2}, {"all layers", allLayers, 0.2}, {"graph", graphLayers, 1e-2}} {
 		t.Run(c.name, func(t *testing.T) { checkNetworkGradients(t, c.layers, c.tol) })
 	}
 }
