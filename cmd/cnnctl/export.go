@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cnnctl/cnnctl/internal/atomicfile"
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"github.com/cnnctl/cnnctl/internal/export"
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ type exportOptions struct {
 	Model  string
 	Format string
 	Out    string
+	Module string // safetensors: also write the PyTorch module's source here
 }
 
 func newExportCmd(s streams) *cobra.Command {
@@ -30,11 +32,14 @@ dropped; batch norm is exported as BatchNormalization (run cnnctl fuse first to
 fold it). Class names and the input normalisation are in metadata_props.
 
 safetensors: the weights only, with the names and layouts of the state_dict of
-the equivalent torch.nn.Sequential (module i = layer i of the config), which
-export prints, so that model.load_state_dict(safetensors.torch.load_file(FILE))
-works.`,
+the equivalent PyTorch model, which export prints (and --module writes to a
+file): an nn.Sequential (module i = layer i of the config) for a plain list,
+an nn.Module with a submodule per named layer and a forward pass that follows
+the graph otherwise. model.load_state_dict(safetensors.torch.load_file(FILE))
+then works, strictly.`,
 		Example: `  cnnctl export --model best.ckpt --format onnx --out lenet.onnx
-  cnnctl export --model best.ckpt --format safetensors --out lenet.safetensors`,
+  cnnctl export --model best.ckpt --format safetensors --out lenet.safetensors
+  cnnctl export --model best.ckpt --format safetensors --out resnet.safetensors --module resnet.py`,
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
 			if o.Model == "" || o.Out == "" {
@@ -43,6 +48,9 @@ works.`,
 			if o.Format != "onnx" && o.Format != "safetensors" {
 				return usagef("unknown --format %q: use onnx or safetensors", o.Format)
 			}
+			if o.Module != "" && o.Format != "safetensors" {
+				return usagef("--module goes with --format safetensors")
+			}
 			return runExport(o, s)
 		},
 	}
@@ -50,6 +58,7 @@ works.`,
 	f.StringVar(&o.Model, "model", "", "checkpoint to export")
 	f.StringVar(&o.Format, "format", "onnx", "onnx or safetensors")
 	f.StringVar(&o.Out, "out", "", "file to write")
+	f.StringVar(&o.Module, "module", "", "with safetensors: write the PyTorch module's Python source to this file too")
 	return c
 }
 
@@ -76,6 +85,11 @@ func runExport(o *exportOptions, s streams) error {
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", o.Out, err)
+	}
+	if o.Module != "" {
+		if err := atomicfile.WriteBytes(o.Module, []byte(export.PyTorchModule(st.Net))); err != nil {
+			return fmt.Errorf("writing %s: %w", o.Module, err)
+		}
 	}
 	info, _ := os.Stat(o.Out)
 	fmt.Fprintf(s.Out, "wrote %s (%s, %d bytes, %d parameters)\n", o.Out, o.Format, info.Size(), st.Net.NumParams())

@@ -27,6 +27,19 @@ func benchNet(b *testing.B) *Network {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return newBenchNet(b, c)
+}
+
+// shippedNet is the network of a shipped config.
+func shippedNet(b *testing.B, name string) *Network {
+	c, err := config.Load("../../configs/" + name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return newBenchNet(b, c)
+}
+
+func newBenchNet(b *testing.B, c *config.Config) *Network {
 	n, err := New(c.Layers(), c.Data.Shape, 10, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		b.Fatal(err)
@@ -55,6 +68,16 @@ func BenchmarkTrainStepLeNetBN(b *testing.B) {
 		b.Fatal(err)
 	}
 	runGraph(b, g, 3*n.ForwardFLOPs()) // backward costs twice the forward
+}
+
+// BenchmarkTrainStepResNet is the same for configs/resnet-mnist.yaml.
+func BenchmarkTrainStepResNet(b *testing.B) {
+	n := shippedNet(b, "resnet-mnist.yaml")
+	g, err := n.BuildTrain(64, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	runGraph(b, g, 3*n.ForwardFLOPs())
 }
 
 // BenchmarkInferLeNetBN1000 is inference at batch 1000.

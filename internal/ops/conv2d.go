@@ -29,6 +29,7 @@ type Conv2D struct {
 	inShape  tensor.Shape // x's shape, recorded when the node is built
 	training bool         // gradients will be taken (a training graph)
 	cols     []float32    // im2col matrices, one slab per worker
+	pad      paddedImages // stride 1 and padding: each worker's image with its border
 	packedW  PackedA      // the filters, packed once per batch for the GEMMs
 	packedOf []float32    // inference: the filter values packedW holds
 	wino     winograd     // the F(2×2,3×3) path's transformed filters and scratch
@@ -128,10 +129,11 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 	if d.B < Workers {
 		// Too few images to share out: lower each one, then split its
 		// output pixels between the workers.
+		op.pad.size(d, 1)
 		for b := range d.B {
 			col := op.cols[:slab]
-			xb := x[b*d.C*d.H*d.W : (b+1)*d.C*d.H*d.W]
-			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, d, pix, lo, hi) })
+			xb, dl := op.pad.of(0, x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], d)
+			parallelCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2colPart(xb, col, dl, pix, lo, hi) })
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
 			parallelCols(pix, func(lo, hi int) {
 				sgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, 0, yb[lo:], pix)
@@ -139,10 +141,16 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d convDims) {
 		}
 		return
 	}
+	op.pad.size(d, numWorkers(d.B))
 	parallel(d.B, func(wk, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			col := op.cols[wk*slab : (wk+1)*slab]
-			im2col(x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], col, d)
+			xb, dl := op.pad.of(wk, x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], d)
+			if pointwise(d) {
+				col = xb // a 1×1 convolution's im2col matrix is the image
+			} else {
+				im2col(xb, col, dl)
+			}
 			sgemmPacked(&op.packedW, false, pix, col, pix, 0, y[b*d.O*pix:(b+1)*d.O*pix], pix)
 		}
 	})
@@ -208,13 +216,14 @@ type convGradFilter struct {
 	xpad    []float32 // per worker: the batch's last image, with room after it
 	partial []float32 // per-worker dW and db accumulators
 	nt      []ntAccum // per-worker lane sums of the NT path
+	pad     paddedImages
 }
 
 // useNT says whether the weight gradient should use the NT kernel, which
 // needs no packing. It wins when each image's rows are long (conv1 of LeNet,
 // 576 pixels: 3.7× the packed GEMM); for short ones (conv2, 64) reducing the
 // lanes costs more than packing.
-func useNT(d convDims) bool { return ntKernel != nil && d.pix() >= ntMinPix }
+func useNT(d convDims) bool { return ntKernel != nil && d.pix() >= ntMinPix && d.pix() >= 4*d.ckk() }
 
 var ntMinPix = 128
 
@@ -264,6 +273,7 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	ld := group * pix
 	slab := ckk*ld + 8 // im2row writes up to 8 floats past its last row
 	op.cols = grow(op.cols, nw*slab)
+	op.pad.size(d, nw)
 	if nt {
 		op.nt = growAccums(op.nt, nw)
 	} else {
@@ -292,9 +302,26 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 				for o := range d.O {
 					db[o] += sum(dyb[o*pix : (o+1)*pix])
 				}
+				if padded(d) {
+					// With its border in place the image takes the
+					// unpadded paths (the padded copy has room after it).
+					xp, dl := op.pad.of(wk, xb[:img], d)
+					if nt {
+						im2col(xp, col, dl)
+						op.nt[wk].add(ntKernel, pix, dyb, pix, col, pix)
+						continue
+					}
+					im2row(xp, col[i*pix*ckk:], dl, ckk)
+					copyRows(dys[i*pix:], ld, dyb, pix, d.O, pix)
+					continue
+				}
 				if nt {
-					im2col(xb[:img], col, d)
-					op.nt[wk].add(ntKernel, pix, dyb, pix, col, pix)
+					c := xb[:img] // a 1×1 convolution's im2col matrix is the image
+					if !pointwise(d) {
+						im2col(xb[:img], col, d)
+						c = col
+					}
+					op.nt[wk].add(ntKernel, pix, dyb, pix, c, pix)
 					continue
 				}
 				if len(xb) < img+8 {
@@ -327,6 +354,7 @@ type convGradInput struct {
 	out     buffer
 	dcol    []float32 // one slab per worker
 	packedW PackedA   // wᵀ, packed once per batch
+	pad     paddedImages
 }
 
 func (op *convGradInput) Arity() int    { return 2 }
@@ -358,14 +386,89 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 	dx := out.Data().([]float32)
 	img := d.C * d.H * d.W
 	op.packedW.pack(true, ckk, d.O, 1, w, ckk)
+	op.pad.size(d, numWorkers(d.B))
 	parallel(d.B, func(wk, lo, hi int) {
 		dcol := op.dcol[wk*ckk*pix : (wk+1)*ckk*pix]
 		for b := lo; b < hi; b++ {
+			if pointwise(d) {
+				// col2im of a 1×1 convolution is the identity.
+				sgemmPacked(&op.packedW, false, pix, dy[b*d.O*pix:(b+1)*d.O*pix], pix, 0, dx[b*img:(b+1)*img], pix)
+				continue
+			}
 			sgemmPacked(&op.packedW, false, pix, dy[b*d.O*pix:(b+1)*d.O*pix], pix, 0, dcol, pix)
-			col2im(dcol, dx[b*img:(b+1)*img], d)
+			op.pad.col2im(wk, dcol, dx[b*img:(b+1)*img], d)
 		}
 	})
 	return out, nil
+}
+
+// pointwise reports a 1×1 convolution of stride 1 without padding: a plain
+// matrix product of the filters and each image's C×(H·W) matrix.
+func pointwise(d convDims) bool { return d.K == 1 && d.S == 1 && d.P == 0 }
+
+// paddedImages holds, for convolutions with padding, one image per worker
+// with its zero border: lowering that copy needs no clipping (the unpadded
+// paths move whole rows, or gather without bounds tests), and the copy costs
+// a ninth of the lowering's writes for a 3×3 kernel. The border is zeroed
+// when the buffer is laid out and never written after.
+type paddedImages struct {
+	buf  []float32
+	dims convDims // the geometry buf is laid out for
+	n    int      // floats per worker
+}
+
+// padded reports whether d takes this path.
+func padded(d convDims) bool { return d.P > 0 }
+
+// unpadded is d for the padded copy of its image.
+func unpadded(d convDims) convDims {
+	d.H, d.W, d.P = d.H+2*d.P, d.W+2*d.P, 0
+	return d
+}
+
+// size lays the buffer out for nw workers (8 spare floats each, which the
+// AVX im2row reads past the image).
+func (p *paddedImages) size(d convDims, nw int) {
+	if !padded(d) {
+		return
+	}
+	dp := unpadded(d)
+	n := d.C*dp.H*dp.W + 8
+	if p.dims != d || len(p.buf) < nw*n {
+		p.buf = grow(p.buf, nw*n)
+		clear(p.buf)
+		p.dims, p.n = d, n
+	}
+}
+
+// of returns the image to lower and its geometry: x itself, or for a padded
+// convolution worker wk's copy of x with its border.
+func (p *paddedImages) of(wk int, x []float32, d convDims) ([]float32, convDims) {
+	if !padded(d) {
+		return x, d
+	}
+	dp := unpadded(d)
+	xp := p.buf[wk*p.n : (wk+1)*p.n]
+	for c := range d.C {
+		copyRows(xp[(c*dp.H+d.P)*dp.W+d.P:], dp.W, x[c*d.H*d.W:], d.W, d.H, d.W)
+	}
+	return xp, dp
+}
+
+// col2im sets x to col2im(col) as of would lower x: for a padded
+// convolution it sums into worker wk's bordered image (col2im clears it
+// first) and keeps the inside.
+func (p *paddedImages) col2im(wk int, col, x []float32, d convDims) {
+	if !padded(d) {
+		col2im(col, x, d)
+		return
+	}
+	dp := unpadded(d)
+	xp := p.buf[wk*p.n : (wk+1)*p.n]
+	col2im(col, xp[:d.C*dp.H*dp.W], dp)
+	for c := range d.C {
+		copyRows(x[c*d.H*d.W:], d.W, xp[(c*dp.H+d.P)*dp.W+d.P:], dp.W, d.H, d.W)
+	}
 }
 
 // im2col unrolls one image (C,H,W) into col, a (C·K·K)×(OH·OW) matrix whose
@@ -416,6 +519,10 @@ func s1Rows(x, col []float32, d convDims, ld, qlo, qhi, ox0 int, add bool) {
 var im2row = im2rowGo
 
 func im2rowGo(x, colT []float32, d convDims, ld int) {
+	if d.P == 0 {
+		im2rowInside(x, colT, d, ld)
+		return
+	}
 	for oy := range d.OH {
 		for ox := range d.OW {
 			row := colT[(oy*d.OW+ox)*ld:][:d.ckk()]
@@ -433,6 +540,25 @@ func im2rowGo(x, colT []float32, d convDims, ld int) {
 						}
 						q++
 					}
+				}
+			}
+		}
+	}
+}
+
+// im2rowInside is im2row without padding: every tap is inside the image,
+// and each kernel row is K consecutive inputs.
+func im2rowInside(x, colT []float32, d convDims, ld int) {
+	for oy := range d.OH {
+		for ox := range d.OW {
+			row := colT[(oy*d.OW+ox)*ld:][:d.ckk()]
+			q := 0
+			for c := range d.C {
+				at := c*d.H*d.W + oy*d.S*d.W + ox*d.S
+				for range d.K {
+					copy(row[q:q+d.K], x[at:at+d.K])
+					q += d.K
+					at += d.W
 				}
 			}
 		}
@@ -468,6 +594,14 @@ func im2colPart(x, col []float32, d convDims, ld, qlo, qhi int) {
 					clear(r[:lo])
 					copySpan(r[lo:hi], xr[lo+kj-d.P:hi+kj-d.P])
 					clear(r[hi:])
+					continue
+				}
+				if d.P == 0 {
+					// Every tap is inside: a plain strided gather.
+					xr = xr[kj : kj+(d.OW-1)*d.S+1]
+					for ox := range r {
+						r[ox] = xr[ox*d.S]
+					}
 					continue
 				}
 				for ox := range r {
@@ -508,6 +642,13 @@ func col2im(col, x []float32, d convDims) {
 						lo := min(max(d.P-kj, 0), d.OW)
 						hi := max(min(d.W+d.P-kj, d.OW), lo)
 						addSpan(xr[lo+kj-d.P:hi+kj-d.P], r[lo:hi])
+						continue
+					}
+					if d.P == 0 {
+						xr := xr[kj : kj+(d.OW-1)*d.S+1]
+						for ox, v := range r {
+							xr[ox*d.S] += v
+						}
 						continue
 					}
 					for ox, v := range r {

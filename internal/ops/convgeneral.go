@@ -232,6 +232,14 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(d.B, d.O, d.OH, d.OW)
 	y := out.Data().([]float32)
+	if dw, ok := depthwise(op, d); ok {
+		var bias []float32
+		if op.HasBias {
+			bias = ds[2]
+		}
+		op.dwForward(dw, x, w, bias, y)
+		return out, nil
+	}
 	p := op.lowering(d)
 	slab := p.rows() * p.pix()
 	op.cols = grow(op.cols, numWorkers(d.B)*slab)
@@ -332,6 +340,11 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dp, ok := depthwise(f, d); ok {
+		out := op.out.get(ss[1]...)
+		op.dwGradW(dp, x, dy, out.Data().([]float32), op.db.get(d.O).Data().([]float32))
+		return out, nil
+	}
 	p := f.lowering(d)
 	slab := p.rows() * p.pix()
 	nw := numWorkers(d.B)
@@ -404,11 +417,15 @@ func (op *convGeneralGradX) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := op.out.get(xs...)
+	dx := out.Data().([]float32)
+	if dp, ok := depthwise(f, d); ok {
+		op.dwGradX(dp, w, dy, dx)
+		return out, nil
+	}
 	p := f.lowering(d)
 	slab := p.rows() * p.pix()
 	op.cols = grow(op.cols, numWorkers(d.B)*slab)
-	out := op.out.get(xs...)
-	dx := out.Data().([]float32)
 	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
 	cg, og := d.C/d.G, d.O/d.G
 	kh, kw := f.Geom.KH, f.Geom.KW

@@ -97,6 +97,8 @@ var generalCases = []struct {
 	{"groups 2", 3, 4, 6, 6, 6, 2, Geom2D{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{}, true},
 	{"depthwise", 2, 3, 6, 5, 3, 3, Geom2D{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{1, 1}, true},
 	{"depthwise ×2", 2, 2, 5, 5, 4, 2, Geom2D{KH: 2, KW: 3, SH: 1, SW: 2, PH: 0, PW: 1, DH: 2, DW: 1}, [2]int{0, 1}, false},
+	{"depthwise stride 1", 3, 4, 7, 6, 4, 4, Geom2D{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{}, true},
+	{"depthwise stride 1 ×2 rectangular", 2, 3, 6, 9, 6, 3, Geom2D{KH: 3, KW: 5, SH: 1, SW: 1, PH: 0, PW: 2, DH: 1, DW: 1}, [2]int{}, true},
 }
 
 func TestConvGeneralMatchesNaiveLoops(t *testing.T) {

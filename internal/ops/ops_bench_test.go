@@ -40,20 +40,25 @@ func benchTensor(shape ...int) *tensor.Dense {
 	return randTensor(rand.New(rand.NewPCG(1, 2)), 1, shape...)
 }
 
-// convShapes are LeNet-BN's two convolutions: C×H×W input, O filters of K×K.
+// convShapes are LeNet-BN's two convolutions and those of the ResNet config
+// (configs/resnet-mnist.yaml): C×H×W input, O filters of K×K, stride S,
+// padding P.
 var convShapes = []struct {
-	name          string
-	C, H, W, O, K int
-}{{"conv1", 1, 28, 28, 20, 5}, {"conv2", 20, 12, 12, 50, 5}}
+	name                string
+	C, H, W, O, K, S, P int
+}{{"conv1", 1, 28, 28, 20, 5, 1, 0}, {"conv2", 20, 12, 12, 50, 5, 1, 0},
+	{"res16", 16, 28, 28, 16, 3, 1, 1}, {"res16to32s2", 16, 28, 28, 32, 3, 2, 1}, {"res32", 32, 14, 14, 32, 3, 1, 1},
+	{"proj16to32", 16, 28, 28, 32, 1, 2, 0}, {"res64", 64, 7, 7, 64, 3, 1, 1}}
 
 func BenchmarkOpConv(b *testing.B) {
 	for _, c := range convShapes {
 		x := benchTensor(benchBatch, c.C, c.H, c.W)
 		w := benchTensor(c.O, c.C, c.K, c.K)
 		bias := benchTensor(c.O)
-		oh := c.H - c.K + 1
+		g := ConvGeom{c.K, c.S, c.P}
+		oh := g.OutSize(c.H)
 		flops := 2 * float64(c.O*oh*oh*c.C*c.K*c.K)
-		fwd := NewConv2D("b", ConvGeom{c.K, 1, 0}, true, true, true)
+		fwd := NewConv2D("b", g, true, true, true)
 		fwd.InferShape(x.Shape(), w.Shape())
 		dy := benchTensor(benchBatch, c.O, oh, oh)
 		b.Run(c.name+"/forward", func(b *testing.B) { benchOp(b, fwd, flops, x, w, bias) })
