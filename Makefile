@@ -5,6 +5,8 @@ GO      ?= go
 BIN     := bin/cnnctl
 CONFIG  ?= configs/lenet-bn-mnist.yaml
 RUN     ?= runs/$(basename $(notdir $(CONFIG)))
+# The packages whose results depend on which kernels the CPU runs.
+COMPUTE := ./internal/kernels/... ./internal/parallel ./internal/ops ./internal/model/... ./internal/train ./internal/eval
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build data train eval test bench check-predict clean
@@ -32,8 +34,8 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	GODEBUG=cpu.avx512f=off $(GO) test -count=1 ./internal/ops ./internal/model ./internal/train ./internal/eval
-	GODEBUG=cpu.avx512f=off,cpu.avx2=off $(GO) test -count=1 ./internal/ops ./internal/model ./internal/train ./internal/eval
+	GODEBUG=cpu.avx512f=off $(GO) test -count=1 $(COMPUTE)
+	GODEBUG=cpu.avx512f=off,cpu.avx2=off $(GO) test -count=1 $(COMPUTE)
 
 # Printed digits in ten fonts against the LeNet-BN MNIST model (trains it first if needed).
 check-predict: build
@@ -41,7 +43,7 @@ check-predict: build
 	CNNCTL_MNIST_MODEL=$(CURDIR)/runs/lenet-bn-mnist/best.ckpt $(GO) test -count=1 -v -run PrintedDigits ./internal/predict/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/ops/ ./internal/model/
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/kernels/gemm/ ./internal/ops/ ./internal/model/
 
 clean:
 	rm -rf bin

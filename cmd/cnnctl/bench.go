@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/cnnctl/cnnctl/internal/bench"
 	"github.com/cnnctl/cnnctl/internal/config"
-	"github.com/cnnctl/cnnctl/internal/ops"
-	"github.com/spf13/cobra"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 type benchOptions struct {
@@ -75,7 +76,7 @@ func runBench(o *benchOptions, s streams) error {
 		}
 	}
 	if o.Threads > 0 {
-		defer ops.UseCores(o.Threads)()
+		defer parallel.UseCores(o.Threads)()
 	}
 	res, err := bench.Run(cfg, classes, bench.Options{TrainBatch: o.TrainBatch, InferBatch: o.InferBatch,
 		Duration: time.Duration(o.Seconds * float64(time.Second)), Reps: o.Reps, Scaling: o.Scaling})

@@ -17,8 +17,10 @@ import (
 
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/data"
+	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
 	"github.com/cnnctl/cnnctl/internal/model"
-	"github.com/cnnctl/cnnctl/internal/ops"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 	"github.com/cnnctl/cnnctl/internal/train"
 )
 
@@ -85,7 +87,7 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 		ds.Labels[i] = rng.IntN(classes)
 	}
 	norm := data.Norm{Mean: cfg.Data.Normalize.Mean, Std: cfg.Data.Normalize.Std}
-	r := &Result{Config: cfg.Name, Kernel: ops.KernelName(), Cores: ops.Workers, TrainBatch: o.TrainBatch,
+	r := &Result{Config: cfg.Name, Kernel: gemm.KernelName(), Cores: parallel.Workers, TrainBatch: o.TrainBatch,
 		InferBatch: o.InferBatch, FwdMFLOP: net.ForwardFLOPs() / 1e6}
 
 	tr, err := trainThroughput(net, cfg, ds, norm, o)
@@ -93,8 +95,8 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 		return nil, err
 	}
 	r.TrainImgPerS, r.AllocBytesStep, r.AllocsStep, r.TensorAllocs = tr.imgs, tr.bytes, tr.allocs, tr.tensors
-	if o.Scaling && ops.Workers > 1 {
-		restore := ops.UseCores(1) // one worker, one runtime thread: one core
+	if o.Scaling && parallel.Workers > 1 {
+		restore := parallel.UseCores(1) // one worker, one runtime thread: one core
 		one, err := trainThroughput(net, cfg, ds, norm, o)
 		restore()
 		if err != nil {
@@ -114,7 +116,7 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	flops := net.ForwardFLOPs()
 	r.TrainGFLOPS = 3 * flops * r.TrainImgPerS / 1e9 // forward, and backward at twice its cost
 	r.InferGFLOPS = flops * r.InferImgPerS / 1e9
-	r.PeakGFLOPS = ops.PeakGFLOPS(300*time.Millisecond) * float64(ops.Workers)
+	r.PeakGFLOPS = gemm.PeakGFLOPS(300*time.Millisecond) * float64(parallel.Workers)
 	r.TrainPeakFrac = r.TrainGFLOPS / r.PeakGFLOPS
 	r.InferPeakFrac = r.InferGFLOPS / r.PeakGFLOPS
 	r.PeakRSSMB = PeakRSSMB()
@@ -144,7 +146,7 @@ func trainThroughput(net *model.Network, cfg *config.Config, ds *data.Dataset, n
 		for j := range idx {
 			idx[j] = (i*B + j) % ds.Len()
 		}
-		batcher.FillWith(ops.ParallelFor, x, y, idx)
+		batcher.FillWith(parallel.Range, x, y, idx)
 		if err := g.Run(); err != nil {
 			return err
 		}
@@ -162,7 +164,7 @@ func trainThroughput(net *model.Network, cfg *config.Config, ds *data.Dataset, n
 	var rates []float64
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	t0 := ops.TensorAllocs.Load()
+	t0 := scratch.Allocs.Load()
 	steps := 0
 	for range o.Reps {
 		start := time.Now()
@@ -181,7 +183,7 @@ func trainThroughput(net *model.Network, cfg *config.Config, ds *data.Dataset, n
 		imgs:    median(rates),
 		bytes:   float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(steps),
 		allocs:  float64(ms1.Mallocs-ms0.Mallocs) / float64(steps),
-		tensors: float64(ops.TensorAllocs.Load()-t0) / float64(steps),
+		tensors: float64(scratch.Allocs.Load()-t0) / float64(steps),
 	}, nil
 }
 
@@ -199,7 +201,7 @@ func inferThroughput(net *model.Network, ds *data.Dataset, norm data.Norm, batch
 		for j := range idx {
 			idx[j] = (i*batch + j) % ds.Len()
 		}
-		batcher.FillWith(ops.ParallelFor, x, nil, idx)
+		batcher.FillWith(parallel.Range, x, nil, idx)
 		return g.Run()
 	}
 	for i := range 3 {

@@ -136,7 +136,7 @@ func NewBatcher(d *Dataset, n Norm) *Batcher {
 func (b *Batcher) Fill(x, y []float32, idx []int) { b.FillWith(nil, x, y, idx) }
 
 // FillWith is Fill with the examples shared out by parallelFor (such as
-// ops.ParallelFor: n items of about cost operations each, fn on disjoint
+// parallel.Range: n items of about cost operations each, fn on disjoint
 // ranges); nil fills them on the calling goroutine.
 func (b *Batcher) FillWith(parallelFor func(n, cost int, fn func(lo, hi int)), x, y []float32, idx []int) {
 	size := b.d.Size()

@@ -14,6 +14,7 @@ import (
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/model"
 	"github.com/cnnctl/cnnctl/internal/ops"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // ClassStats are one class's figures.
@@ -188,7 +189,7 @@ func (r *Runner) forEachBatch(d *data.Dataset, norm data.Norm, fn func(idx []int
 		for i := lo; i < min(lo+B, d.Len()); i++ {
 			idx = append(idx, i)
 		}
-		b.FillWith(ops.ParallelFor, x, nil, idx)
+		b.FillWith(parallel.Range, x, nil, idx)
 		if err := r.graph.Run(); err != nil {
 			return err
 		}

@@ -6,6 +6,9 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // ActKind names an element-wise activation.
@@ -57,14 +60,14 @@ func (op *Activation) Do(vs ...G.Value) (G.Value, error) {
 	x := ds[0]
 	out := op.out.get(ss[0]...)
 	y := out.Data().([]float32)
-	parallelCost(len(x), 1, func(_, lo, hi int) { op.forward(x[lo:hi], y[lo:hi]) })
+	parallel.ForCost(len(x), 1, func(_, lo, hi int) { op.forward(x[lo:hi], y[lo:hi]) })
 	return out, nil
 }
 
 func (op *Activation) forward(x, y []float32) {
 	switch op.Kind {
 	case ReLU:
-		affine(x, y, 1, 0, true) // max(x·1 + 0, 0): vectorised where the CPU can
+		vec.Affine(x, y, 1, 0, true) // max(x·1 + 0, 0): vectorised where the CPU can
 	case LeakyReLU:
 		for i, v := range x {
 			if v < 0 {
@@ -114,10 +117,10 @@ func (op *activationGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(ss[0]...)
 	dx := out.Data().([]float32)
 	alpha := op.fwd.Alpha
-	parallelCost(len(y), 1, func(_, lo, hi int) {
+	parallel.ForCost(len(y), 1, func(_, lo, hi int) {
 		switch op.fwd.Kind {
 		case ReLU:
-			reluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi])
+			vec.ReluGrad(y[lo:hi], dy[lo:hi], dx[lo:hi])
 		case LeakyReLU:
 			for i := lo; i < hi; i++ {
 				if y[i] > 0 {
@@ -137,15 +140,4 @@ func (op *activationGrad) Do(vs ...G.Value) (G.Value, error) {
 		}
 	})
 	return out, nil
-}
-
-// reluGradGo sets dx = dy where y > 0 and 0 elsewhere, without branches.
-// For y = max(x, 0) ≥ 0, y > 0 exactly when its bit pattern, as an int32,
-// is positive.
-func reluGradGo(y, dy, dx []float32) {
-	dy, dx = dy[:len(y)], dx[:len(y)]
-	for i, v := range y {
-		mask := ^uint32((int32(math.Float32bits(v)) - 1) >> 31)
-		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & mask)
-	}
 }

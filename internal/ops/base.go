@@ -9,6 +9,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
 )
 
 // opSeq numbers op instances. Gorgonia merges nodes whose ops hash equal and
@@ -77,14 +79,9 @@ func (b *buffer) get(shape ...int) *tensor.Dense {
 		return b.t
 	}
 	b.t = tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
-	TensorAllocs.Add(1)
+	scratch.Allocs.Add(1)
 	return b.t
 }
-
-// TensorAllocs counts the tensors and scratch arrays the ops have
-// allocated; in steady-state training it stops growing (the bench command
-// reports it per step).
-var TensorAllocs atomic.Int64
 
 func sameShape(s tensor.Shape, want []int) bool {
 	if len(s) != len(want) {

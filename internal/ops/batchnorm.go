@@ -7,6 +7,10 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // BNState is what a batch-norm layer keeps between steps: the running mean
@@ -92,13 +96,13 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) {
 	off := (b*C + c) * S
 	if op.pool == nil {
-		affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
+		vec.Affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
 		return
 	}
 	H, W := op.pool.inShape[2], op.pool.inShape[3]
 	OH, OW := op.pool.Geom.Out(H, W)
 	po := (b*C + c) * OH * OW
-	maxPool2x2Affine(x[off:off+S], y[po:po+OH*OW], op.pool.argmax[po:po+OH*OW], H, W, OH, OW, scale, shift)
+	vec.MaxPool2x2Affine(x[off:off+S], y[po:po+OH*OW], op.pool.argmax[po:po+OH*OW], H, W, OH, OW, scale, shift)
 }
 
 // bnDims views a (B,C,…) shape as B × C × S.
@@ -108,20 +112,6 @@ func bnDims(s tensor.Shape) (B, C, S int) {
 		S *= d
 	}
 	return
-}
-
-// affineGo writes y = x·scale + shift, clamped at 0 when relu is set.
-func affineGo(x, y []float32, scale, shift float32, relu bool) {
-	y = y[:len(x)]
-	if relu {
-		for i, v := range x {
-			y[i] = max(v*scale+shift, 0)
-		}
-		return
-	}
-	for i, v := range x {
-		y[i] = v*scale + shift
-	}
 }
 
 func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
@@ -136,13 +126,13 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 		xs := ss[0]
 		oh, ow := op.pool.Geom.Out(xs[2], xs[3])
 		oshape = []int{xs[0], xs[1], oh, ow}
-		op.pool.argmax = grow(op.pool.argmax, B*C*oshape[2]*oshape[3])
+		op.pool.argmax = scratch.Grow(op.pool.argmax, B*C*oshape[2]*oshape[3])
 	}
 	out := op.out.get(oshape...)
 	y := out.Data().([]float32)
 	st := op.State
 	if !op.Training {
-		parallelCost(C, B*S, func(_, lo, hi int) {
+		parallel.ForCost(C, B*S, func(_, lo, hi int) {
 			for c := lo; c < hi; c++ {
 				inv := float32(1 / math.Sqrt(float64(st.RunningVar[c])+st.Eps))
 				scale := gamma[c] * inv
@@ -158,11 +148,11 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	if n < 2 {
 		return nil, fmt.Errorf("%s: training needs more than one value per channel (got batch %d × %d)", op.name, B, S)
 	}
-	op.mean = grow(op.mean, C)
-	op.invStd = grow(op.invStd, C)
-	op.scale, op.shift = grow(op.scale, C), grow(op.shift, C)
+	op.mean = scratch.Grow(op.mean, C)
+	op.invStd = scratch.Grow(op.invStd, C)
+	op.scale, op.shift = scratch.Grow(op.scale, C), scratch.Grow(op.shift, C)
 	m := float32(st.Momentum)
-	parallelCost(C, 2*B*S, func(_, lo, hi int) {
+	parallel.ForCost(C, 2*B*S, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			// One pass for both moments of x − k (k, the channel's first
 			// value, is near the mean: no cancellation), with float32
@@ -171,7 +161,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			var s, sq float64
 			for b := range B {
 				off := (b*C + c) * S
-				rowSum, rowSq := sumAndSquares(x[off:off+S], k)
+				rowSum, rowSq := vec.SumAndSquares(x[off:off+S], k)
 				s += float64(rowSum)
 				sq += float64(rowSq)
 			}
@@ -267,12 +257,12 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 		}
 		// A channel's planes (B·S floats a worker) are routed on the first
 		// pass and read again on the second.
-		op.planes = grow(op.planes, Workers*B*S)
+		op.planes = scratch.Grow(op.planes, parallel.Workers*B*S)
 		grad = func(wk, b, c int, first bool) []float32 {
 			g := op.planes[(wk*B+b)*S : (wk*B+b+1)*S]
 			if first {
 				p := (b*C + c) * OH * OW
-				maxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, 1, H, W, OH, OW)
+				vec.MaxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, 1, H, W, OH, OW)
 			}
 			return g
 		}
@@ -283,7 +273,7 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	db := op.dbeta.get(C).Data().([]float32)
 	n := float32(B * S)
 	relu := op.fwd.ReLU
-	parallelCost(C, 2*B*S, func(wk, lo, hi int) {
+	parallel.ForCost(C, 2*B*S, func(wk, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mean, inv := op.fwd.mean[c], op.fwd.invStd[c]
 			scale, shift := op.fwd.scale[c], op.fwd.shift[c]
@@ -292,9 +282,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 				off := (b*C + c) * S
 				var s, d float32
 				if relu {
-					s, d = sumAndDotRelu(grad(wk, b, c, true), x[off:off+S], mean, scale, shift)
+					s, d = vec.SumAndDotRelu(grad(wk, b, c, true), x[off:off+S], mean, scale, shift)
 				} else {
-					s, d = sumAndDot(grad(wk, b, c, true), x[off:off+S], mean)
+					s, d = vec.SumAndDot(grad(wk, b, c, true), x[off:off+S], mean)
 				}
 				sdy += s
 				sdyx += d
@@ -308,9 +298,9 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			for b := range B {
 				off := (b*C + c) * S
 				if relu {
-					axpbyRelu(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
+					vec.AxpbyRelu(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
 				} else {
-					axpby(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0)
+					vec.Axpby(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0)
 				}
 			}
 		}

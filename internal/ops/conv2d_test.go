@@ -8,6 +8,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
 )
 
 // naiveConv is the textbook definition, written with explicit loops over
@@ -94,14 +96,14 @@ func TestConv2DMatchesNaiveLoops(t *testing.T) {
 // the packed GEMM, and the NT accumulator with the Go and assembly kernels
 // (forced on for every size).
 func weightGradPaths(t *testing.T, f func(t *testing.T)) {
-	saveK, saveMin := ntKernel, ntMinPix
-	defer func() { ntKernel, ntMinPix = saveK, saveMin }()
-	paths := map[string]ntKernelFunc{"packed": nil, "nt-go": ntKernelGo}
+	saveK, saveMin := gemm.NT, ntMinPix
+	defer func() { gemm.NT, ntMinPix = saveK, saveMin }()
+	paths := map[string]gemm.NTKernel{"packed": nil, "nt-go": gemm.NTGo}
 	if saveK != nil {
 		paths["nt-asm"] = saveK
 	}
 	for name, k := range paths {
-		ntKernel, ntMinPix = k, 1
+		gemm.NT, ntMinPix = k, 1
 		t.Run(name, f)
 	}
 }

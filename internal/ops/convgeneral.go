@@ -6,107 +6,13 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
+	"github.com/cnnctl/cnnctl/internal/kernels/im2col"
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
-
-// Geom2D is the geometry of a 2-D window along height (H) and width (W):
-// kernel, stride, zero padding on both sides, and dilation (the spacing of
-// the kernel's taps: 1 is a dense kernel).
-type Geom2D struct {
-	KH, KW, SH, SW, PH, PW, DH, DW int
-}
-
-// ConvOut is a convolution's output length along one axis:
-// ⌊(in + 2p − d·(k−1) − 1)/s⌋ + 1.
-func ConvOut(in, k, s, p, d int) int { return (in+2*p-d*(k-1)-1)/s + 1 }
-
-// TransposedOut is a transposed convolution's output length along one axis:
-// (in − 1)·s − 2p + d·(k−1) + outputPadding + 1.
-func TransposedOut(in, k, s, p, d, outputPadding int) int {
-	return (in-1)*s - 2*p + d*(k-1) + outputPadding + 1
-}
-
-// Out is the output size of a convolution with this geometry on h×w.
-func (g Geom2D) Out(h, w int) (int, int) {
-	return ConvOut(h, g.KH, g.SH, g.PH, g.DH), ConvOut(w, g.KW, g.SW, g.PW, g.DW)
-}
-
-// Square reports whether the geometry is one that ConvGeom describes.
-func (g Geom2D) Square() (ConvGeom, bool) {
-	ok := g.KH == g.KW && g.SH == g.SW && g.PH == g.PW && g.DH == 1 && g.DW == 1
-	return ConvGeom{Kernel: g.KH, Stride: g.SH, Pad: g.PH}, ok
-}
-
-// plane is one lowering's sizes: C channels of H×W read through windows
-// that give OH×OW outputs.
-type plane struct {
-	C, H, W, OH, OW int
-	g               Geom2D
-}
-
-func (p plane) rows() int { return p.C * p.g.KH * p.g.KW }
-func (p plane) pix() int  { return p.OH * p.OW }
-
-// im2colGeneral unrolls x (C,H,W) into col, a (C·KH·KW)×(OH·OW) matrix:
-// row (c,ki,kj) holds, for every output position, the input under tap
-// (ki,kj), or zero where the tap falls in the padding.
-func im2colGeneral(x, col []float32, p plane) {
-	g, pix := p.g, p.pix()
-	r := 0
-	for c := range p.C {
-		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
-		for ki := range g.KH {
-			for kj := range g.KW {
-				row := col[r*pix : (r+1)*pix]
-				r++
-				for oy := range p.OH {
-					iy := oy*g.SH - g.PH + ki*g.DH
-					out := row[oy*p.OW : (oy+1)*p.OW]
-					if iy < 0 || iy >= p.H {
-						clear(out)
-						continue
-					}
-					xr := xc[iy*p.W : (iy+1)*p.W]
-					for ox := range out {
-						ix := ox*g.SW - g.PW + kj*g.DW
-						if ix >= 0 && ix < p.W {
-							out[ox] = xr[ix]
-						} else {
-							out[ox] = 0
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// col2imGeneral is im2colGeneral's adjoint: it adds every entry of col onto
-// the input pixel it was read from (x is not cleared first).
-func col2imGeneral(col, x []float32, p plane) {
-	g, pix := p.g, p.pix()
-	r := 0
-	for c := range p.C {
-		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
-		for ki := range g.KH {
-			for kj := range g.KW {
-				row := col[r*pix : (r+1)*pix]
-				r++
-				for oy := range p.OH {
-					iy := oy*g.SH - g.PH + ki*g.DH
-					if iy < 0 || iy >= p.H {
-						continue
-					}
-					xr := xc[iy*p.W : (iy+1)*p.W]
-					for ox, v := range row[oy*p.OW : (oy+1)*p.OW] {
-						if ix := ox*g.SW - g.PW + kj*g.DW; ix >= 0 && ix < p.W {
-							xr[ix] += v
-						}
-					}
-				}
-			}
-		}
-	}
-}
 
 // ConvGeneral is the convolution of any geometry — rectangular kernels,
 // strides and padding, dilation, groups (depthwise when groups = channels)
@@ -122,7 +28,7 @@ func col2imGeneral(col, x []float32, p plane) {
 // roles of x and y swapped.
 type ConvGeneral struct {
 	base
-	Geom       Geom2D
+	Geom       im2col.Geom
 	Groups     int
 	Transposed bool
 	OutPad     [2]int // transposed only: extra rows and columns at the bottom and right
@@ -136,7 +42,7 @@ type ConvGeneral struct {
 }
 
 // NewConvGeneral makes the op; training says whether gradients will be taken.
-func NewConvGeneral(name string, g Geom2D, groups int, transposed bool, outPad [2]int, hasBias, inputDiff, training bool) *ConvGeneral {
+func NewConvGeneral(name string, g im2col.Geom, groups int, transposed bool, outPad [2]int, hasBias, inputDiff, training bool) *ConvGeneral {
 	kind := "conv2d:"
 	if transposed {
 		kind = "conv_transpose2d:"
@@ -174,11 +80,11 @@ type convGeneralDims struct {
 
 // lowering is the plane that is unrolled: x's for a convolution, y's for a
 // transposed one (whose forward pass is a convolution's input gradient).
-func (op *ConvGeneral) lowering(d convGeneralDims) plane {
+func (op *ConvGeneral) lowering(d convGeneralDims) im2col.Plane {
 	if op.Transposed {
-		return plane{C: d.O, H: d.OH, W: d.OW, OH: d.H, OW: d.W, g: op.Geom}
+		return im2col.Plane{C: d.O, H: d.OH, W: d.OW, OH: d.H, OW: d.W, G: op.Geom}
 	}
-	return plane{C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, g: op.Geom}
+	return im2col.Plane{C: d.C, H: d.H, W: d.W, OH: d.OH, OW: d.OW, G: op.Geom}
 }
 
 func (op *ConvGeneral) dims(xs, ws tensor.Shape) (convGeneralDims, error) {
@@ -192,8 +98,8 @@ func (op *ConvGeneral) dims(xs, ws tensor.Shape) (convGeneralDims, error) {
 			return d, fmt.Errorf("%s: input %v and filter %v do not fit (groups %d)", op.name, xs, ws, d.G)
 		}
 		d.O = ws[1] * d.G
-		d.OH = TransposedOut(d.H, g.KH, g.SH, g.PH, g.DH, op.OutPad[0])
-		d.OW = TransposedOut(d.W, g.KW, g.SW, g.PW, g.DW, op.OutPad[1])
+		d.OH = im2col.TransposedOut(d.H, g.KH, g.SH, g.PH, g.DH, op.OutPad[0])
+		d.OW = im2col.TransposedOut(d.W, g.KW, g.SW, g.PW, g.DW, op.OutPad[1])
 	} else {
 		if ws[1]*d.G != d.C || ws[0]%d.G != 0 {
 			return d, fmt.Errorf("%s: input %v and filter %v do not fit (groups %d)", op.name, xs, ws, d.G)
@@ -241,11 +147,11 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	p := op.lowering(d)
-	slab := p.rows() * p.pix()
-	op.cols = grow(op.cols, numWorkers(d.B)*slab)
+	slab := p.Rows() * p.Pix()
+	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B)*slab)
 	inImg, outImg, pix := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW
 	cg, og := d.C/d.G, d.O/d.G
-	parallel(d.B, func(wk, lo, hi int) {
+	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]
 		for b := lo; b < hi; b++ {
 			xb, yb := x[b*inImg:(b+1)*inImg], y[b*outImg:(b+1)*outImg]
@@ -254,21 +160,21 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 				kk := og * op.Geom.KH * op.Geom.KW
 				hw := d.H * d.W
 				for g := range d.G {
-					sgemm(true, false, kk, hw, cg, 1, w[g*cg*kk:], kk, xb[g*cg*hw:], hw, 0, col[g*kk*hw:], hw)
+					gemm.Sgemm(true, false, kk, hw, cg, 1, w[g*cg*kk:], kk, xb[g*cg*hw:], hw, 0, col[g*kk*hw:], hw)
 				}
 				clear(yb)
-				col2imGeneral(col, yb, p)
+				im2col.GeneralAdjoint(col, yb, p)
 			} else {
 				kk := cg * op.Geom.KH * op.Geom.KW
-				im2colGeneral(xb, col, p)
+				im2col.General(xb, col, p)
 				for g := range d.G {
-					sgemm(false, false, og, pix, kk, 1, w[g*og*kk:], kk, col[g*kk*pix:], pix, 0, yb[g*og*pix:], pix)
+					gemm.Sgemm(false, false, og, pix, kk, 1, w[g*og*kk:], kk, col[g*kk*pix:], pix, 0, yb[g*og*pix:], pix)
 				}
 			}
 			if op.HasBias {
 				bias := ds[2]
 				for o := range d.O {
-					affine(yb[o*pix:(o+1)*pix], yb[o*pix:(o+1)*pix], 1, bias[o], false)
+					vec.Affine(yb[o*pix:(o+1)*pix], yb[o*pix:(o+1)*pix], 1, bias[o], false)
 				}
 			}
 		}
@@ -346,16 +252,16 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	p := f.lowering(d)
-	slab := p.rows() * p.pix()
-	nw := numWorkers(d.B)
+	slab := p.Rows() * p.Pix()
+	nw := parallel.NumWorkers(d.B)
 	nW := len(ds[1])
 	per := nW + d.O
-	op.cols = grow(op.cols, nw*slab)
-	op.partial = grow(op.partial, nw*per)
+	op.cols = scratch.Grow(op.cols, nw*slab)
+	op.partial = scratch.Grow(op.partial, nw*per)
 	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
 	cg, og := d.C/d.G, d.O/d.G
 	kh, kw := f.Geom.KH, f.Geom.KW
-	parallel(d.B, func(wk, lo, hi int) {
+	parallel.For(d.B, func(wk, lo, hi int) {
 		acc := op.partial[wk*per : (wk+1)*per]
 		clear(acc)
 		dw, db := acc[:nW], acc[nW:]
@@ -363,21 +269,21 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 		for b := lo; b < hi; b++ {
 			xb, dyb := x[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
 			for o := range d.O {
-				db[o] += sum(dyb[o*pix : (o+1)*pix])
+				db[o] += vec.Sum(dyb[o*pix : (o+1)*pix])
 			}
 			if f.Transposed {
 				// w_g (cg × og·K) gets x_g · im2col(dy_g)ᵀ.
 				kk := og * kh * kw
-				im2colGeneral(dyb, col, p)
+				im2col.General(dyb, col, p)
 				for g := range d.G {
-					sgemm(false, true, cg, kk, hw, 1, xb[g*cg*hw:], hw, col[g*kk*hw:], hw, 1, dw[g*cg*kk:], kk)
+					gemm.Sgemm(false, true, cg, kk, hw, 1, xb[g*cg*hw:], hw, col[g*kk*hw:], hw, 1, dw[g*cg*kk:], kk)
 				}
 				continue
 			}
 			kk := cg * kh * kw
-			im2colGeneral(xb, col, p)
+			im2col.General(xb, col, p)
 			for g := range d.G {
-				sgemm(false, true, og, kk, pix, 1, dyb[g*og*pix:], pix, col[g*kk*pix:], pix, 1, dw[g*og*kk:], kk)
+				gemm.Sgemm(false, true, og, kk, pix, 1, dyb[g*og*pix:], pix, col[g*kk*pix:], pix, 1, dw[g*og*kk:], kk)
 			}
 		}
 	})
@@ -424,12 +330,12 @@ func (op *convGeneralGradX) Do(vs ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	p := f.lowering(d)
-	slab := p.rows() * p.pix()
-	op.cols = grow(op.cols, numWorkers(d.B)*slab)
+	slab := p.Rows() * p.Pix()
+	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B)*slab)
 	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
 	cg, og := d.C/d.G, d.O/d.G
 	kh, kw := f.Geom.KH, f.Geom.KW
-	parallel(d.B, func(wk, lo, hi int) {
+	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]
 		for b := lo; b < hi; b++ {
 			dxb, dyb := dx[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
@@ -437,18 +343,18 @@ func (op *convGeneralGradX) Do(vs ...G.Value) (G.Value, error) {
 				// The input gradient of a transposed convolution is a
 				// convolution of dy: dx_g = w_g · im2col(dy_g).
 				kk := og * kh * kw
-				im2colGeneral(dyb, col, p)
+				im2col.General(dyb, col, p)
 				for g := range d.G {
-					sgemm(false, false, cg, hw, kk, 1, w[g*cg*kk:], kk, col[g*kk*hw:], hw, 0, dxb[g*cg*hw:], hw)
+					gemm.Sgemm(false, false, cg, hw, kk, 1, w[g*cg*kk:], kk, col[g*kk*hw:], hw, 0, dxb[g*cg*hw:], hw)
 				}
 				continue
 			}
 			kk := cg * kh * kw
 			for g := range d.G {
-				sgemm(true, false, kk, pix, og, 1, w[g*og*kk:], kk, dyb[g*og*pix:], pix, 0, col[g*kk*pix:], pix)
+				gemm.Sgemm(true, false, kk, pix, og, 1, w[g*og*kk:], kk, dyb[g*og*pix:], pix, 0, col[g*kk*pix:], pix)
 			}
 			clear(dxb)
-			col2imGeneral(col, dxb, p)
+			im2col.GeneralAdjoint(col, dxb, p)
 		}
 	})
 	return out, nil

@@ -8,11 +8,13 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/im2col"
 )
 
 // naiveConvGeneral is the definition of a grouped, dilated convolution with
 // rectangular kernels, written as explicit loops.
-func naiveConvGeneral(x, w, b []float32, B, C, H, W, O, groups int, g Geom2D) []float32 {
+func naiveConvGeneral(x, w, b []float32, B, C, H, W, O, groups int, g im2col.Geom) []float32 {
 	OH, OW := g.Out(H, W)
 	cg, og := C/groups, O/groups
 	y := make([]float32, B*O*OH*OW)
@@ -47,9 +49,9 @@ func naiveConvGeneral(x, w, b []float32, B, C, H, W, O, groups int, g Geom2D) []
 
 // naiveConvTranspose scatters every input pixel through the kernel, the
 // textbook picture of a transposed convolution; w is (C, O/G, KH, KW).
-func naiveConvTranspose(x, w, b []float32, B, C, H, W, O, groups int, g Geom2D, op [2]int) []float32 {
-	OH := TransposedOut(H, g.KH, g.SH, g.PH, g.DH, op[0])
-	OW := TransposedOut(W, g.KW, g.SW, g.PW, g.DW, op[1])
+func naiveConvTranspose(x, w, b []float32, B, C, H, W, O, groups int, g im2col.Geom, op [2]int) []float32 {
+	OH := im2col.TransposedOut(H, g.KH, g.SH, g.PH, g.DH, op[0])
+	OW := im2col.TransposedOut(W, g.KW, g.SW, g.PW, g.DW, op[1])
 	cg, og := C/groups, O/groups
 	y := make([]float64, B*O*OH*OW)
 	for n := range B {
@@ -88,17 +90,17 @@ var generalCases = []struct {
 	name          string
 	B, C, H, W, O int
 	groups        int
-	g             Geom2D
+	g             im2col.Geom
 	outPad        [2]int
 	bias          bool
 }{
-	{"rectangular kernel and stride", 2, 2, 7, 9, 3, 1, Geom2D{KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, PW: 0, DH: 1, DW: 1}, [2]int{1, 0}, true},
-	{"dilation 2", 2, 3, 9, 8, 2, 1, Geom2D{KH: 3, KW: 3, SH: 1, SW: 1, PH: 2, PW: 2, DH: 2, DW: 2}, [2]int{}, false},
-	{"groups 2", 3, 4, 6, 6, 6, 2, Geom2D{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{}, true},
-	{"depthwise", 2, 3, 6, 5, 3, 3, Geom2D{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{1, 1}, true},
-	{"depthwise ×2", 2, 2, 5, 5, 4, 2, Geom2D{KH: 2, KW: 3, SH: 1, SW: 2, PH: 0, PW: 1, DH: 2, DW: 1}, [2]int{0, 1}, false},
-	{"depthwise stride 1", 3, 4, 7, 6, 4, 4, Geom2D{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{}, true},
-	{"depthwise stride 1 ×2 rectangular", 2, 3, 6, 9, 6, 3, Geom2D{KH: 3, KW: 5, SH: 1, SW: 1, PH: 0, PW: 2, DH: 1, DW: 1}, [2]int{}, true},
+	{"rectangular kernel and stride", 2, 2, 7, 9, 3, 1, im2col.Geom{KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, PW: 0, DH: 1, DW: 1}, [2]int{1, 0}, true},
+	{"dilation 2", 2, 3, 9, 8, 2, 1, im2col.Geom{KH: 3, KW: 3, SH: 1, SW: 1, PH: 2, PW: 2, DH: 2, DW: 2}, [2]int{}, false},
+	{"groups 2", 3, 4, 6, 6, 6, 2, im2col.Geom{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{}, true},
+	{"depthwise", 2, 3, 6, 5, 3, 3, im2col.Geom{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{1, 1}, true},
+	{"depthwise ×2", 2, 2, 5, 5, 4, 2, im2col.Geom{KH: 2, KW: 3, SH: 1, SW: 2, PH: 0, PW: 1, DH: 2, DW: 1}, [2]int{0, 1}, false},
+	{"depthwise stride 1", 3, 4, 7, 6, 4, 4, im2col.Geom{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, [2]int{}, true},
+	{"depthwise stride 1 ×2 rectangular", 2, 3, 6, 9, 6, 3, im2col.Geom{KH: 3, KW: 5, SH: 1, SW: 1, PH: 0, PW: 2, DH: 1, DW: 1}, [2]int{}, true},
 }
 
 func TestConvGeneralMatchesNaiveLoops(t *testing.T) {
@@ -183,7 +185,7 @@ func TestConvGeneralAgreesWithConv2D(t *testing.T) {
 	w := randTensor(rng, 1, 4, 2, 3, 3)
 	b := randTensor(rng, 1, 4)
 	sq := NewConv2D("a", ConvGeom{Kernel: 3, Stride: 2, Pad: 1}, true, true, false)
-	gen := NewConvGeneral("b", Geom2D{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}, 1, false, [2]int{}, true, true, false)
+	gen := NewConvGeneral("b", im2col.Geom{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}, 1, false, [2]int{}, true, true, false)
 	sq.InferShape(x.Shape(), w.Shape())
 	gen.InferShape(x.Shape(), w.Shape())
 	ya, _ := sq.Do(x, w, b)

@@ -6,6 +6,9 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // Dense is y = x·wᵀ + b for x (B,In), w (Out,In) — PyTorch's Linear layout —
@@ -47,25 +50,25 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	if B <= 4 {
 		// A few rows: dot products straight off the weight rows, without
 		// packing the (large) weight matrix for a GEMM.
-		parallelCost(Out, B*In, func(_, lo, hi int) {
+		parallel.ForCost(Out, B*In, func(_, lo, hi int) {
 			for o := lo; o < hi; o++ {
 				wo := w[o*In : (o+1)*In]
 				for i := range B {
-					y[i*Out+o] = b[o] + dot(x[i*In:(i+1)*In], wo)
+					y[i*Out+o] = b[o] + gemm.Dot(x[i*In:(i+1)*In], wo)
 				}
 			}
 		})
 		return out, nil
 	}
-	if Out < microKernel.nr {
+	if Out < gemm.TileCols() {
 		// Fewer outputs than one GEMM tile is wide (the logits layer): dot
 		// products too, the batch rows shared out (a tile would be mostly
 		// padding, and one worker's).
-		parallelCost(B, Out*In, func(_, lo, hi int) {
+		parallel.ForCost(B, Out*In, func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				xi := x[i*In : (i+1)*In]
 				for o := range Out {
-					y[i*Out+o] = b[o] + dot(xi, w[o*In:(o+1)*In])
+					y[i*Out+o] = b[o] + gemm.Dot(xi, w[o*In:(o+1)*In])
 				}
 			}
 		})
@@ -77,7 +80,7 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	// Split the output columns, so each worker packs only its own rows of
 	// the (large) weight matrix.
 	parallelCols(Out, func(lo, hi int) {
-		sgemm(false, true, B, hi-lo, In, 1, x, In, w[lo*In:], In, 1, y[lo:], Out)
+		gemm.Sgemm(false, true, B, hi-lo, In, 1, x, In, w[lo*In:], In, 1, y[lo:], Out)
 	})
 	return out, nil
 }
@@ -130,9 +133,9 @@ func (op *denseGradWeight) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(Out, In)
 	dw := out.Data().([]float32)
 	db := op.db.get(Out).Data().([]float32)
-	parallel(Out, func(_, lo, hi int) {
+	parallel.For(Out, func(_, lo, hi int) {
 		// dW[lo:hi] = dy[:, lo:hi]ᵀ · x
-		sgemm(true, false, hi-lo, In, B, 1, dy[lo:], Out, x, In, 0, dw[lo*In:hi*In], In)
+		gemm.Sgemm(true, false, hi-lo, In, B, 1, dy[lo:], Out, x, In, 0, dw[lo*In:hi*In], In)
 		for o := lo; o < hi; o++ {
 			var s float32
 			for b := range B {
@@ -170,7 +173,7 @@ func (op *denseGradInput) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, In)
 	dx := out.Data().([]float32)
 	parallelCols(In, func(lo, hi int) {
-		sgemm(false, false, B, hi-lo, Out, 1, dy, Out, w[lo:], In, 0, dx[lo:], In)
+		gemm.Sgemm(false, false, B, hi-lo, Out, 1, dy, Out, w[lo:], In, 0, dx[lo:], In)
 	})
 	return out, nil
 }

@@ -1,5 +1,13 @@
 package ops
 
+import (
+	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
+	"github.com/cnnctl/cnnctl/internal/kernels/im2col"
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
+)
+
 // Depthwise convolution (groups = input channels): each output channel
 // reads one input channel through its own small kernel, so there is no sum
 // over channels to make a GEMM of — lowering would multiply a 1×9 matrix
@@ -13,7 +21,7 @@ package ops
 // dwPlanes are the sizes of one depthwise call; d is the forward op's.
 type dwPlanes struct {
 	d      convGeneralDims
-	g      Geom2D
+	g      im2col.Geom
 	m      int // output channels per input channel (the multiplier)
 	hp, wp int // the bordered input plane
 	fast   bool
@@ -37,7 +45,7 @@ func (p dwPlanes) scratch() int { return p.hp*p.wp + p.g.KW + p.d.OH*p.wp }
 // border copies plane x (H×W) into xp, inside a zero border.
 func (p dwPlanes) border(x, xp []float32) {
 	clear(xp[:p.hp*p.wp+p.g.KW])
-	copyRows(xp[p.g.PH*p.wp+p.g.PW:], p.wp, x, p.d.W, p.d.H, p.d.W)
+	vec.CopyRows(xp[p.g.PH*p.wp+p.g.PW:], p.wp, x, p.d.W, p.d.H, p.d.W)
 }
 
 // forward sets y (OH×OW) to the correlation of the bordered plane xp with
@@ -47,17 +55,17 @@ func (p dwPlanes) forward(xp, k, y, wide []float32, bias float32) {
 	if p.fast {
 		n := d.OH * p.wp
 		wide = wide[:n]
-		fill(wide, bias)
+		vec.Fill(wide, bias)
 		for ki := range g.KH {
 			for kj := range g.KW {
 				at := ki*p.wp + kj
-				axpby(xp[at:at+n], wide, wide, k[ki*g.KW+kj], 1, 0)
+				vec.Axpby(xp[at:at+n], wide, wide, k[ki*g.KW+kj], 1, 0)
 			}
 		}
-		copyRows(y, d.OW, wide, p.wp, d.OH, d.OW)
+		vec.CopyRows(y, d.OW, wide, p.wp, d.OH, d.OW)
 		return
 	}
-	fill(y[:d.OH*d.OW], bias)
+	vec.Fill(y[:d.OH*d.OW], bias)
 	for ki := range g.KH {
 		for kj := range g.KW {
 			kv := k[ki*g.KW+kj]
@@ -86,7 +94,7 @@ func (p dwPlanes) spread(dy, wide []float32) []float32 {
 	d := p.d
 	wide = wide[:d.OH*p.wp]
 	clear(wide)
-	copyRows(wide, p.wp, dy, d.OW, d.OH, d.OW)
+	vec.CopyRows(wide, p.wp, dy, d.OW, d.OH, d.OW)
 	return wide
 }
 
@@ -99,7 +107,7 @@ func (p dwPlanes) gradKernel(xp, dy, wide, dk []float32) {
 		for ki := range g.KH {
 			for kj := range g.KW {
 				at := ki*p.wp + kj
-				dk[ki*g.KW+kj] += dot(w, xp[at:at+len(w)])
+				dk[ki*g.KW+kj] += gemm.Dot(w, xp[at:at+len(w)])
 			}
 		}
 		return
@@ -127,7 +135,7 @@ func (p dwPlanes) gradInput(k, dy, wide, dxp []float32) {
 		for ki := range g.KH {
 			for kj := range g.KW {
 				at := ki*p.wp + kj
-				axpby(w, dxp[at:at+len(w)], dxp[at:at+len(w)], k[ki*g.KW+kj], 1, 0)
+				vec.Axpby(w, dxp[at:at+len(w)], dxp[at:at+len(w)], k[ki*g.KW+kj], 1, 0)
 			}
 		}
 		return
@@ -150,8 +158,8 @@ func (p dwPlanes) gradInput(k, dy, wide, dxp []float32) {
 func (op *ConvGeneral) dwForward(p dwPlanes, x, w, bias, y []float32) {
 	d, kk := p.d, p.g.KH*p.g.KW
 	per := p.scratch()
-	op.cols = grow(op.cols, numWorkers(d.B*d.C)*per)
-	parallelCost(d.B*d.C, p.m*kk*d.OH*d.OW, func(wk, lo, hi int) {
+	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B*d.C)*per)
+	parallel.ForCost(d.B*d.C, p.m*kk*d.OH*d.OW, func(wk, lo, hi int) {
 		s := op.cols[wk*per : (wk+1)*per]
 		xp, wide := s[:p.hp*p.wp+p.g.KW], s[p.hp*p.wp+p.g.KW:]
 		for i := lo; i < hi; i++ {
@@ -174,10 +182,10 @@ func (op *ConvGeneral) dwForward(p dwPlanes, x, w, bias, y []float32) {
 func (op *convGeneralGradW) dwGradW(p dwPlanes, x, dy, dw, db []float32) {
 	d, kk := p.d, p.g.KH*p.g.KW
 	per := p.scratch()
-	op.cols = grow(op.cols, numWorkers(d.C)*per)
+	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.C)*per)
 	clear(dw)
 	clear(db)
-	parallelCost(d.C, d.B*p.m*kk*d.OH*d.OW, func(wk, lo, hi int) {
+	parallel.ForCost(d.C, d.B*p.m*kk*d.OH*d.OW, func(wk, lo, hi int) {
 		s := op.cols[wk*per : (wk+1)*per]
 		xp, wide := s[:p.hp*p.wp+p.g.KW], s[p.hp*p.wp+p.g.KW:]
 		for c := lo; c < hi; c++ {
@@ -186,7 +194,7 @@ func (op *convGeneralGradW) dwGradW(p dwPlanes, x, dy, dw, db []float32) {
 				for j := range p.m {
 					o := c*p.m + j
 					dyo := dy[(b*d.O+o)*d.OH*d.OW:][:d.OH*d.OW]
-					db[o] += sum(dyo)
+					db[o] += vec.Sum(dyo)
 					p.gradKernel(xp, dyo, wide, dw[o*kk:(o+1)*kk])
 				}
 			}
@@ -198,8 +206,8 @@ func (op *convGeneralGradW) dwGradW(p dwPlanes, x, dy, dw, db []float32) {
 func (op *convGeneralGradX) dwGradX(p dwPlanes, w, dy, dx []float32) {
 	d, kk := p.d, p.g.KH*p.g.KW
 	per := p.scratch()
-	op.cols = grow(op.cols, numWorkers(d.B*d.C)*per)
-	parallelCost(d.B*d.C, p.m*kk*d.OH*d.OW, func(wk, lo, hi int) {
+	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B*d.C)*per)
+	parallel.ForCost(d.B*d.C, p.m*kk*d.OH*d.OW, func(wk, lo, hi int) {
 		s := op.cols[wk*per : (wk+1)*per]
 		dxp, wide := s[:p.hp*p.wp+p.g.KW], s[p.hp*p.wp+p.g.KW:]
 		for i := lo; i < hi; i++ {
@@ -209,7 +217,7 @@ func (op *convGeneralGradX) dwGradX(p dwPlanes, w, dy, dx []float32) {
 				o := c*p.m + j
 				p.gradInput(w[o*kk:(o+1)*kk], dy[(b*d.O+o)*d.OH*d.OW:][:d.OH*d.OW], wide, dxp)
 			}
-			copyRows(dx[(b*d.C+c)*d.H*d.W:], d.W, dxp[p.g.PH*p.wp+p.g.PW:], p.wp, d.H, d.W)
+			vec.CopyRows(dx[(b*d.C+c)*d.H*d.W:], d.W, dxp[p.g.PH*p.wp+p.g.PW:], p.wp, d.H, d.W)
 		}
 	})
 }

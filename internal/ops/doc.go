@@ -11,5 +11,11 @@
 //
 // The ops compute in float32 and parallelise over the batch (or over
 // channels, where a reduction runs over the batch) with deterministic work
-// splitting, so results are reproducible for a given GOMAXPROCS.
+// splitting, so results are reproducible for a given GOMAXPROCS. The
+// numerical kernels they are built from live in packages of their own:
+// internal/kernels/gemm (matrix products), internal/kernels/vec
+// (element-wise and row kernels), internal/kernels/im2col (lowering images
+// to matrices), internal/kernels/scratch (reused buffers) and
+// internal/parallel (the worker crew); each chooses its AVX-512, AVX2 or
+// portable implementation once, in one place.
 package ops

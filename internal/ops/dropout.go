@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
 )
 
 // Dropout zeroes each element with probability Rate and scales the rest by
@@ -44,7 +46,7 @@ func (op *Dropout) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	x := ds[0]
-	op.mask = grow(op.mask, len(x))
+	op.mask = scratch.Grow(op.mask, len(x))
 	keep := 1 / (1 - op.Rate)
 	// The mask is drawn serially: one stream, independent of worker count.
 	for i := range op.mask {

@@ -6,6 +6,10 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // GlobalPool reduces each channel of x (B,C,H,W) to one value, its mean or
@@ -54,14 +58,14 @@ func (op *GlobalPool) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, C)
 	y := out.Data().([]float32)
 	if op.Max {
-		op.argmax = grow(op.argmax, B*C)
+		op.argmax = scratch.Grow(op.argmax, B*C)
 	}
 	inv := 1 / float32(P)
-	parallelCost(B*C, P, func(_, lo, hi int) {
+	parallel.ForCost(B*C, P, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xp := x[i*P : (i+1)*P]
 			if !op.Max {
-				y[i] = sum(xp) * inv
+				y[i] = vec.Sum(xp) * inv
 				continue
 			}
 			best, at := xp[0], 0
@@ -116,7 +120,7 @@ func (op *globalPoolGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(s...)
 	dx := out.Data().([]float32)
 	inv := 1 / float32(P)
-	parallelCost(len(dy), P, func(_, lo, hi int) {
+	parallel.ForCost(len(dy), P, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dxp := dx[i*P : (i+1)*P]
 			if op.fwd.Max {
@@ -124,7 +128,7 @@ func (op *globalPoolGrad) Do(vs ...G.Value) (G.Value, error) {
 				dxp[op.fwd.argmax[i]] = dy[i]
 				continue
 			}
-			fill(dxp, dy[i]*inv)
+			vec.Fill(dxp, dy[i]*inv)
 		}
 	})
 	return out, nil

@@ -6,6 +6,9 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // Add is y = x₁ + x₂ + …, the join of a residual connection: every input
@@ -61,10 +64,10 @@ func (op *Add) Do(vs ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(ss[0]...)
 	y := out.Data().([]float32)
-	parallelCost(len(y), op.n, func(_, lo, hi int) {
-		copySpan(y[lo:hi], ds[0][lo:hi])
+	parallel.ForCost(len(y), op.n, func(_, lo, hi int) {
+		vec.CopySpan(y[lo:hi], ds[0][lo:hi])
 		for _, x := range ds[1:] {
-			addSpan(y[lo:hi], x[lo:hi])
+			vec.AddSpan(y[lo:hi], x[lo:hi])
 		}
 	})
 	return out, nil
@@ -153,12 +156,12 @@ func (op *Concat) Do(vs ...G.Value) (G.Value, error) {
 	shape[1] = total
 	out := op.out.get(shape...)
 	y := out.Data().([]float32)
-	parallelCost(B, total*P, func(_, lo, hi int) {
+	parallel.ForCost(B, total*P, func(_, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			off := b * total * P
 			for i, x := range ds {
 				n := ss[i][1] * P
-				copySpan(y[off:off+n], x[b*n:(b+1)*n])
+				vec.CopySpan(y[off:off+n], x[b*n:(b+1)*n])
 				off += n
 			}
 		}
@@ -217,9 +220,9 @@ func (op *concatGrad) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(s...)
 	dx := out.Data().([]float32)
 	n := s[1] * P
-	parallelCost(B, n, func(_, lo, hi int) {
+	parallel.ForCost(B, n, func(_, lo, hi int) {
 		for b := lo; b < hi; b++ {
-			copySpan(dx[b*n:(b+1)*n], dy[(b*total+before)*P:])
+			vec.CopySpan(dx[b*n:(b+1)*n], dy[(b*total+before)*P:])
 		}
 	})
 	return out, nil

@@ -7,11 +7,13 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
 )
 
 func newBNState(c int) *BNState {
 	st := &BNState{RunningMean: make([]float32, c), RunningVar: make([]float32, c), Momentum: 0.1, Eps: 1e-5}
-	fill(st.RunningVar, 1)
+	vec.Fill(st.RunningVar, 1)
 	return st
 }
 
@@ -327,7 +329,7 @@ func TestDropoutGradientsAndScaling(t *testing.T) {
 		}, 2e-3, func() { op.Rand = rand.New(rand.NewPCG(1, 1)) })
 	// Inverted dropout keeps the expectation: mean of y ≈ mean of x.
 	x := make([]float32, 100000)
-	fill(x, 1)
+	vec.Fill(x, 1)
 	op = NewDropout("t", 0.3, rand.New(rand.NewPCG(2, 2)))
 	y, err := op.Do(tensor.New(tensor.WithBacking(x)))
 	if err != nil {

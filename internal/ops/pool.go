@@ -7,6 +7,10 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // PoolGeom is a pooling window: kernel, stride and padding along height
@@ -115,7 +119,7 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(B, C, OH, OW)
 	y := out.Data().([]float32)
 	if op.Max {
-		op.argmax = grow(op.argmax, len(y))
+		op.argmax = scratch.Grow(op.argmax, len(y))
 	}
 	if op.ReLU {
 		if !op.Max || !g.is2x2() {
@@ -125,20 +129,20 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 		// (four times fewer) outputs. Where the arg-max is negative the
 		// output is 0 and its gradient masked, so which one it is does not
 		// matter.
-		parallelCost(B*C, H*W, func(_, lo, hi int) {
+		parallel.ForCost(B*C, H*W, func(_, lo, hi int) {
 			yc := y[lo*OH*OW : hi*OH*OW]
-			maxPool2x2(x[lo*H*W:hi*H*W], yc, op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
-			affine(yc, yc, 1, 0, true)
+			vec.MaxPool2x2(x[lo*H*W:hi*H*W], yc, op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
+			vec.Affine(yc, yc, 1, 0, true)
 		})
 		return out, nil
 	}
 	if op.Max && g.is2x2() {
-		parallelCost(B*C, H*W, func(_, lo, hi int) {
-			maxPool2x2(x[lo*H*W:hi*H*W], y[lo*OH*OW:hi*OH*OW], op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
+		parallel.ForCost(B*C, H*W, func(_, lo, hi int) {
+			vec.MaxPool2x2(x[lo*H*W:hi*H*W], y[lo*OH*OW:hi*OH*OW], op.argmax[lo*OH*OW:hi*OH*OW], hi-lo, H, W, OH, OW)
 		})
 		return out, nil
 	}
-	parallelCost(B*C, H*W*g.KH*g.KW/max(1, g.SH*g.SW), func(_, lo, hi int) {
+	parallel.ForCost(B*C, H*W*g.KH*g.KW/max(1, g.SH*g.SW), func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*H*W : (p+1)*H*W]
 			yp := y[p*OH*OW : (p+1)*OH*OW]
@@ -216,18 +220,18 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 	dx := out.Data().([]float32)
 	if op.fwd.ReLU {
 		// The ReLU's gradient first: zero where the pooled output is 0.
-		op.masked = grow(op.masked, len(dy))
+		op.masked = scratch.Grow(op.masked, len(dy))
 		y := op.fwd.out.t.Data().([]float32)
-		parallelCost(len(dy), 1, func(_, lo, hi int) { reluGrad(y[lo:hi], dy[lo:hi], op.masked[lo:hi]) })
+		parallel.ForCost(len(dy), 1, func(_, lo, hi int) { vec.ReluGrad(y[lo:hi], dy[lo:hi], op.masked[lo:hi]) })
 		dy = op.masked
 	}
 	if op.fwd.Max && g.is2x2() {
-		parallelCost(B*C, H*W, func(_, lo, hi int) {
-			maxPool2x2Grad(dy[lo*OH*OW:hi*OH*OW], op.fwd.argmax[lo*OH*OW:hi*OH*OW], dx[lo*H*W:hi*H*W], hi-lo, H, W, OH, OW)
+		parallel.ForCost(B*C, H*W, func(_, lo, hi int) {
+			vec.MaxPool2x2Grad(dy[lo*OH*OW:hi*OH*OW], op.fwd.argmax[lo*OH*OW:hi*OH*OW], dx[lo*H*W:hi*H*W], hi-lo, H, W, OH, OW)
 		})
 		return out, nil
 	}
-	parallelCost(B*C, H*W, func(_, lo, hi int) {
+	parallel.ForCost(B*C, H*W, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			dxp := dx[p*H*W : (p+1)*H*W]
 			clear(dxp)
@@ -268,82 +272,4 @@ func window(o, k, s, p, in int) (lo, hi, n int) {
 	start := o*s - p
 	end := min(start+k, in+p)
 	return max(start, 0), min(start+k, in), end - start
-}
-
-// maxPool2x2Grad routes the gradient dy of planes pooled by maxPool2x2
-// back: dx (planes × h×w) is dy at each window's arg-max and zero elsewhere.
-var maxPool2x2Grad = maxPool2x2GradGo
-
-func maxPool2x2GradGo(dy []float32, argmax []int32, dx []float32, planes, h, w, oh, ow int) {
-	for p := range planes {
-		dxp := dx[p*h*w : (p+1)*h*w]
-		clear(dxp)
-		for i, g := range dy[p*oh*ow : (p+1)*oh*ow] {
-			dxp[argmax[p*oh*ow+i]] += g
-		}
-	}
-}
-
-// maxPool2x2Affine is maxPool2x2 of one plane mapped first by
-// max(x·scale + shift, 0), exactly as affine maps it: a batch norm and ReLU
-// pooled without their output being written.
-var maxPool2x2Affine = maxPool2x2AffineGo
-
-func maxPool2x2AffineGo(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
-	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
-	for oy := range oh {
-		for ox := range ow {
-			maxWindow(f, 2*oy*w+2*ox, w, &y[oy*ow+ox], &argmax[oy*ow+ox])
-		}
-	}
-}
-
-// maxWindow pools the 2×2 window whose top-left value is f(at), picking the
-// first position of the maximum as maxPoolRowGo does.
-func maxWindow(f func(int) float32, at, w int, y *float32, am *int32) {
-	best, pos := f(at), at
-	for _, i := range [3]int{at + 1, at + w, at + w + 1} {
-		if v := f(i); v > best {
-			best, pos = v, i
-		}
-	}
-	*y, *am = best, int32(pos)
-}
-
-// maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of planes
-// (h×w each, pooled to oh×ow), with the arg-max of each window as an index
-// into its plane.
-var maxPool2x2 = maxPool2x2Go
-
-func maxPool2x2Go(x, y []float32, argmax []int32, planes, h, w, oh, ow int) {
-	for p := range planes {
-		xp, yp, ap := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow], argmax[p*oh*ow:(p+1)*oh*ow]
-		for oy := range oh {
-			maxPoolRowGo(xp[2*oy*w:2*oy*w+2*ow], xp[(2*oy+1)*w:(2*oy+1)*w+2*ow], yp[oy*ow:(oy+1)*ow], ap[oy*ow:(oy+1)*ow], int32(2*oy*w), w)
-		}
-	}
-}
-
-// maxPoolRowGo pools one output row from input rows r0 and r1; base is the
-// plane index of r0[0].
-func maxPoolRowGo(r0, r1, yr []float32, ar []int32, base int32, w int) {
-	for ox := range yr {
-		i := 2 * ox
-		// Conditional moves rather than branches: which input wins is
-		// data-dependent and would mispredict.
-		best, at := r0[i], int32(0)
-		if v := r0[i+1]; v > best {
-			at = 1
-		}
-		best = max(best, r0[i+1])
-		if v := r1[i]; v > best {
-			at = int32(w)
-		}
-		best = max(best, r1[i])
-		if v := r1[i+1]; v > best {
-			at = int32(w + 1)
-		}
-		best = max(best, r1[i+1])
-		yr[ox], ar[ox] = best, base+int32(i)+at
-	}
 }

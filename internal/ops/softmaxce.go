@@ -7,6 +7,8 @@ import (
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
 )
 
 // SoftmaxCrossEntropy is the mean over the batch of −log softmax(z)[label]
@@ -61,7 +63,7 @@ func (op *SoftmaxCrossEntropy) Do(vs ...G.Value) (G.Value, error) {
 	}
 	z, labels := ds[0], ds[1]
 	B, K := ss[0][0], ss[0][1]
-	op.prob = grow(op.prob, B*K)
+	op.prob = scratch.Grow(op.prob, B*K)
 	var total float64
 	for b := range B {
 		y, err := labelIndex(labels[b], K)

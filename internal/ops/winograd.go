@@ -1,5 +1,11 @@
 package ops
 
+import (
+	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
+	"github.com/cnnctl/cnnctl/internal/kernels/im2col"
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+)
+
 // Winograd's minimal filtering F(2×2, 3×3) computes each 2×2 block of a 3×3,
 // stride-1 convolution's output from a 4×4 block of input with 16
 // multiplications per input channel instead of 36 (Lavin & Gray, 2015):
@@ -21,21 +27,21 @@ var Winograd = false
 
 // useWinograd says whether a convolution of these dimensions takes the
 // Winograd path.
-func useWinograd(d convDims, training bool) bool {
+func useWinograd(d im2col.Dims, training bool) bool {
 	return Winograd && !training && d.K == 3 && d.S == 1 && d.C >= 16 && d.O >= 16
 }
 
 // winograd holds the transformed filters and per-worker scratch.
 type winograd struct {
-	u    [16]PackedA // G g Gᵀ, as 16 O×C matrices
-	ubuf []float32   // 16 × O × C, before packing
-	v, m []float32   // per worker: 16 × C × T inputs, 16 × O × T products
+	u    [16]gemm.PackedA // G g Gᵀ, as 16 O×C matrices
+	ubuf []float32        // 16 × O × C, before packing
+	v, m []float32        // per worker: 16 × C × T inputs, 16 × O × T products
 }
 
 // transformFilters computes U = G g Gᵀ for every (o, c) and packs the 16
 // O×C matrices for the GEMMs.
 func (wg *winograd) transformFilters(w []float32, O, C int) {
-	wg.ubuf = grow(wg.ubuf, 16*O*C)
+	wg.ubuf = scratch.Grow(wg.ubuf, 16*O*C)
 	for o := range O {
 		for c := range C {
 			g := w[(o*C+c)*9 : (o*C+c)*9+9]
@@ -58,12 +64,12 @@ func (wg *winograd) transformFilters(w []float32, O, C int) {
 		}
 	}
 	for k := range 16 {
-		wg.u[k].pack(false, O, C, 1, wg.ubuf[k*O*C:(k+1)*O*C], C)
+		wg.u[k].Pack(false, O, C, 1, wg.ubuf[k*O*C:(k+1)*O*C], C)
 	}
 }
 
 // conv computes one image: x (C,H,W) → y (O,OH,OW), adding the bias.
-func (wg *winograd) conv(x, y, bias []float32, d convDims, v, m []float32) {
+func (wg *winograd) conv(x, y, bias []float32, d im2col.Dims, v, m []float32) {
 	th, tw := (d.OH+1)/2, (d.OW+1)/2
 	T := th * tw
 	// V = Bᵀ d B for every channel and tile; d is the 4×4 input block at
@@ -106,7 +112,7 @@ func (wg *winograd) conv(x, y, bias []float32, d convDims, v, m []float32) {
 	}
 	// M_k = U_k · V_k for the 16 positions k of the transformed block.
 	for k := range 16 {
-		sgemmPacked(&wg.u[k], false, T, v[k*d.C*T:(k+1)*d.C*T], T, 0, m[k*d.O*T:(k+1)*d.O*T], T)
+		gemm.SgemmPacked(&wg.u[k], false, T, v[k*d.C*T:(k+1)*d.C*T], T, 0, m[k*d.O*T:(k+1)*d.O*T], T)
 	}
 	// Y = Aᵀ M A with Aᵀ rows (1,1,1,0) and (0,1,−1,−1), cropped at the edges.
 	for o := range d.O {

@@ -5,8 +5,9 @@ import (
 	"math"
 
 	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
 	"github.com/cnnctl/cnnctl/internal/model"
-	"github.com/cnnctl/cnnctl/internal/ops"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // Optimizer updates parameters in place from their gradients with one of
@@ -84,7 +85,7 @@ func (o *Optimizer) Update(grads [][]float32, lr float64) {
 		}
 		// Element-wise, so splitting large tensors among the workers does
 		// not change the result.
-		ops.ParallelFor(len(p.Data()), 1, func(lo, hi int) {
+		parallel.Range(len(p.Data()), 1, func(lo, hi int) {
 			o.update(i, lo, hi, grads[i], wd, float32(lr))
 		})
 	}
@@ -104,7 +105,7 @@ func (o *Optimizer) update(i, lo, hi int, grad []float32, wd, lr float32) {
 	case "momentum", "nesterov":
 		// v ← μv + g; w ← w − lr·v (heavy ball) or w − lr·(g + μv) (Nesterov).
 		mu := float32(c.Momentum)
-		ops.Momentum(w, g, slot("momentum_buffer"), mu, lr, wd, c.Name == "nesterov")
+		vec.Momentum(w, g, slot("momentum_buffer"), mu, lr, wd, c.Name == "nesterov")
 	case "adagrad":
 		s := slot("sum")
 		for j := range w {

@@ -22,7 +22,7 @@ import (
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/eval"
 	"github.com/cnnctl/cnnctl/internal/model"
-	"github.com/cnnctl/cnnctl/internal/ops"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 	"github.com/cnnctl/cnnctl/internal/plot"
 )
 
@@ -257,7 +257,7 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 				return fmt.Errorf("interrupted in epoch %d at batch %d; %s", ep, j, r.lastGood())
 			}
 			idx := perm[j*B : (j+1)*B]
-			batcher.FillWith(ops.ParallelFor, x, y, idx)
+			batcher.FillWith(parallel.Range, x, y, idx)
 			if err := g.Run(); err != nil {
 				return err
 			}

@@ -3,9 +3,10 @@ package layers
 import (
 	"fmt"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/ops"
-	G "gorgonia.org/gorgonia"
 )
 
 // The element-wise activations: one op, four functions.

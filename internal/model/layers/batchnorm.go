@@ -5,9 +5,10 @@ import (
 
 	"math/rand/v2"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/ops"
-	G "gorgonia.org/gorgonia"
 )
 
 // batchnorm normalises each channel by the batch's statistics in training

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/cnnctl/cnnctl/internal/config"
-	"github.com/cnnctl/cnnctl/internal/ops"
 	G "gorgonia.org/gorgonia"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/kernels/im2col"
+	"github.com/cnnctl/cnnctl/internal/ops"
 )
 
 // conv2d: y = w ⋆ x + b, cross-correlation over C×H×W inputs,
@@ -65,8 +67,8 @@ var conv2d = &Kind{
 		g := geom(&l.Spec)
 		// The square, undilated, ungrouped case — almost every CNN layer —
 		// has the tuned op (packed GEMM, NT weight gradient, Winograd).
-		if sq, ok := g.Square(); ok && l.Spec.Groups == 1 {
-			return ops.NewConv2D(l.opName(), sq, bias != nil, b.InputDiff, b.Training).Apply(in[0], w, bias)
+		if k, s, p, ok := g.Square(); ok && l.Spec.Groups == 1 {
+			return ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Training).Apply(in[0], w, bias)
 		}
 		return ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Training).Apply(in[0], w, bias)
 	},
@@ -133,9 +135,9 @@ func padding(s *config.Layer) config.Pair {
 	return s.Padding.Pair
 }
 
-func geom(s *config.Layer) ops.Geom2D {
+func geom(s *config.Layer) im2col.Geom {
 	p := padding(s)
-	return ops.Geom2D{KH: s.Kernel.H, KW: s.Kernel.W, SH: s.Stride.H, SW: s.Stride.W, PH: p.H, PW: p.W, DH: s.Dilation.H, DW: s.Dilation.W}
+	return im2col.Geom{KH: s.Kernel.H, KW: s.Kernel.W, SH: s.Stride.H, SW: s.Stride.W, PH: p.H, PW: p.W, DH: s.Dilation.H, DW: s.Dilation.W}
 }
 
 // convOut is the output size of a convolution of x [C,H,W], or the reason

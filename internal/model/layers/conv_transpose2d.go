@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/cnnctl/cnnctl/internal/config"
-	"github.com/cnnctl/cnnctl/internal/ops"
 	G "gorgonia.org/gorgonia"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/kernels/im2col"
+	"github.com/cnnctl/cnnctl/internal/ops"
 )
 
 // conv_transpose2d: the adjoint of a convolution (the gradient of conv2d
@@ -44,8 +46,8 @@ var convTranspose2d = &Kind{
 			return nil, fmt.Errorf("groups %d does not divide its %d input channels", s.Groups, x[0])
 		}
 		g := geom(s)
-		oh := ops.TransposedOut(x[1], g.KH, g.SH, g.PH, g.DH, s.OutputPadding.H)
-		ow := ops.TransposedOut(x[2], g.KW, g.SW, g.PW, g.DW, s.OutputPadding.W)
+		oh := im2col.TransposedOut(x[1], g.KH, g.SH, g.PH, g.DH, s.OutputPadding.H)
+		ow := im2col.TransposedOut(x[2], g.KW, g.SW, g.PW, g.DW, s.OutputPadding.W)
 		if oh < 1 || ow < 1 {
 			return nil, fmt.Errorf("output would be empty (%d×%d): (in − 1)·s − 2p + d·(k − 1) + output_padding + 1 from %s with kernel %s, stride %s, padding %s",
 				oh, ow, ShapeString(x), s.Kernel, s.Stride, s.Padding)

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/cnnctl/cnnctl/internal/config"
-	"github.com/cnnctl/cnnctl/internal/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/ops"
 )
 
 // dense is a fully connected layer, y = W·x + b, over a flat input;

@@ -5,9 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/ops"
-	G "gorgonia.org/gorgonia"
 )
 
 // add sums its inputs, which must have the same shape: the join of a

@@ -14,10 +14,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cnnctl/cnnctl/internal/config"
-	"github.com/cnnctl/cnnctl/internal/ops"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/ops"
 )
 
 // Kind is one layer kind. Only Name, the schema and Shape are required;

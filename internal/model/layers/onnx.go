@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"math"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/export/onnxpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // ONNXGraph is the ONNX graph being written: kinds add nodes and

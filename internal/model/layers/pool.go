@@ -3,10 +3,11 @@ package layers
 import (
 	"fmt"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/export/onnxpb"
 	"github.com/cnnctl/cnnctl/internal/ops"
-	G "gorgonia.org/gorgonia"
 )
 
 // maxpool and avgpool slide a window over each channel: the largest value,

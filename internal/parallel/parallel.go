@@ -1,4 +1,10 @@
-package ops
+// Package parallel is the worker crew the compute kernels and ops share:
+// work over [0, n) split into one contiguous chunk per core, run by helper
+// goroutines that poll for the current job between calls (waking a parked
+// goroutine costs tens of microseconds on a virtual machine) and by the
+// caller, who covers any chunk a paused helper has not claimed. Chunk i
+// always spans the same range, so results do not depend on who ran it.
+package parallel
 
 import (
 	"runtime"
@@ -7,7 +13,7 @@ import (
 	"time"
 )
 
-// Workers is the number of goroutines the ops split their work into. It
+// Workers is the number of chunks the kernels and ops split their work into. It
 // defaults to GOMAXPROCS; results depend on it only through the order of
 // floating-point sums, and are reproducible for a fixed value.
 var Workers = runtime.GOMAXPROCS(0)
@@ -21,18 +27,18 @@ func UseCores(n int) (restore func()) {
 	return func() { Workers = workers; runtime.GOMAXPROCS(procs) }
 }
 
-// parallel splits [0,n) into at most Workers contiguous chunks and runs
+// For splits [0,n) into at most Workers contiguous chunks and runs
 // fn(worker, lo, hi) for each; the split depends only on n and Workers.
-func parallel(n int, fn func(worker, lo, hi int)) { split(n, min(Workers, n), fn) }
+func For(n int, fn func(worker, lo, hi int)) { split(n, min(Workers, n), fn) }
 
 // minWork is about how many float operations make waking another goroutine
 // worth it (a few microseconds).
 const minWork = 16 << 10
 
-// parallelCost is parallel for n items of about cost operations each: small
+// ForCost is For for n items of about cost operations each: small
 // jobs (batch-1 inference) run on the calling goroutine. Only use it where
 // the result does not depend on the split (no reductions across items).
-func parallelCost(n, cost int, fn func(worker, lo, hi int)) {
+func ForCost(n, cost int, fn func(worker, lo, hi int)) {
 	split(n, min(Workers, n, max(1, n*cost/minWork)), fn)
 }
 
@@ -158,24 +164,14 @@ func (c *helpers) helper() {
 	}
 }
 
-// numWorkers is how many chunks parallel(n, …) uses.
-func numWorkers(n int) int { return max(1, min(Workers, n)) }
+// numWorkers is how many chunks For(n, …) uses.
+func NumWorkers(n int) int { return max(1, min(Workers, n)) }
 
-// parallelCols splits n matrix columns between the workers in multiples of
-// the GEMM tile width, so no tile straddles two workers.
-func parallelCols(n int, fn func(lo, hi int)) {
-	nr := microKernel.nr
-	tiles := (n + nr - 1) / nr
-	parallel(tiles, func(_, lo, hi int) {
-		fn(lo*nr, min(hi*nr, n))
-	})
-}
-
-// ParallelFor runs fn over [0,n) split among the workers, for work outside
-// the ops (the optimizer's update, filling a batch) that should share the
-// ops' helpers rather than start goroutines of its own. cost is about how
-// many float operations each of the n items takes: small jobs run on the
+// Range runs fn over [0,n) split among the workers, for work outside the
+// ops (the optimizer's update, filling a batch) that should share the
+// crew rather than start goroutines of its own. cost is about how many
+// float operations each of the n items takes: small jobs run on the
 // calling goroutine. fn must not depend on how [0,n) is split.
-func ParallelFor(n, cost int, fn func(lo, hi int)) {
-	parallelCost(n, cost, func(_, lo, hi int) { fn(lo, hi) })
+func Range(n, cost int, fn func(lo, hi int)) {
+	ForCost(n, cost, func(_, lo, hi int) { fn(lo, hi) })
 }

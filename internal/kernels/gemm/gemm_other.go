@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package ops
+package gemm
 
 // HasAVX2 reports whether the assembly micro-kernel is in use.
 var HasAVX2 = false

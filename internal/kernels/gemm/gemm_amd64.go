@@ -1,4 +1,4 @@
-package ops
+package gemm
 
 import "golang.org/x/sys/cpu"
 
@@ -69,7 +69,7 @@ func init() {
 		microKernel = kernelAVX2
 	}
 	if HasAVX2 {
-		dot = dotFast
+		Dot = dotFast
 		transpose8x8 = transpose8x8Fast
 	}
 }
@@ -86,6 +86,6 @@ func ntKernelAVX512(k int, a []float32, lda int, b []float32, ldb int, acc []flo
 
 func init() {
 	if HasAVX512 {
-		ntKernel = ntKernelAVX512
+		NT = ntKernelAVX512
 	}
 }

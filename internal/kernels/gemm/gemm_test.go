@@ -1,4 +1,4 @@
-package ops
+package gemm
 
 import (
 	"fmt"
@@ -164,8 +164,8 @@ func TestGemmPackedA(t *testing.T) {
 			}
 			a, bias := randSlice(rng, m*k), randSlice(rng, m)
 			var pa PackedA
-			pa.pack(tA, m, k, 1, a, lda)
-			pa.setBias(bias)
+			pa.Pack(tA, m, k, 1, a, lda)
+			pa.SetBias(bias)
 			for img := range 2 { // the packed A serves several products
 				b, c := randSlice(rng, k*n), randSlice(rng, m*n)
 				want := append([]float32(nil), c...)
@@ -176,7 +176,7 @@ func TestGemmPackedA(t *testing.T) {
 						want[i] += bias[i/n]
 					}
 				}
-				sgemmPacked(&pa, false, n, b, n, beta, c, n)
+				SgemmPacked(&pa, false, n, b, n, beta, c, n)
 				for i := range want {
 					if math.Abs(float64(c[i]-want[i])) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(want[i]))) {
 						t.Fatalf("%v tA=%v: C[%d] = %v, want %v", sz, tA, i, c[i], want[i])

@@ -1,4 +1,4 @@
-package ops
+package vec
 
 import (
 	"math"
@@ -48,13 +48,13 @@ func TestVectorKernels(t *testing.T) {
 			}
 		}
 		type reluKernels struct {
-			affine func(x, y []float32, scale, shift float32, relu bool)
+			Affine func(x, y []float32, scale, shift float32, relu bool)
 			sumDot func(g, h []float32, c, scale, shift float32) (float32, float32)
-			axpby  func(g, x, out []float32, a, b, c, scale, shift float32)
+			Axpby  func(g, x, out []float32, a, b, c, scale, shift float32)
 		}
 		for name, k := range map[string]reluKernels{"go": {affineGo, sumAndDotReluGo, axpbyReluGo}, "fast": {affineFast, sumAndDotReluFast, axpbyReluFast}} {
 			y := make([]float32, n)
-			k.affine(xr, y, 1.5, -0.25, true)
+			k.Affine(xr, y, 1.5, -0.25, true)
 			var ws, wd float32
 			want := make([]float32, n)
 			for i := range y {
@@ -71,7 +71,7 @@ func TestVectorKernels(t *testing.T) {
 				t.Errorf("sumAndDotRelu %s n=%d: %v %v, want %v %v", name, n, s, d, ws, wd)
 			}
 			got := make([]float32, n)
-			k.axpby(g, xr, got, 2, -3, 0.5, 1.5, -0.25)
+			k.Axpby(g, xr, got, 2, -3, 0.5, 1.5, -0.25)
 			for i := range got {
 				if !near(got[i], want[i], 1) {
 					t.Fatalf("axpbyRelu %s n=%d [%d]: %v, want %v", name, n, i, got[i], want[i])
@@ -173,70 +173,6 @@ func TestMaxPoolKernels(t *testing.T) {
 	}
 }
 
-// TestCol2imKernels compares the assembly im2col and col2im (stride 1, no
-// padding) with the portable ones, for widths with and without a tail past the last
-// multiple of 8, and the portable one with the adjoint of im2col.
-func TestCol2imKernels(t *testing.T) {
-	rng := rand.New(rand.NewPCG(13, 14))
-	for _, g := range [][4]int{{20, 12, 12, 5}, {3, 20, 21, 3}, {2, 5, 5, 5}, {1, 28, 28, 5}, {4, 9, 30, 2}} {
-		d := convDims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: 1}
-		d.OH, d.OW = d.H-d.K+1, d.W-d.K+1
-		col := randSlice(rng, d.ckk()*d.pix())
-		x1, x2 := randSlice(rng, d.C*d.H*d.W), make([]float32, d.C*d.H*d.W)
-		copy(x2, x1)
-		col2imS1Go(col, x1, d)
-		col2imS1Fast(col, x2, d)
-		for i := range x1 {
-			if d := x1[i] - x2[i]; d > 1e-5 || d < -1e-5 {
-				t.Fatalf("%v: x[%d] = %v, want %v", g, i, x2[i], x1[i])
-			}
-		}
-		// ⟨im2col(u), col⟩ = ⟨u, col2im(col)⟩: col2im is im2col's adjoint.
-		u := randSlice(rng, d.C*d.H*d.W)
-		uc, ucGo := make([]float32, len(col)), make([]float32, len(col))
-		im2colS1Fast(u, uc, d, d.pix())
-		im2colS1Go(u, ucGo, d, d.pix())
-		for i := range uc {
-			if uc[i] != ucGo[i] {
-				t.Fatalf("%v: im2col[%d] = %v, want %v", g, i, uc[i], ucGo[i])
-			}
-		}
-		// Into rows further apart (images side by side): the same rows, and
-		// the gaps untouched.
-		ld := d.pix() + 13
-		for name, f := range map[string]func(x, col []float32, d convDims, ld int){"go": im2colS1Go, "fast": im2colS1Fast} {
-			wide := make([]float32, d.ckk()*ld)
-			for i := range wide {
-				wide[i] = -7
-			}
-			f(u, wide, d, ld)
-			for q := range d.ckk() {
-				for p := range ld {
-					want := float32(-7)
-					if p < d.pix() {
-						want = ucGo[q*d.pix()+p]
-					}
-					if got := wide[q*ld+p]; got != want {
-						t.Fatalf("%v %s: strided im2col row %d [%d] = %v, want %v", g, name, q, p, got, want)
-					}
-				}
-			}
-		}
-		back := make([]float32, len(u))
-		col2imS1Fast(col, back, d)
-		var lhs, rhs float64
-		for i := range col {
-			lhs += float64(uc[i]) * float64(col[i])
-		}
-		for i := range u {
-			rhs += float64(u[i]) * float64(back[i])
-		}
-		if diff := lhs - rhs; diff > 1e-3 || diff < -1e-3 {
-			t.Fatalf("%v: ⟨im2col u, col⟩ = %v but ⟨u, col2im col⟩ = %v", g, lhs, rhs)
-		}
-	}
-}
-
 // TestMaxPoolAffineKernels checks that pooling with the batch norm and ReLU
 // applied on the fly gives exactly what affine followed by maxPool2x2 gives
 // (values and arg-max positions), with the portable and the fast kernels,
@@ -244,7 +180,7 @@ func TestCol2imKernels(t *testing.T) {
 func TestMaxPoolAffineKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	type kernels struct {
-		affine func(x, y []float32, scale, shift float32, relu bool)
+		Affine func(x, y []float32, scale, shift float32, relu bool)
 		pool   func(x, y []float32, argmax []int32, planes, h, w, oh, ow int)
 		fused  func(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32)
 	}
@@ -263,7 +199,7 @@ func TestMaxPoolAffineKernels(t *testing.T) {
 				}
 				oh, ow := h/2, w/2
 				mapped := make([]float32, h*w)
-				k.affine(x, mapped, ss[0], ss[1], true)
+				k.Affine(x, mapped, ss[0], ss[1], true)
 				y1, y2 := make([]float32, oh*ow), make([]float32, oh*ow)
 				a1, a2 := make([]int32, oh*ow), make([]int32, oh*ow)
 				k.pool(mapped, y1, a1, 1, h, w, oh, ow)
@@ -278,33 +214,10 @@ func TestMaxPoolAffineKernels(t *testing.T) {
 	}
 }
 
-// TestIm2row checks im2row, portable and fast, against the transpose of
-// im2col: stride 1 without padding (the assembly, when the buffers have the
-// room it needs) and with stride and padding (the portable path).
-func TestIm2row(t *testing.T) {
-	rng := rand.New(rand.NewPCG(19, 20))
-	for _, g := range [][6]int{{20, 12, 12, 5, 1, 0}, {3, 9, 11, 3, 1, 0}, {2, 8, 8, 8, 1, 0}, {2, 9, 9, 3, 2, 1}, {1, 28, 28, 5, 1, 0}} {
-		d := convDims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: g[4], P: g[5]}
-		geom := ConvGeom{Kernel: d.K, Stride: d.S, Pad: d.P}
-		d.OH, d.OW = geom.OutSize(d.H), geom.OutSize(d.W)
-		ckk, pix := d.ckk(), d.pix()
-		x := randSlice(rng, d.C*d.H*d.W+8)
-		col := make([]float32, ckk*pix)
-		im2colPart(x, col, d, pix, 0, d.C*d.K)
-		ld := ckk + 3
-		for name, f := range map[string]func(x, colT []float32, d convDims, ld int){"go": im2rowGo, "fast": im2rowFast} {
-			colT := make([]float32, pix*ld+8)
-			for i := range colT {
-				colT[i] = -9
-			}
-			f(x, colT, d, ld)
-			for p := range pix {
-				for q := range ckk {
-					if got, want := colT[p*ld+q], col[q*pix+p]; got != want {
-						t.Fatalf("%v %s: row %d [%d] = %v, want %v", g, name, p, q, got, want)
-					}
-				}
-			}
-		}
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
 	}
+	return s
 }

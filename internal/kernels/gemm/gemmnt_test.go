@@ -1,4 +1,4 @@
-package ops
+package gemm
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 // the definition: whole and edge tiles, k with and without a tail (and below
 // one vector), padded row strides, and accumulation over several products.
 func TestGemmNT(t *testing.T) {
-	kerns := map[string]ntKernelFunc{"go": ntKernelGo}
-	if ntKernel != nil {
-		kerns["asm"] = ntKernel
+	kerns := map[string]NTKernel{"go": NTGo}
+	if NT != nil {
+		kerns["asm"] = NT
 	} else {
 		t.Log("no NT assembly kernel on this CPU: only the Go one is tested")
 	}
@@ -22,19 +22,19 @@ func TestGemmNT(t *testing.T) {
 		lda, ldb := k+3, k+1
 		for name, kern := range kerns {
 			t.Run(fmt.Sprintf("%s/%dx%dx%d", name, m, n, k), func(t *testing.T) {
-				var acc ntAccum
-				acc.reset(m, n)
+				var acc NTAccum
+				acc.Reset(m, n)
 				want := make([]float32, m*n)
 				for range 3 { // three "images"
 					a, b := randSlice(rng, m*lda), randSlice(rng, n*ldb)
-					acc.add(kern, k, a, lda, b, ldb)
+					acc.Add(kern, k, a, lda, b, ldb)
 					naiveGemm(false, true, m, n, k, 1, a, lda, b, ldb, 1, want, n)
 				}
 				got := make([]float32, m*n)
 				for i := range got {
 					got[i] = 0.5 // sumInto adds
 				}
-				acc.sumInto(got, n)
+				acc.SumInto(got, n)
 				for i := range got {
 					if d := got[i] - 0.5 - want[i]; d > 1e-3 || d < -1e-3 {
 						t.Fatalf("C[%d,%d] = %v, want %v", i/n, i%n, got[i]-0.5, want[i])

@@ -1,4 +1,6 @@
-package ops
+package vec
+
+import "golang.org/x/sys/cpu"
 
 import "math"
 
@@ -228,41 +230,6 @@ func momentumFast(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
 	momentumGo(w[n:], g[n:], v[n:], mu, lr, wd, nesterov)
 }
 
-//go:noescape
-func s1RowsAVX(x, col *float32, c, k, w4, oh, ow4, ow32, rest4, skip4 int, add bool)
-
-// s1RowsFast is s1Rows in AVX for whole blocks of 8 columns.
-func s1RowsFast(x, col []float32, d convDims, ld int, add bool) {
-	ow8 := d.OW &^ 7
-	if ow8 > 0 {
-		_ = x[d.C*d.H*d.W-1] // bounds the assembly relies on
-		_ = col[(d.C*d.K*d.K-1)*ld+d.pix()-1]
-		s1RowsAVX(&x[0], &col[0], d.C, d.K, 4*d.W, d.OH, 4*d.OW, 4*ow8, 4*(d.H-d.K)*d.W, 4*(ld-d.pix()), add)
-	}
-	if ow8 < d.OW {
-		s1Rows(x, col, d, ld, 0, d.C*d.K, ow8, add)
-	}
-}
-
-//go:noescape
-func im2rowAVX(x, row *float32, c, k, w4, oh, ow, hrest4, ld4 int)
-
-// im2rowFast is im2row in AVX for stride 1, no padding and kernels of up to
-// 8 taps a row, where x has 8 floats to spare after the image (the caller's
-// next image, or padding) and colT 8 after its last row; im2rowGo
-// otherwise.
-func im2rowFast(x, colT []float32, d convDims, ld int) {
-	img := d.C * d.H * d.W
-	if d.S != 1 || d.P != 0 || d.K > 8 || len(x) < img+8 || len(colT) < (d.pix()-1)*ld+d.ckk()+8 {
-		im2rowGo(x, colT, d, ld)
-		return
-	}
-	im2rowAVX(&x[0], &colT[0], d.C, d.K, 4*d.W, d.OH, d.OW, 4*(d.H-d.K)*d.W, 4*ld)
-}
-
-func im2colS1Fast(x, col []float32, d convDims, ld int) { s1RowsFast(x, col, d, ld, false) }
-func col2imS1Fast(col, x []float32, d convDims)         { s1RowsFast(x, col, d, d.pix(), true) }
-
 func axpbyFast(g, x, out []float32, a, b, c float32) {
 	n := len(g) &^ 7
 	if n > 0 {
@@ -281,16 +248,17 @@ func reluGradFast(y, dy, dx []float32) {
 	reluGradGo(y[n:], dy[n:], dx[n:])
 }
 
+// HasAVX2 reports whether the AVX2 kernels are in use (AVX2 and FMA;
+// GODEBUG=cpu.avx2=off turns them off, for tests and measurements).
+var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// init chooses the implementations: this is the one place that does.
 func init() {
 	if HasAVX2 {
-		affine, sumAndSquares, sumAndDot, axpby, reluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
+		Affine, SumAndSquares, SumAndDot, Axpby, ReluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
+		SumAndDotRelu, AxpbyRelu = sumAndDotReluFast, axpbyReluFast
 		Momentum = momentumFast
-		col2imS1, im2colS1 = col2imS1Fast, im2colS1Fast
-		maxPool2x2Grad = maxPool2x2GradFast
-		sumAndDotRelu, axpbyRelu = sumAndDotReluFast, axpbyReluFast
-		maxPool2x2Affine = maxPool2x2AffineFast
-		im2row = im2rowFast
-		addRows, copyRows = addRowsFast, copyRowsFast
-		maxPool2x2 = maxPool2x2Fast
+		AddRows, CopyRows = addRowsFast, copyRowsFast
+		MaxPool2x2, MaxPool2x2Grad, MaxPool2x2Affine = maxPool2x2Fast, maxPool2x2GradFast, maxPool2x2AffineFast
 	}
 }

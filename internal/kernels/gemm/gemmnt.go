@@ -1,4 +1,6 @@
-package ops
+package gemm
+
+import "github.com/cnnctl/cnnctl/internal/kernels/scratch"
 
 // The "NT" GEMM accumulates C += A·Bᵀ where A (m×k) and B (n×k) both have
 // the summed index contiguous: a convolution's weight gradient, Σ_p dy[o][p]
@@ -12,15 +14,15 @@ const (
 	ntTile     = ntMR * ntNR * ntLanes
 )
 
-// ntKernelFunc adds the lane-wise products of rows a[i*lda:] and b[j*ldb:]
+// NTKernel adds the lane-wise products of rows a[i*lda:] and b[j*ldb:]
 // (i < 4, j < 5) over k (a multiple of 16) into acc[(j*4+i)*16+l].
-type ntKernelFunc func(k int, a []float32, lda int, b []float32, ldb int, acc []float32)
+type NTKernel func(k int, a []float32, lda int, b []float32, ldb int, acc []float32)
 
-// ntKernel is the CPU's NT micro-kernel, or nil where there is none that
+// NT is the CPU's NT micro-kernel, or nil where there is none that
 // beats the packed GEMM (set in init).
-var ntKernel ntKernelFunc
+var NT NTKernel
 
-func ntKernelGo(k int, a []float32, lda int, b []float32, ldb int, acc []float32) {
+func NTGo(k int, a []float32, lda int, b []float32, ldb int, acc []float32) {
 	for j := range ntNR {
 		bj := b[j*ldb : j*ldb+k]
 		for i := range ntMR {
@@ -35,24 +37,24 @@ func ntKernelGo(k int, a []float32, lda int, b []float32, ldb int, acc []float32
 	}
 }
 
-// ntAccum holds lane-wise partial sums of an m×n product A·Bᵀ.
-type ntAccum struct {
+// NTAccum holds lane-wise partial sums of an m×n product A·Bᵀ.
+type NTAccum struct {
 	m, n  int
-	lanes []float32 // tile by tile, row-major over tiles, each as ntKernel keeps it
+	lanes []float32 // tile by tile, row-major over tiles, each as NT keeps it
 }
 
-func (s *ntAccum) tilesN() int { return (s.n + ntNR - 1) / ntNR }
+func (s *NTAccum) tilesN() int { return (s.n + ntNR - 1) / ntNR }
 
 // reset sizes the accumulator for an m×n product and zeroes it.
-func (s *ntAccum) reset(m, n int) {
+func (s *NTAccum) Reset(m, n int) {
 	s.m, s.n = m, n
-	s.lanes = grow(s.lanes, (m+ntMR-1)/ntMR*s.tilesN()*ntTile)
+	s.lanes = scratch.Grow(s.lanes, (m+ntMR-1)/ntMR*s.tilesN()*ntTile)
 	clear(s.lanes)
 }
 
 // add accumulates A·Bᵀ for A (m×k, row stride lda) and B (n×k, row stride
 // ldb) using kern for whole tiles.
-func (s *ntAccum) add(kern ntKernelFunc, k int, a []float32, lda int, b []float32, ldb int) {
+func (s *NTAccum) Add(kern NTKernel, k int, a []float32, lda int, b []float32, ldb int) {
 	k16 := k &^ (ntLanes - 1)
 	for ti := 0; ti < s.m; ti += ntMR {
 		for tj := 0; tj < s.n; tj += ntNR {
@@ -71,7 +73,7 @@ func (s *ntAccum) add(kern ntKernelFunc, k int, a []float32, lda int, b []float3
 			for j := range cols {
 				bj := b[(tj+j)*ldb+from : (tj+j)*ldb+k]
 				for i := range rows {
-					tile[(j*ntMR+i)*ntLanes] += dot(a[(ti+i)*lda+from:(ti+i)*lda+k], bj)
+					tile[(j*ntMR+i)*ntLanes] += Dot(a[(ti+i)*lda+from:(ti+i)*lda+k], bj)
 				}
 			}
 		}
@@ -79,7 +81,7 @@ func (s *ntAccum) add(kern ntKernelFunc, k int, a []float32, lda int, b []float3
 }
 
 // sumInto adds the reduced sums to dst (m×n, row stride ldd).
-func (s *ntAccum) sumInto(dst []float32, ldd int) {
+func (s *NTAccum) SumInto(dst []float32, ldd int) {
 	for i := range s.m {
 		for j := range s.n {
 			tile := s.lanes[(i/ntMR*s.tilesN()+j/ntNR)*ntTile:]

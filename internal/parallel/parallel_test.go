@@ -1,4 +1,4 @@
-package ops
+package parallel
 
 import (
 	"runtime"
@@ -18,7 +18,7 @@ func TestSplitCoversStalledHelper(t *testing.T) {
 	check := func(t *testing.T) {
 		var mu sync.Mutex
 		seen := map[int][2]int{}
-		parallel(10, func(wk, lo, hi int) {
+		For(10, func(wk, lo, hi int) {
 			mu.Lock()
 			defer mu.Unlock()
 			if _, dup := seen[wk]; dup {
@@ -26,7 +26,7 @@ func TestSplitCoversStalledHelper(t *testing.T) {
 			}
 			seen[wk] = [2]int{lo, hi}
 		})
-		w := numWorkers(10)
+		w := NumWorkers(10)
 		if len(seen) != w {
 			t.Fatalf("%d chunks ran, want %d", len(seen), w)
 		}
@@ -40,7 +40,7 @@ func TestSplitCoversStalledHelper(t *testing.T) {
 
 	// Hold every helper inside a job of its own, as if the operating system
 	// had paused them.
-	parallel(2, func(int, int, int) {}) // makes sure the crew exists
+	For(2, func(int, int, int) {}) // makes sure the crew exists
 	release := make(chan struct{})
 	var held atomic.Int32
 	blocker := &job{fn: func(int, int, int) { held.Add(1); <-release }, n: Workers - 1, w: Workers - 1}

@@ -1,9 +1,17 @@
-package ops
+// Package gemm is cnnctl's matrix multiplication: a packed, blocked GEMM in
+// the way of BLIS with assembly micro-kernels (AVX-512 8×32, AVX2/FMA 6×16,
+// portable Go elsewhere — chosen once, in init, in gemm_amd64.go), the "NT"
+// kernel for products whose operands both run along the summed index, dot
+// products, and the measured peak that cnnctl bench reports against.
+package gemm
 
 import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
 // The GEMM is blocked in the way of BLIS/GotoBLAS: panels of B (kc×nc) and
@@ -41,7 +49,7 @@ func getGemmBuf() *gemmBuf {
 	// depends on timing, and a buffer first needed mid-run would count as a
 	// steady-state allocation.
 	gemmBufsOnce.Do(func() {
-		for range Workers - 1 {
+		for range parallel.Workers - 1 {
 			putGemmBuf(newGemmBuf())
 		}
 	})
@@ -51,7 +59,7 @@ func getGemmBuf() *gemmBuf {
 var gemmBufsOnce sync.Once
 
 func newGemmBuf() *gemmBuf {
-	TensorAllocs.Add(1)
+	scratch.Allocs.Add(1)
 	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
 }
 
@@ -91,10 +99,18 @@ func goKernel(mr, nr int) kernel {
 // microKernel is the fastest kernel this CPU runs (set in init).
 var microKernel = kernelGo16
 
+// TileCols is the micro-kernel's tile width: work split by columns between
+// workers should keep to multiples of it.
+func TileCols() int { return microKernel.nr }
+
+// PanelDepth is the depth of a packed panel: a product whose inner dimension
+// fits in it is one pass over C.
+const PanelDepth = kc
+
 // sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(X) is X or Xᵀ; C is m×n and the inner dimension is k. It runs on the
 // calling goroutine: the ops parallelise over images or rows themselves.
-func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sgemmWith(microKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
@@ -188,15 +204,15 @@ func (p *PackedA) block(ic, pc, mb, kb int) []float32 {
 }
 
 // pack packs all of op(A)·alpha (m×k) into p, reusing its memory.
-func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
+func (p *PackedA) Pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
 	mr := microKernel.mr
 	p.m, p.k, p.mr = m, k, mr
-	p.data = grow(p.data, (m+mr-1)/mr*mr*k)
+	p.data = scratch.Grow(p.data, (m+mr-1)/mr*mr*k)
 	// The blocks are independent: pack them in parallel (weights are packed
 	// once per batch, and would otherwise be a serial step).
 	mBlocks := (m + mc - 1) / mc
 	blocks := mBlocks * ((k + kc - 1) / kc)
-	parallelCost(blocks, mc*kc, func(_, lo, hi int) {
+	parallel.ForCost(blocks, mc*kc, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ic, pc := i%mBlocks*mc, i/mBlocks*kc
 			mb, kb := min(mc, m-ic), min(kc, k-pc)
@@ -207,18 +223,18 @@ func (p *PackedA) pack(transA bool, m, k int, alpha float32, a []float32, lda in
 
 // setBias makes the products start from bias[i] in row i of C (when beta
 // is 0); nil removes it.
-func (p *PackedA) setBias(bias []float32) {
+func (p *PackedA) SetBias(bias []float32) {
 	if bias == nil {
 		p.bias = p.bias[:0]
 		return
 	}
-	p.bias = grow(p.bias, len(bias)+maxMR)
+	p.bias = scratch.Grow(p.bias, len(bias)+maxMR)
 	clear(p.bias[copy(p.bias, bias):])
 }
 
 // sgemmPacked computes C = A·op(B) + beta·C with A already packed (plus the
 // bias, if set and beta is 0).
-func sgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func SgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if pa.m == 0 || n == 0 {
 		return
 	}
@@ -370,7 +386,9 @@ func kernelGo(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, 
 	var acc [maxMR][maxNR]float32
 	if bias != nil {
 		for r := range mr {
-			fill(acc[r][:nr], bias[r])
+			for i := range nr {
+				acc[r][i] = bias[r]
+			}
 		}
 	}
 	for p := range k {
@@ -409,7 +427,7 @@ func transpose8x8Go(src []float32, srcStride int, dst []float32, dstStride int) 
 }
 
 // dot is Σ x[i]·y[i] (len(y) ≥ len(x)), in assembly where the CPU allows.
-var dot = dotGo
+var Dot = dotGo
 
 func dotGo(x, y []float32) float32 {
 	y = y[:len(x)]

@@ -1,0 +1,108 @@
+package im2col
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestCol2imKernels compares the assembly im2col and col2im (stride 1, no
+// padding) with the portable ones, for widths with and without a tail past the last
+// multiple of 8, and the portable one with the adjoint of im2col.
+func TestCol2imKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, g := range [][4]int{{20, 12, 12, 5}, {3, 20, 21, 3}, {2, 5, 5, 5}, {1, 28, 28, 5}, {4, 9, 30, 2}} {
+		d := Dims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: 1}
+		d.OH, d.OW = d.H-d.K+1, d.W-d.K+1
+		col := randSlice(rng, d.CKK()*d.Pix())
+		x1, x2 := randSlice(rng, d.C*d.H*d.W), make([]float32, d.C*d.H*d.W)
+		copy(x2, x1)
+		col2imS1Go(col, x1, d)
+		col2imS1Fast(col, x2, d)
+		for i := range x1 {
+			if d := x1[i] - x2[i]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("%v: x[%d] = %v, want %v", g, i, x2[i], x1[i])
+			}
+		}
+		// ⟨im2col(u), col⟩ = ⟨u, col2im(col)⟩: col2im is im2col's adjoint.
+		u := randSlice(rng, d.C*d.H*d.W)
+		uc, ucGo := make([]float32, len(col)), make([]float32, len(col))
+		im2colS1Fast(u, uc, d, d.Pix())
+		im2colS1Go(u, ucGo, d, d.Pix())
+		for i := range uc {
+			if uc[i] != ucGo[i] {
+				t.Fatalf("%v: Im2col[%d] = %v, want %v", g, i, uc[i], ucGo[i])
+			}
+		}
+		// Into rows further apart (images side by side): the same rows, and
+		// the gaps untouched.
+		ld := d.Pix() + 13
+		for name, f := range map[string]func(x, col []float32, d Dims, ld int){"go": im2colS1Go, "fast": im2colS1Fast} {
+			wide := make([]float32, d.CKK()*ld)
+			for i := range wide {
+				wide[i] = -7
+			}
+			f(u, wide, d, ld)
+			for q := range d.CKK() {
+				for p := range ld {
+					want := float32(-7)
+					if p < d.Pix() {
+						want = ucGo[q*d.Pix()+p]
+					}
+					if got := wide[q*ld+p]; got != want {
+						t.Fatalf("%v %s: strided Im2col row %d [%d] = %v, want %v", g, name, q, p, got, want)
+					}
+				}
+			}
+		}
+		back := make([]float32, len(u))
+		col2imS1Fast(col, back, d)
+		var lhs, rhs float64
+		for i := range col {
+			lhs += float64(uc[i]) * float64(col[i])
+		}
+		for i := range u {
+			rhs += float64(u[i]) * float64(back[i])
+		}
+		if diff := lhs - rhs; diff > 1e-3 || diff < -1e-3 {
+			t.Fatalf("%v: ⟨Im2col u, col⟩ = %v but ⟨u, Col2im col⟩ = %v", g, lhs, rhs)
+		}
+	}
+}
+
+// TestIm2row checks im2row, portable and fast, against the transpose of
+// im2col: stride 1 without padding (the assembly, when the buffers have the
+// room it needs) and with stride and padding (the portable path).
+func TestIm2row(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, g := range [][6]int{{20, 12, 12, 5, 1, 0}, {3, 9, 11, 3, 1, 0}, {2, 8, 8, 8, 1, 0}, {2, 9, 9, 3, 2, 1}, {1, 28, 28, 5, 1, 0}} {
+		d := Dims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: g[4], P: g[5]}
+		d.OH, d.OW = ConvOut(d.H, d.K, d.S, d.P, 1), ConvOut(d.W, d.K, d.S, d.P, 1)
+		ckk, pix := d.CKK(), d.Pix()
+		x := randSlice(rng, d.C*d.H*d.W+8)
+		col := make([]float32, ckk*pix)
+		Im2colPart(x, col, d, pix, 0, d.C*d.K)
+		ld := ckk + 3
+		for name, f := range map[string]func(x, colT []float32, d Dims, ld int){"go": im2rowGo, "fast": im2rowFast} {
+			colT := make([]float32, pix*ld+8)
+			for i := range colT {
+				colT[i] = -9
+			}
+			f(x, colT, d, ld)
+			for p := range pix {
+				for q := range ckk {
+					if got, want := colT[p*ld+q], col[q*pix+p]; got != want {
+						t.Fatalf("%v %s: row %d [%d] = %v, want %v", g, name, p, q, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}

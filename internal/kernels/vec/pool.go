@@ -1,0 +1,76 @@
+package vec
+
+// maxPool2x2Grad routes the gradient dy of planes pooled by maxPool2x2
+// back: dx (planes × h×w) is dy at each window's arg-max and zero elsewhere.
+
+func maxPool2x2GradGo(dy []float32, argmax []int32, dx []float32, planes, h, w, oh, ow int) {
+	for p := range planes {
+		dxp := dx[p*h*w : (p+1)*h*w]
+		clear(dxp)
+		for i, g := range dy[p*oh*ow : (p+1)*oh*ow] {
+			dxp[argmax[p*oh*ow+i]] += g
+		}
+	}
+}
+
+// maxPool2x2Affine is maxPool2x2 of one plane mapped first by
+// max(x·scale + shift, 0), exactly as affine maps it: a batch norm and ReLU
+// pooled without their output being written.
+
+func maxPool2x2AffineGo(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
+	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
+	for oy := range oh {
+		for ox := range ow {
+			maxWindow(f, 2*oy*w+2*ox, w, &y[oy*ow+ox], &argmax[oy*ow+ox])
+		}
+	}
+}
+
+// maxWindow pools the 2×2 window whose top-left value is f(at), picking the
+// first position of the maximum as maxPoolRowGo does.
+func maxWindow(f func(int) float32, at, w int, y *float32, am *int32) {
+	best, pos := f(at), at
+	for _, i := range [3]int{at + 1, at + w, at + w + 1} {
+		if v := f(i); v > best {
+			best, pos = v, i
+		}
+	}
+	*y, *am = best, int32(pos)
+}
+
+// maxPool2x2 is the common 2×2, stride-2, unpadded max pooling of planes
+// (h×w each, pooled to oh×ow), with the arg-max of each window as an index
+// into its plane.
+
+func maxPool2x2Go(x, y []float32, argmax []int32, planes, h, w, oh, ow int) {
+	for p := range planes {
+		xp, yp, ap := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow], argmax[p*oh*ow:(p+1)*oh*ow]
+		for oy := range oh {
+			maxPoolRowGo(xp[2*oy*w:2*oy*w+2*ow], xp[(2*oy+1)*w:(2*oy+1)*w+2*ow], yp[oy*ow:(oy+1)*ow], ap[oy*ow:(oy+1)*ow], int32(2*oy*w), w)
+		}
+	}
+}
+
+// maxPoolRowGo pools one output row from input rows r0 and r1; base is the
+// plane index of r0[0].
+func maxPoolRowGo(r0, r1, yr []float32, ar []int32, base int32, w int) {
+	for ox := range yr {
+		i := 2 * ox
+		// Conditional moves rather than branches: which input wins is
+		// data-dependent and would mispredict.
+		best, at := r0[i], int32(0)
+		if v := r0[i+1]; v > best {
+			at = 1
+		}
+		best = max(best, r0[i+1])
+		if v := r1[i]; v > best {
+			at = int32(w)
+		}
+		best = max(best, r1[i])
+		if v := r1[i+1]; v > best {
+			at = int32(w + 1)
+		}
+		best = max(best, r1[i+1])
+		yr[ox], ar[ox] = best, base+int32(i)+at
+	}
+}
