@@ -114,25 +114,25 @@ func (o *Optimizer) update(i, lo, hi int, grad []float32, wd, lr float32) {
 			w[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}
 	case "adadelta":
-		rho := float32(c.Rho)
+		rho, orho := float32(c.Rho), oneMinus(c.Rho)
 		s, u := slot("square_avg"), slot("acc_delta")
 		for j := range w {
 			gj := g[j] + wd*w[j]
-			s[j] = rho*s[j] + (1-rho)*gj*gj
+			s[j] = rho*s[j] + orho*gj*gj
 			d := sqrt32(u[j]+eps) / sqrt32(s[j]+eps) * gj
-			u[j] = rho*u[j] + (1-rho)*d*d
+			u[j] = rho*u[j] + orho*d*d
 			w[j] -= lr * d
 		}
 	case "rmsprop":
-		rho := float32(c.Rho)
+		rho, orho := float32(c.Rho), oneMinus(c.Rho)
 		s := slot("square_avg")
 		for j := range w {
 			gj := g[j] + wd*w[j]
-			s[j] = rho*s[j] + (1-rho)*gj*gj
+			s[j] = rho*s[j] + orho*gj*gj
 			w[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}
 	case "adam":
-		b1, b2 := float32(c.Beta1), float32(c.Beta2)
+		b1, b2, ob1, ob2 := float32(c.Beta1), float32(c.Beta2), oneMinus(c.Beta1), oneMinus(c.Beta2)
 		m, v := slot("exp_avg"), slot("exp_avg_sq")
 		t := float64(o.Step)
 		bc1 := float32(1 - math.Pow(c.Beta1, t))
@@ -140,14 +140,19 @@ func (o *Optimizer) update(i, lo, hi int, grad []float32, wd, lr float32) {
 		step := lr / bc1
 		for j := range w {
 			gj := g[j] + wd*w[j]
-			m[j] = b1*m[j] + (1-b1)*gj
-			v[j] = b2*v[j] + (1-b2)*gj*gj
+			m[j] = b1*m[j] + ob1*gj
+			v[j] = b2*v[j] + ob2*gj*gj
 			w[j] -= step * m[j] / (sqrt32(v[j]/bc2) + eps)
 		}
 	}
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
+// oneMinus is 1 − β computed as PyTorch computes it, in double precision
+// and then rounded: 1 − float32(β) would be off by up to 8e-5 relative at
+// β = 0.9999.
+func oneMinus(beta float64) float32 { return float32(1 - beta) }
 
 // LR returns the learning rate at fractional epoch t in [0, epochs): the
 // step schedule multiplies by gamma every step_epochs whole epochs; cosine

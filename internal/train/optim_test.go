@@ -159,3 +159,35 @@ func TestSchedules(t *testing.T) {
 		}
 	}
 }
+
+// The moving averages take 1 − β as PyTorch does (in double precision, then
+// rounded): exp_avg_sq after one Adam step at β2 = 0.9999 is
+// float32(1 − β2)·g², not (1 − float32(β2))·g², which is 8.3e-5 off.
+func TestOneMinusBetaInDoublePrecision(t *testing.T) {
+	for _, c := range []struct {
+		name, slot string
+		beta       float64
+		set        func(o *config.Optimizer, b float64)
+	}{
+		{"adam", "exp_avg_sq", 0.9999, func(o *config.Optimizer, b float64) { o.Beta2 = b }},
+		{"rmsprop", "square_avg", 0.9999, func(o *config.Optimizer, b float64) { o.Rho = b }},
+		{"adadelta", "square_avg", 0.9999, func(o *config.Optimizer, b float64) { o.Rho = b }},
+	} {
+		cfg := optimizerConfig(c.name, 0.001)
+		c.set(&cfg, c.beta)
+		p := param(1)
+		o, err := NewOptimizer(cfg, []*model.Param{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const g = float32(0.75)
+		o.Update([][]float32{{g}}, 0.001)
+		got := o.State()["p."+c.slot][0]
+		gg := g + float32(cfg.WeightDecay)*1
+		want := float32(1-c.beta) * gg * gg
+		if got != want {
+			t.Errorf("%s: %s = %v, want float32(1 − β)·g² = %v (relative error %.2g)", c.name, c.slot, got, want,
+				math.Abs(float64(got-want))/float64(want))
+		}
+	}
+}
