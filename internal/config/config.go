@@ -495,6 +495,7 @@ func (c *Config) Check(name string) Errors {
 	add := func(line int, format string, a ...any) {
 		es = append(es, &Error{File: name, Line: line, Msg: fmt.Sprintf(format, a...)})
 	}
+	es = append(es, c.nonFinite(name)...)
 	d := c.Data
 	if !slices.Contains(Sources, d.Source) {
 		add(0, "data.source must be one of %s, got %q", strings.Join(Sources, ", "), d.Source)
@@ -531,10 +532,10 @@ func (c *Config) Check(name string) Errors {
 			add(0, "data.normalize.std must be positive, got %v", s)
 		}
 	}
-	if d.Validation < 0 || d.Validation >= 0.9 {
+	if !(d.Validation >= 0 && d.Validation < 0.9) { // NaN fails both tests
 		add(0, "data.validation is a fraction in [0, 0.9), got %v", d.Validation)
 	}
-	if d.TestSplit < 0 || d.TestSplit >= 0.9 {
+	if !(d.TestSplit >= 0 && d.TestSplit < 0.9) {
 		add(0, "data.test_split is a fraction in [0, 0.9), got %v", d.TestSplit)
 	}
 	if d.TrainSize < 0 || d.TestSize < 0 {

@@ -126,3 +126,22 @@ func TestAllErrorsReportedTogether(t *testing.T) {
 		t.Fatalf("want both errors, got %v", err)
 	}
 }
+
+// NaN and infinities are refused in every float field, by name: a range
+// test alone lets NaN through (it compares false both ways).
+func TestNonFiniteNumbers(t *testing.T) {
+	base := strings.Split(strings.TrimPrefix(good, "\n"), "\n")
+	for _, c := range []struct{ old, new, want string }{
+		{"  train_size: 100", "  train_size: 100\n  validation: .nan", "x.yaml: data.validation must be a finite number, got NaN"},
+		{"  train_size: 100", "  train_size: 100\n  test_split: .nan", "x.yaml: data.test_split must be a finite number, got NaN"},
+		{"  train_size: 100", "  train_size: 100\n  normalize: {mean: [0], std: [.nan]}", "x.yaml: data.normalize.std must be a finite number, got NaN"},
+		{"  optimizer: {name: adam, lr: 0.01}", "  optimizer: {name: adam, lr: .inf}", "x.yaml: train.optimizer.lr must be a finite number, got +Inf"},
+		{"  - {type: flatten}", "  - {type: flatten}\n  - {type: dropout, rate: .nan}", "x.yaml:12: layer 5 (dropout): rate must be a finite number, got NaN"},
+	} {
+		doc := replaceLine(base, c.old, c.new)
+		_, err := Parse("x.yaml", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.new, err, c.want)
+		}
+	}
+}
