@@ -39,6 +39,7 @@ type Conv2D struct {
 	packedW  gemm.PackedA  // the filters, packed once per batch for the GEMMs
 	packedOf []float32     // inference: the filter values packedW holds
 	wino     winograd      // the F(2×2,3×3) path's transformed filters and scratch
+	shift    shifted       // the shifted-GEMM path's filters and planes (convshift.go)
 	out      buffer
 }
 
@@ -100,9 +101,12 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(d.B, d.O, d.OH, d.OW)
 	y := out.Data().([]float32)
-	if useWinograd(d, op.training) {
+	switch {
+	case useWinograd(d, op.training):
 		op.winogradForward(x, w, bias, y, d)
-	} else {
+	case useShift(d) && d.B >= parallel.Workers:
+		op.shift.forward(x, w, bias, y, d)
+	default:
 		op.im2colForward(x, w, bias, y, d)
 	}
 	return out, nil
@@ -221,9 +225,11 @@ type convGradFilter struct {
 // needs no packing. It wins when each image's rows are long (conv1 of LeNet,
 // 576 pixels: 3.7× the packed GEMM); for short ones (conv2, 64) reducing the
 // lanes costs more than packing.
-func useNT(d im2col.Dims) bool { return gemm.NT != nil && d.Pix() >= ntMinPix && d.Pix() >= 4*d.CKK() }
+func useNT(d im2col.Dims) bool {
+	return gemm.NT != nil && d.Pix() >= ntMinPix && d.Pix() >= ntRowRatio*d.CKK()
+}
 
-var ntMinPix = 128
+var ntMinPix, ntRowRatio = 128, 4
 
 func growAccums(s []gemm.NTAccum, n int) []gemm.NTAccum {
 	for len(s) < n {
@@ -353,6 +359,7 @@ type convGradInput struct {
 	dcol    []float32    // one slab per worker
 	packedW gemm.PackedA // wᵀ, packed once per batch
 	pad     im2col.Padded
+	shift   shifted
 }
 
 func (op *convGradInput) Arity() int    { return 2 }
@@ -378,10 +385,14 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 	w, dy := ds[0], ds[1]
 	xs := op.fwd.inShape
 	d := op.fwd.dims(tensor.Shape{ss[1][0], xs[1], xs[2], xs[3]}, ss[0])
-	ckk, pix := d.CKK(), d.Pix()
-	op.dcol = scratch.Grow(op.dcol, parallel.NumWorkers(d.B)*ckk*pix)
 	out := op.out.get(d.B, d.C, d.H, d.W)
 	dx := out.Data().([]float32)
+	if useShift(d) && d.B >= parallel.Workers {
+		op.shift.gradInput(w, dy, dx, d)
+		return out, nil
+	}
+	ckk, pix := d.CKK(), d.Pix()
+	op.dcol = scratch.Grow(op.dcol, parallel.NumWorkers(d.B)*ckk*pix)
 	img := d.C * d.H * d.W
 	op.packedW.Pack(true, ckk, d.O, 1, w, ckk)
 	op.pad.Size(d, parallel.NumWorkers(d.B))

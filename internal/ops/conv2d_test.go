@@ -55,9 +55,25 @@ var convCases = []struct {
 	{3, 3, 12, 12, 4, 1, 1, 0, true},
 	{4, 5, 6, 6, 3, 1, 1, 0, false},
 	{2, 2, 9, 9, 3, 4, 3, 2, true},
+	{2, 17, 9, 7, 5, 3, 1, 1, true},
+	{3, 4, 6, 8, 3, 2, 1, 0, false},
 }
 
-func TestConv2DMatchesNaiveLoops(t *testing.T) {
+// loweringPaths runs f with each way a convolution's forward pass and
+// input gradient can run: lowered by im2col, and as shifted GEMMs (forced
+// on for every stride-1 size, see convshift.go).
+func loweringPaths(t *testing.T, f func(t *testing.T)) {
+	saveC, saveW := shiftMinC, shiftMaxWaste
+	defer func() { shiftMinC, shiftMaxWaste = saveC, saveW }()
+	shiftMinC = 1 << 30
+	t.Run("im2col", f)
+	shiftMinC, shiftMaxWaste = 1, 1
+	t.Run("shifted", f)
+}
+
+func TestConv2DMatchesNaiveLoops(t *testing.T) { loweringPaths(t, testConv2DMatchesNaiveLoops) }
+
+func testConv2DMatchesNaiveLoops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range convCases {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
@@ -96,20 +112,20 @@ func TestConv2DMatchesNaiveLoops(t *testing.T) {
 // the packed GEMM, and the NT accumulator with the Go and assembly kernels
 // (forced on for every size).
 func weightGradPaths(t *testing.T, f func(t *testing.T)) {
-	saveK, saveMin := gemm.NT, ntMinPix
-	defer func() { gemm.NT, ntMinPix = saveK, saveMin }()
+	saveK, saveMin, saveRatio := gemm.NT, ntMinPix, ntRowRatio
+	defer func() { gemm.NT, ntMinPix, ntRowRatio = saveK, saveMin, saveRatio }()
 	paths := map[string]gemm.NTKernel{"packed": nil, "nt-go": gemm.NTGo}
 	if saveK != nil {
 		paths["nt-asm"] = saveK
 	}
 	for name, k := range paths {
-		gemm.NT, ntMinPix = k, 1
+		gemm.NT, ntMinPix, ntRowRatio = k, 1, 0
 		t.Run(name, f)
 	}
 }
 
 func TestConv2DGradients(t *testing.T) {
-	weightGradPaths(t, testConv2DGradients)
+	weightGradPaths(t, func(t *testing.T) { loweringPaths(t, testConv2DGradients) })
 }
 
 func testConv2DGradients(t *testing.T) {
