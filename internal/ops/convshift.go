@@ -33,8 +33,8 @@ import (
 // least that many input channels, and at most that fraction of computed
 // columns dropped.
 var (
-	shiftMinC     = 16
-	shiftMaxWaste = 0.15
+	shiftMinC     = 8
+	shiftMaxWaste = 0.3
 )
 
 func useShift(d im2col.Dims) bool {

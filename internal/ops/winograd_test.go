@@ -43,29 +43,30 @@ func TestWinogradMatchesNaiveLoops(t *testing.T) {
 	}
 }
 
-// BenchmarkConv3x3 compares im2col+GEMM with F(2×2,3×3) on 3×3 convolutions
-// of 28×28 images (padding 1, batch 64, inference) as the channels grow.
+// BenchmarkConv3x3 compares im2col+GEMM, the shifted GEMMs and F(2×2,3×3)
+// on 3×3 convolutions of 28×28 images (padding 1, batch 64, inference) as
+// the channels grow.
 func BenchmarkConv3x3(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, ch := range []int{8, 16, 32, 64} {
 		x := randTensor(rng, 1, 64, ch, 28, 28)
 		w := randTensor(rng, 0.1, ch, ch, 3, 3)
 		bias := randTensor(rng, 0.1, ch)
-		for _, wino := range []bool{false, true} {
-			name := fmt.Sprintf("C%d/im2col", ch)
-			if wino {
-				name = fmt.Sprintf("C%d/winograd", ch)
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, path := range []string{"im2col", "shifted", "winograd"} {
+			b.Run(fmt.Sprintf("C%d/%s", ch, path), func(b *testing.B) {
 				op := NewConv2D("b", ConvGeom{3, 1, 1}, true, false, false)
 				op.InferShape(x.Shape(), w.Shape())
 				d := op.dims(x.Shape(), w.Shape())
 				y := make([]float32, 64*ch*28*28)
+				xd, wd, bd := x.Data().([]float32), w.Data().([]float32), bias.Data().([]float32)
 				for b.Loop() {
-					if wino {
-						op.winogradForward(x.Data().([]float32), w.Data().([]float32), bias.Data().([]float32), y, d)
-					} else {
-						op.im2colForward(x.Data().([]float32), w.Data().([]float32), bias.Data().([]float32), y, d)
+					switch path {
+					case "winograd":
+						op.winogradForward(xd, wd, bd, y, d)
+					case "shifted":
+						op.shift.forward(xd, wd, bd, y, d)
+					default:
+						op.im2colForward(xd, wd, bd, y, d)
 					}
 				}
 				flops := 2 * 64 * float64(ch*ch*9*28*28)
