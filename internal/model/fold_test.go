@@ -105,17 +105,7 @@ func TestFoldBatchNormNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Non-trivial statistics and affine parameters.
-	for _, l := range n.Layers {
-		if l.BN != nil {
-			for i := range l.BN.RunningMean {
-				l.BN.RunningMean[i] = float32(rng.NormFloat64() * 0.3)
-				l.BN.RunningVar[i] = float32(0.5 + rng.Float64())
-				l.Weight.Data()[i] = float32(0.5 + rng.Float64())
-				l.Bias.Data()[i] = float32(rng.NormFloat64() * 0.3)
-			}
-		}
-	}
+	randomBN(n, rng)
 	f, folds := FoldBatchNorm(n)
 	if len(f.Layers) != 8 || f.Layers[0].Bias == nil || !*f.Layers[0].Spec.Bias || f.Layers[5].Bias.Name != "5.bias" {
 		t.Fatalf("fused layers: %s", f.Summary())
@@ -127,24 +117,7 @@ func TestFoldBatchNormNetwork(t *testing.T) {
 	if f.NumParams() >= n.NumParams() {
 		t.Errorf("fused %d parameters, original %d", f.NumParams(), n.NumParams())
 	}
-	a, _ := n.BuildInference(4)
-	b, _ := f.BuildInference(4)
-	for i := range a.Input.Data().([]float32) {
-		v := float32(rng.NormFloat64())
-		a.Input.Data().([]float32)[i] = v
-		b.Input.Data().([]float32)[i] = v
-	}
-	if err := a.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Run(); err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range a.LogitsData() {
-		if d := math.Abs(float64(v - b.LogitsData()[i])); d > 1e-5 {
-			t.Fatalf("logit %d: original %v, fused %v", i, v, b.LogitsData()[i])
-		}
-	}
+	sameLogits(t, n, f, rng)
 	// The original network is untouched.
 	if n.Layers[0].Bias != nil || len(n.Layers) != 10 {
 		t.Error("folding modified the original")
@@ -161,15 +134,7 @@ func TestFoldBatchNormGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range n.Layers {
-		if l.BN != nil {
-			for i := range l.BN.RunningMean {
-				l.BN.RunningMean[i] = float32(rng.NormFloat64() * 0.3)
-				l.BN.RunningVar[i] = float32(0.5 + rng.Float64())
-				l.Weight.Data()[i] = float32(0.5 + rng.Float64())
-			}
-		}
-	}
+	randomBN(n, rng)
 	f, folds := FoldBatchNorm(n)
 	var got []string
 	for _, fd := range folds {
@@ -191,6 +156,27 @@ func TestFoldBatchNormGraph(t *testing.T) {
 	if _, err := New(specs, n.Input, 3, rng); err != nil {
 		t.Fatal(err)
 	}
+	sameLogits(t, n, f, rng)
+}
+
+// randomBN gives every batch norm non-trivial statistics and affine parameters.
+func randomBN(n *Network, rng *rand.Rand) {
+	for _, l := range n.Layers {
+		if l.BN != nil {
+			for i := range l.BN.RunningMean {
+				l.BN.RunningMean[i] = float32(rng.NormFloat64() * 0.3)
+				l.BN.RunningVar[i] = float32(0.5 + rng.Float64())
+				l.Weight.Data()[i] = float32(0.5 + rng.Float64())
+				l.Bias.Data()[i] = float32(rng.NormFloat64() * 0.3)
+			}
+		}
+	}
+}
+
+// sameLogits checks that two networks give the same logits (within 1e-5)
+// on random inputs.
+func sameLogits(t *testing.T, n, f *Network, rng *rand.Rand) {
+	t.Helper()
 	a, _ := n.BuildInference(4)
 	b, _ := f.BuildInference(4)
 	for i := range a.Input.Data().([]float32) {

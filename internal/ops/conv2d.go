@@ -49,22 +49,27 @@ func NewConv2D(name string, geom ConvGeom, hasBias, inputDiff, training bool) *C
 }
 
 // Apply adds the op to the graph: x, w and (if HasBias) b.
-func (op *Conv2D) Apply(x, w, b *G.Node) (*G.Node, error) {
-	if op.HasBias {
+func (op *Conv2D) Apply(x, w, b *G.Node) (*G.Node, error) { return applyConv(op, op.HasBias, x, w, b) }
+func (op *Conv2D) Arity() int                             { return convArity(op.HasBias) }
+func (op *Conv2D) Type() hm.Type                          { return convType(op.HasBias) }
+
+// A convolution op takes x (B,C,H,W), w and, with a bias, b (O).
+func applyConv(op G.Op, hasBias bool, x, w, b *G.Node) (*G.Node, error) {
+	if hasBias {
 		return G.ApplyOp(op, x, w, b)
 	}
 	return G.ApplyOp(op, x, w)
 }
 
-func (op *Conv2D) Arity() int {
-	if op.HasBias {
+func convArity(hasBias bool) int {
+	if hasBias {
 		return 3
 	}
 	return 2
 }
 
-func (op *Conv2D) Type() hm.Type {
-	if op.HasBias {
+func convType(hasBias bool) hm.Type {
+	if hasBias {
 		return fnType(4, 4, 4, 1)
 	}
 	return fnType(4, 4, 4)

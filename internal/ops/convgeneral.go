@@ -53,25 +53,10 @@ func NewConvGeneral(name string, g im2col.Geom, groups int, transposed bool, out
 
 // Apply adds the op to the graph: x, w and (if HasBias) b.
 func (op *ConvGeneral) Apply(x, w, b *G.Node) (*G.Node, error) {
-	if op.HasBias {
-		return G.ApplyOp(op, x, w, b)
-	}
-	return G.ApplyOp(op, x, w)
+	return applyConv(op, op.HasBias, x, w, b)
 }
-
-func (op *ConvGeneral) Arity() int {
-	if op.HasBias {
-		return 3
-	}
-	return 2
-}
-
-func (op *ConvGeneral) Type() hm.Type {
-	if op.HasBias {
-		return fnType(4, 4, 4, 1)
-	}
-	return fnType(4, 4, 4)
-}
+func (op *ConvGeneral) Arity() int    { return convArity(op.HasBias) }
+func (op *ConvGeneral) Type() hm.Type { return convType(op.HasBias) }
 
 // convGeneralDims are the sizes of one call: x is (B,C,H,W), y (B,O,OH,OW).
 type convGeneralDims struct {
