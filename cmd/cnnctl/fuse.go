@@ -172,7 +172,15 @@ func proveFusion(w io.Writer, st *checkpoint.State, fused *model.Network, o *fus
 		}
 	}
 	fmt.Fprintf(w, "proof on  %s: %d inputs\n", source, d.Len())
-	fmt.Fprintf(w, "max |Δlogit|        %.3g (max |logit| %.3g, relative %.3g)\n", maxAbs, maxLogit, maxAbs/math.Max(maxLogit, 1e-30))
+	rel := maxAbs / math.Max(maxLogit, 1e-30)
+	fmt.Fprintf(w, "max |Δlogit|        %.3g (max |logit| %.3g, relative %.3g)\n", maxAbs, maxLogit, rel)
+	// A proof that cannot be read as one is a failure: nothing is written.
+	if math.IsNaN(maxAbs) || math.IsInf(maxAbs, 0) || math.IsInf(maxLogit, 0) {
+		return fmt.Errorf("%s: the proof failed: the logits are not finite (max |Δlogit| %v); nothing written", o.Model, maxAbs)
+	}
+	if rel > maxFoldError {
+		return fmt.Errorf("%s: the proof failed: folding changed the logits by %.3g relative (more than %g); nothing written", o.Model, rel, maxFoldError)
+	}
 	fmt.Fprintf(w, "changed predictions %d of %d\n", changed, d.Len())
 	if labelled {
 		fmt.Fprintf(w, "accuracy            %.2f%% → %.2f%%\n", 100*float64(correctA)/float64(d.Len()), 100*float64(correctB)/float64(d.Len()))
@@ -195,6 +203,10 @@ func proveFusion(w io.Writer, st *checkpoint.State, fused *model.Network, o *fus
 	fmt.Fprintf(w, "inference (batch %d) %.0f → %.0f img/s (×%.2f)\n", batch, ma, mb, mb/ma)
 	return nil
 }
+
+// maxFoldError is the largest relative logit change a fold may make: float
+// rounding gives ~1e-7; anything near this bound is a bug.
+const maxFoldError = 1e-4
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)

@@ -1,11 +1,13 @@
 package main
 
 import (
-	"github.com/cnnctl/cnnctl/internal/checkpoint"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/checkpoint"
 )
 
 const bnConfig = `name: bn
@@ -158,5 +160,41 @@ func TestExportBadInputs(t *testing.T) {
 		if code, stdout, errOut := cnnctl(t, "export", "--model", ckpt, "--format", f, "--out", out); code != 0 || !strings.Contains(stdout, "wrote "+out) {
 			t.Errorf("export %s: %d %s %s", f, code, stdout, errOut)
 		}
+	}
+}
+
+// A checkpoint whose weights are not finite is refused by every command that
+// loads it, naming the tensor, rather than predicting NaN or "proving" a fold
+// with max |Δlogit| NaN.
+func TestNonFiniteWeightsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := trainTiny(t, dir, bnConfig)
+	st, err := checkpoint.Load(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Net.Layers[6].Weight.Data()[3] = float32(math.NaN())
+	bad := filepath.Join(dir, "nan.ckpt")
+	if err := checkpoint.Save(bad, st); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cnnctl(t, "data", "xo", "--out", filepath.Join(dir, "xo"), "--n", "2", "--size", "16"); code != 0 {
+		t.Fatal(errOut)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "xo", "*", "*.png"))
+	img := pngs[0]
+	for _, args := range [][]string{
+		{"eval", "--model", bad},
+		{"predict", "--model", bad, img},
+		{"fuse", "--model", bad, "--out", filepath.Join(dir, "f.ckpt")},
+		{"export", "--model", bad, "--format", "onnx", "--out", filepath.Join(dir, "m.onnx")},
+	} {
+		code, _, errOut := cnnctl(t, args...)
+		if code != 1 || !strings.Contains(errOut, bad+": tensor 6.weight holds NaN at index 3") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f.ckpt")); err == nil {
+		t.Error("fuse wrote a checkpoint")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -126,6 +127,11 @@ func fromSafetensors(path string, st *Safetensors) (*State, error) {
 		}
 		if t.F32 == nil || !slices.Equal(t.Shape, shape) {
 			return fmt.Errorf("tensor %s has shape %v (%s), the model needs %v (F32)", name, t.Shape, t.dtype(), shape)
+		}
+		for i, v := range t.F32 {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("tensor %s holds %v at index %d: a model with non-finite weights gives no usable output (did the run that wrote it diverge?)", name, v, i)
+			}
 		}
 		copy(dst, t.F32)
 		used[name] = true

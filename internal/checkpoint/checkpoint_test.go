@@ -176,3 +176,20 @@ func TestSaveIsAtomic(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// A shape whose element count overflows when multiplied out (2^62 floats in
+// zero bytes: numel·4 wraps to 0) is an error, not a crash.
+func TestOverflowingShapeIsRefused(t *testing.T) {
+	for _, header := range []string{
+		`{"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}`,
+		`{"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}`,
+		`{"w":{"dtype":"I64","shape":[2305843009213693952],"data_offsets":[0,0]}}`,
+	} {
+		b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+		b = append(b, header...)
+		_, err := ParseSafetensors(b)
+		if err == nil || !strings.Contains(err.Error(), "tensor w: shape") {
+			t.Errorf("%s: %v", header, err)
+		}
+	}
+}

@@ -173,13 +173,20 @@ func ParseSafetensors(b []byte) (*Safetensors, error) {
 		if lo < 0 || hi < lo || hi > len(data) {
 			return nil, fmt.Errorf("tensor %s: data [%d,%d) lies outside the %d data bytes (truncated file?)", name, lo, hi, len(data))
 		}
+		// The element count is multiplied out with a bound, so that a
+		// hostile shape ([2^62], say) cannot wrap around to a small size.
+		numel := 1
 		for _, d := range e.Shape {
 			if d < 0 {
 				return nil, fmt.Errorf("tensor %s: negative dimension in %v", name, e.Shape)
 			}
+			if d > 0 && numel > (hi-lo)/size/d {
+				return nil, fmt.Errorf("tensor %s: shape %v needs more than the %d bytes the header gives it", name, e.Shape, hi-lo)
+			}
+			numel *= d
 		}
-		if t.numel()*size != hi-lo {
-			return nil, fmt.Errorf("tensor %s: shape %v needs %d bytes, header gives %d", name, e.Shape, t.numel()*size, hi-lo)
+		if numel*size != hi-lo {
+			return nil, fmt.Errorf("tensor %s: shape %v needs %d bytes, header gives %d", name, e.Shape, numel*size, hi-lo)
 		}
 		spans = append(spans, span{lo, hi})
 		p := data[lo:hi]
