@@ -101,6 +101,8 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{[]string{"eval"}, 2, "eval needs --model"},
 		{[]string{"train", "-c", bad, "extra"}, 2, "takes 0 argument"},
 		{[]string{"data", "xo", "--n", "0", "--out", dir}, 2, "--n must be at least 1"},
+		{[]string{"train", "-c", bad, "--epochs", "0"}, 2, "--epochs must be at least 1, got 0"},
+		{[]string{"train", "-c", bad, "--batch-size", "0"}, 2, "--batch-size must be at least 1, got 0"},
 	}
 	for _, c := range cases {
 		code, _, errOut := cnnctl(t, c.args...)

@@ -43,6 +43,12 @@ Interrupting (Ctrl-C) keeps the last finished epoch's checkpoint, which
 			if o.ConfigPath == "" && o.Resume == "" {
 				return usagef("train needs a config: cnnctl train -c CONFIG (or --resume CKPT)")
 			}
+			// Given, 0 is a mistake, not "the config's value".
+			for _, f := range []string{"epochs", "batch-size"} {
+				if v, _ := cmd.Flags().GetInt(f); cmd.Flags().Changed(f) && v < 1 {
+					return usagef("--%s must be at least 1, got %d", f, v)
+				}
+			}
 			return runTrain(cmd.Context(), o, s)
 		},
 	}

@@ -346,8 +346,11 @@ func Parse(name string, b []byte) (*Config, error) {
 	if c.Name == "" {
 		c.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(b, &root) // it decoded above
+	zeros := explicitZeros(name, &root)
 	c.SetDefaults()
-	if errs := c.Check(name); len(errs) > 0 {
+	if errs := append(zeros, c.Check(name)...); len(errs) > 0 {
 		return nil, errs
 	}
 	return &c, nil

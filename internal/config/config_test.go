@@ -145,3 +145,25 @@ func TestNonFiniteNumbers(t *testing.T) {
 		}
 	}
 }
+
+// An explicit 0 where the defaults read 0 as "unset" is an error naming the
+// field and its line, not a silent default.
+func TestExplicitZeroIsNotTheDefault(t *testing.T) {
+	base := strings.Split(strings.TrimPrefix(good, "\n"), "\n")
+	for _, c := range []struct{ old, new, want string }{
+		{"  epochs: 2", "  epochs: 2\n  batch_size: 0", "x.yaml:15: train.batch_size: 0 is not a value here"},
+		{"  train_size: 100", "  train_size: 0", "x.yaml:5: data.train_size: 0 is not a value here"},
+		{"  - {type: maxpool, kernel: 2}", "  - {type: maxpool, kernel: 2, stride: 0}", "x.yaml:10: layer 3: stride: 0 is not a value here"},
+		{"  - {type: flatten}", "  - {type: flatten}\n  - {type: dropout, rate: 0.0}", "x.yaml:12: layer 5: rate: 0 is not a value here"},
+	} {
+		_, err := Parse("x.yaml", []byte(replaceLine(base, c.old, c.new)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.new, err, c.want)
+		}
+	}
+	// Left out, the same keys take their defaults.
+	c, err := Parse("x.yaml", []byte(good))
+	if err != nil || c.Train.BatchSize != 64 || c.Model[3].Stride != Square(2) {
+		t.Errorf("defaults: %v %+v", err, c)
+	}
+}
