@@ -110,6 +110,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
 	}
+	release, err := lockRunDir(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	cfgYAML, err := cfg.Marshal()
 	if err != nil {
 		return nil, err

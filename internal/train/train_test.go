@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,5 +207,36 @@ func TestProgressBarOnATerminal(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, out)
 		}
+	}
+}
+
+// A run folder in use by a live process is refused, naming the process; a
+// lock left by a process that is gone is taken over; and a finished run
+// leaves no lock behind.
+func TestRunFolderLock(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, lockName)
+	os.WriteFile(lock, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644) // "another run": this very process
+	_, err := Run(context.Background(), Options{Config: tinyConfig(t, dir, nil)})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("is in use by another cnnctl train (process %d)", os.Getpid())) {
+		t.Fatalf("locked folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "last.ckpt")); err == nil {
+		t.Fatal("a locked run folder was written to")
+	}
+	// A process that has exited: its pid is free.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true(1) to make a dead pid")
+	}
+	os.WriteFile(lock, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, dir, nil)}); err != nil {
+		t.Fatalf("stale lock not taken over: %v", err)
+	}
+	if _, err := os.Stat(lock); err == nil {
+		t.Error("the lock outlived the run")
 	}
 }
