@@ -49,3 +49,19 @@ func WriteBytes(name string, b []byte) error {
 		return err
 	})
 }
+
+// RemoveLeftovers removes the temporary files that writes into dir left
+// when their process was killed mid-write (.<name>.tmp<random>); call it
+// only while nothing else writes there (a run holds its folder's lock).
+func RemoveLeftovers(dir string) error {
+	tmps, err := filepath.Glob(filepath.Join(dir, ".*.tmp*"))
+	if err != nil {
+		return err
+	}
+	for _, t := range tmps {
+		if err := os.Remove(t); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}

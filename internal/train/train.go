@@ -115,11 +115,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer release()
-	cfgYAML, err := cfg.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(r.dir, "config.yaml"), cfgYAML); err != nil {
+	// A run killed while saving leaves a temporary file; ours is the only
+	// writer now.
+	if err := atomicfile.RemoveLeftovers(r.dir); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(opts.Log, "run folder %s: %d training, %d validation, %d test examples; %d parameters\n",
@@ -359,6 +357,15 @@ func (r *run) save(ep int, improved bool) error {
 		}
 	}
 	if err := WriteMetrics(filepath.Join(r.dir, "metrics.csv"), r.history); err != nil {
+		return err
+	}
+	// config.yaml describes last.ckpt: it is written with it, so a resumed
+	// run that fails before its first epoch leaves the old one.
+	cfgYAML, err := r.cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(r.dir, "config.yaml"), cfgYAML); err != nil {
 		return err
 	}
 	return r.plotCurves()

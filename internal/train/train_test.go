@@ -240,3 +240,29 @@ func TestRunFolderLock(t *testing.T) {
 		t.Error("the lock outlived the run")
 	}
 }
+
+// A resumed run that fails before finishing an epoch leaves config.yaml as
+// it was (it describes last.ckpt), and a temporary file a killed save left
+// behind is removed when the next run starts.
+func TestConfigYAMLFollowsTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, dir, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "config.yaml"))
+	leftover := filepath.Join(dir, ".best.ckpt.tmp123")
+	os.WriteFile(leftover, nil, 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // interrupted before its first batch
+	_, err := Run(ctx, Options{Config: tinyConfig(t, dir, func(c *config.Config) { c.Train.Epochs = 5 }), Resume: filepath.Join(dir, "last.ckpt")})
+	if err == nil {
+		t.Fatal("an interrupted run succeeded")
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "config.yaml"))
+	if string(before) != string(after) {
+		t.Errorf("config.yaml changed by a run that trained nothing:\n%s\n---\n%s", before, after)
+	}
+	if _, err := os.Stat(leftover); err == nil {
+		t.Error("the leftover temporary file is still there")
+	}
+}
