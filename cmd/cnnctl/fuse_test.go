@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,9 +72,14 @@ func TestFuse(t *testing.T) {
 	if code, stdout, _ := cnnctl(t, "eval", "--model", out); code != 0 || !strings.Contains(stdout, "examples  100") {
 		t.Errorf("eval of fused: %d\n%s", code, stdout)
 	}
-	code, _, errOut = cnnctl(t, "train", "--resume", out, "--epochs", "3", "--out", filepath.Join(dir, "tuned"), "--quiet")
+	code, stdout, errOut = cnnctl(t, "train", "--resume", out, "--epochs", "3", "--out", filepath.Join(dir, "tuned"), "--quiet")
 	if code != 0 {
 		t.Errorf("fine-tuning the fused model: %s", errOut)
+	}
+	// The summary counts the epochs this run trained, after the checkpoint's.
+	m := regexp.MustCompile(`trained bn: (\d) (epochs?) \(resumed after epoch (\d)\)`).FindStringSubmatch(stdout)
+	if m == nil || m[1] == "1" != (m[2] == "epoch") || int(m[1][0]-'0')+int(m[3][0]-'0') != 3 {
+		t.Errorf("resumed run's summary:\n%s", stdout)
 	}
 }
 

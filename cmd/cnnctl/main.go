@@ -94,8 +94,12 @@ func run(args []string, s streams) (status int) {
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(s.Err, "cnnctl: %v\n", err)
 		var ue usageError
-		if errors.As(err, &ue) || isCobraUsage(err) {
+		switch {
+		case errors.As(err, &ue) || isCobraUsage(err):
 			return 2
+		case ctx.Err() != nil:
+			// Stopped by Ctrl-C or SIGTERM: the shells' convention, 128 + SIGINT.
+			return 130
 		}
 		return 1
 	}

@@ -118,7 +118,10 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Out, "trained %s: %d epochs", cfg.Name, res.Epochs)
+	fmt.Fprintf(s.Out, "trained %s: %s", cfg.Name, plural(res.Trained, "epoch"))
+	if res.Trained != res.Epochs {
+		fmt.Fprintf(s.Out, " (resumed after epoch %d)", res.Epochs-res.Trained)
+	}
 	if res.MeanSeconds > 0 {
 		fmt.Fprintf(s.Out, ", %.3g s/epoch, %.0f img/s", res.MeanSeconds, res.MeanImgPerS)
 	}
@@ -126,9 +129,22 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 	if !math.IsNaN(res.TestAcc) {
 		fmt.Fprintf(s.Out, "test accuracy %.2f%% (loss %.4f)\n", 100*res.TestAcc, res.TestLoss)
 	}
-	fmt.Fprintf(s.Out, "best epoch %d (validation accuracy %.2f%%); checkpoints in %s\n", res.BestEpoch, 100*res.BestValAcc, res.RunDir)
+	// Without a validation split the best epoch is the best on the training set.
+	which := "validation"
+	if cfg.Data.Validation == 0 {
+		which = "training"
+	}
+	fmt.Fprintf(s.Out, "best epoch %d (%s accuracy %.2f%%); checkpoints in %s\n", res.BestEpoch, which, 100*res.BestValAcc, res.RunDir)
 	if rss := bench.PeakRSSMB(); rss > 0 {
 		fmt.Fprintf(s.Out, "peak RSS %.0f MB\n", rss)
 	}
 	return nil
+}
+
+// plural is "1 epoch", "3 epochs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

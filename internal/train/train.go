@@ -39,8 +39,10 @@ type Options struct {
 
 // Result summarises a finished run.
 type Result struct {
-	RunDir      string
-	Epochs      int
+	RunDir string
+	Epochs int // the epoch the model has reached
+	// Trained is how many epochs this run trained (fewer after a resume).
+	Trained     int
 	TestLoss    float64
 	TestAcc     float64
 	BestEpoch   int
@@ -388,7 +390,7 @@ func (r *run) plotCurves() error {
 
 // finish evaluates the final model on the test set.
 func (r *run) finish(testSet *data.Dataset) (*Result, error) {
-	res := &Result{RunDir: r.dir, Epochs: r.cfg.Train.Epochs, BestEpoch: r.bestEpoch, BestValAcc: r.bestAcc,
+	res := &Result{RunDir: r.dir, Epochs: r.cfg.Train.Epochs, Trained: r.cfg.Train.Epochs - r.startEp, BestEpoch: r.bestEpoch, BestValAcc: r.bestAcc,
 		TestLoss: math.NaN(), TestAcc: math.NaN()}
 	var n float64
 	for _, h := range r.history {
