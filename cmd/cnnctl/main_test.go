@@ -83,9 +83,11 @@ func TestTrainThenEval(t *testing.T) {
 
 func TestExitCodesAndMessages(t *testing.T) {
 	dir := t.TempDir()
+	cfgOK := writeFile(t, dir, "ok.yaml", tinyConfig)
 	bad := writeFile(t, dir, "bad.yaml", strings.Replace(tinyConfig, "kernel: 3}", "kernel: 3, units: 4}", 1))
 	big := writeFile(t, dir, "big.yaml", strings.Replace(tinyConfig, "kernel: 3}", "kernel: 30}", 1))
 	junk := writeFile(t, dir, "junk.ckpt", "not a checkpoint")
+	huge := writeFile(t, dir, "huge.yaml", strings.Replace(tinyConfig, "filters: 4, kernel: 3}", "filters: 100000, kernel: 3}", 1))
 	cases := []struct {
 		args []string
 		code int
@@ -102,6 +104,8 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{[]string{"train", "-c", bad, "extra"}, 2, "takes 0 argument"},
 		{[]string{"data", "xo", "--n", "0", "--out", dir}, 2, "--n must be at least 1"},
 		{[]string{"train", "-c", bad, "--epochs", "0"}, 2, "--epochs must be at least 1, got 0"},
+		{[]string{"train", "-c", huge}, 1, huge + ": training this network at batch size 16 needs about"},
+		{[]string{"train", "-c", cfgOK, "--max-memory", "0.001"}, 1, "more than the 0.00 GB allowed"},
 		{[]string{"train", "-c", bad, "--batch-size", "0"}, 2, "--batch-size must be at least 1, got 0"},
 	}
 	for _, c := range cases {

@@ -22,6 +22,7 @@ type trainOptions struct {
 	Seed       int64 // −1: the config's
 	Resume     string
 	Quiet      bool
+	MaxMemory  float64 // GB; 0: 80 % of the machine's memory
 }
 
 func newTrainCmd(s streams) *cobra.Command {
@@ -43,6 +44,9 @@ Interrupting (Ctrl-C) keeps the last finished epoch's checkpoint, which
 			if o.ConfigPath == "" && o.Resume == "" {
 				return usagef("train needs a config: cnnctl train -c CONFIG (or --resume CKPT)")
 			}
+			if o.MaxMemory < 0 || math.IsNaN(o.MaxMemory) || math.IsInf(o.MaxMemory, 0) {
+				return usagef("--max-memory must be a positive number of GB")
+			}
 			// Given, 0 is a mistake, not "the config's value".
 			for _, f := range []string{"epochs", "batch-size"} {
 				if v, _ := cmd.Flags().GetInt(f); cmd.Flags().Changed(f) && v < 1 {
@@ -60,6 +64,7 @@ Interrupting (Ctrl-C) keeps the last finished epoch's checkpoint, which
 	f.Int64Var(&o.Seed, "seed", -1, "random seed (overrides seed)")
 	f.StringVar(&o.Resume, "resume", "", "continue from this checkpoint (usually <run>/last.ckpt)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only the final summary")
+	f.Float64Var(&o.MaxMemory, "max-memory", 0, "refuse a run estimated to need more than this many GB (default: 80% of the machine's memory)")
 	return c
 }
 
@@ -112,8 +117,9 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 	}
 	res, err := train.Run(ctx, train.Options{
 		Config: cfg, ConfigPath: path, Resume: o.Resume,
-		Progress: train.NewProgress(s.Err, s.ErrTerminal, o.Quiet),
-		Log:      log,
+		Progress:  train.NewProgress(s.Err, s.ErrTerminal, o.Quiet),
+		Log:       log,
+		MaxMemory: int64(o.MaxMemory * 1e9),
 	})
 	if err != nil {
 		return err

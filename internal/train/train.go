@@ -35,6 +35,10 @@ type Options struct {
 	Log        io.Writer // plain messages (run folder, summary)
 	// EvalBatch is the batch size of validation and test passes.
 	EvalBatch int
+	// MaxMemory bounds the estimated memory of the run in bytes (0: 80 % of
+	// the machine's); a network that would need more is refused before
+	// anything large is allocated.
+	MaxMemory int64
 }
 
 // Result summarises a finished run.
@@ -109,6 +113,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	} else if err := r.fresh(); err != nil {
 		return nil, err
 	}
+	if err := r.checkMemory(trainSet); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -129,6 +136,24 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return r.finish(testSet)
+}
+
+// checkMemory refuses a run whose estimated memory exceeds the bound.
+func (r *run) checkMemory(trainSet *data.Dataset) error {
+	limit := r.opts.MaxMemory
+	machine := model.MachineMemory()
+	if limit == 0 {
+		limit = machine * 8 / 10
+	}
+	if limit <= 0 {
+		return nil
+	}
+	m := r.net.EstimateMemory(r.cfg.Train.BatchSize, min(r.opts.EvalBatch, max(1, trainSet.Len())))
+	if m.Total() > limit {
+		return fmt.Errorf("%s: training this network at batch size %d needs about %s (activations %s, parameters and optimizer state %s), more than the %s allowed (the machine has %s; --max-memory sets the bound): use a smaller train.batch_size or a smaller network",
+			r.opts.ConfigPath, r.cfg.Train.BatchSize, model.GB(m.Total()), model.GB(m.Activations), model.GB(m.Params), model.GB(limit), model.GB(machine))
+	}
+	return nil
 }
 
 func lenOf(d *data.Dataset) int {
