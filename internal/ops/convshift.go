@@ -8,26 +8,26 @@ import (
 	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
-// A stride-1 convolution is also a sum of K·K shifted matrix products, one
-// per kernel tap (ki, kj):
+// A stride-1 convolution is also a sum of K shifted matrix products, one
+// per kernel row ki:
 //
-//	y[o, oy, ox] = Σ_t Σ_c w[o, c, t] · xp[c, oy + ki, ox + kj]
+//	y[o, oy, ox] = Σ_ki Σ_(c,kj) w[o, c, ki, kj] · xp[c, oy + ki, ox + kj]
 //
-// where xp is the image with its zero border. Laid out on the bordered
-// width Wp, the inputs that tap t reads for every output are one run of
-// OH·Wp floats per channel, starting at ki·Wp + kj: a matrix the GEMM reads
-// where it lies (its rows, the channels, a plane apart). So the forward pass
-// is K·K GEMMs of depth C into an O × OH·Wp output — the columns past OW in
-// each row are computed and dropped — and nothing is lowered: im2col's
-// K·K-fold copy of the image, written and read back once per image, is
-// gone. The input gradient is the same sum transposed: wₜᵀ · dy, with dy
-// laid on the bordered width (zero past OW), added into the bordered
-// gradient at the tap's offset. It pays where the dropped columns are few
-// (wide images, small kernels) and the channels many enough for a GEMM of
-// depth C: a ResNet's 3×3 layers, whose forward pass and input gradient run
-// 1.5–2× faster so. (The weight gradient, dyᵂ · xₜᵀ per tap, was measured
-// this way with the NT kernel too: 1.1–1.4× slower than im2row and the
-// packed GEMM, which it keeps.)
+// where xp is the image with its zero border. Keep, for every channel c
+// and kernel column kj, a copy of the bordered plane shifted left by kj
+// (row (c, kj) of a matrix X, a plane apart); laid out on the bordered
+// width Wp, the inputs that kernel row ki reads for every output are then
+// one run of OH·Wp floats of each row of X, starting at ki·Wp: a matrix of
+// C·K rows the GEMM reads where it lies. So the forward pass is K GEMMs of
+// depth C·K into an O × OH·Wp output — the columns past OW in each row are
+// computed and dropped — and the image is copied K times, not K·K as
+// im2col copies it. The input gradient is the same sum transposed:
+// wₖᵢᵀ · dy, with dy laid on the bordered width (zero past OW), added into
+// X's gradient at ki·Wp, whose K shifted copies are summed back. It pays
+// where the dropped columns are few (wide images, small kernels): a
+// ResNet's 3×3 layers. (The weight gradient was measured as shifted NT
+// products too, per tap: 1.1–1.4× slower than im2row and the packed GEMM,
+// which it keeps.)
 
 // shiftMinC and shiftMaxWaste bound where the shifted GEMMs are used: at
 // least that many input channels, and at most that fraction of computed
@@ -42,23 +42,23 @@ func useShift(d im2col.Dims) bool {
 	return d.S == 1 && d.K > 1 && d.C >= shiftMinC && float64(wp-d.OW) <= shiftMaxWaste*float64(wp)
 }
 
-// shifted holds the per-tap filters and each worker's bordered planes.
+// shifted holds the filters by kernel row and each worker's shifted planes.
 type shifted struct {
-	taps []gemm.PackedA // forward: wₜ (O×C); input gradient: wₜᵀ (C×O)
-	wt   []float32      // the filters regrouped by tap: [t][o][c]
-	xp   []float32      // per worker: C bordered planes, planeStride apart
+	rows []gemm.PackedA // forward: wₖᵢ (O × C·K); input gradient: wₖᵢᵀ (C·K × O)
+	wt   []float32      // the filters regrouped by kernel row: [ki][o][c·K + kj]
+	x    []float32      // per worker: C·K shifted bordered planes, plane apart
 	wide []float32      // per worker: O rows of OH·Wp
-	dims im2col.Dims    // the geometry xp and wide were laid out (and zeroed) for
-	n    int            // floats per worker in xp
+	dims im2col.Dims    // the geometry x and wide were laid out (and zeroed) for
+	n    int            // floats per worker in x
 }
 
-// geometry of the bordered layout.
+// shiftGeom is the layout: the bordered width, the distance between planes
+// and the length of a run. A plane has Wp floats to spare after its
+// Hp·Wp: the shifted copies end early, and the runs of the last kernel
+// row read up to K−1 floats past the plane.
 func shiftGeom(d im2col.Dims) (wp, plane, n int) {
 	hp, wp := d.H+2*d.P, d.W+2*d.P
-	// Each plane has K floats to spare: the last tap's run reads (and, for
-	// the gradient, writes) up to K−1 floats past its plane, which must not
-	// be the next plane's.
-	return wp, hp*wp + d.K, d.OH * wp
+	return wp, hp*wp + wp, d.OH * wp
 }
 
 // layout sizes the buffers for nw workers and zeroes them when the
@@ -66,42 +66,65 @@ func shiftGeom(d im2col.Dims) (wp, plane, n int) {
 // written after.
 func (s *shifted) layout(d im2col.Dims, nw int) {
 	_, plane, n := shiftGeom(d)
-	if s.dims != d || len(s.xp) < nw*d.C*plane || len(s.wide) < nw*d.O*n {
-		s.xp = scratch.Grow(s.xp, nw*d.C*plane)
+	per := d.C * d.K * plane
+	if s.dims != d || len(s.x) < nw*per || len(s.wide) < nw*d.O*n {
+		s.x = scratch.Grow(s.x, nw*per)
 		s.wide = scratch.Grow(s.wide, nw*d.O*n)
-		clear(s.xp)
+		clear(s.x)
 		clear(s.wide)
-		s.dims, s.n = d, d.C*plane
+		s.dims, s.n = d, per
 	}
 }
 
-// pack regroups w (O,C,K,K) by tap and packs each tap's O×C matrix, or its
-// transpose for the input gradient; bias (forward only) starts tap 0.
+// pack regroups w (O,C,K,K) by kernel row and packs each row's O × C·K
+// matrix, or its transpose for the input gradient; bias (forward only)
+// starts row 0.
 func (s *shifted) pack(w []float32, d im2col.Dims, transposed bool, bias []float32) {
-	kk := d.K * d.K
-	s.wt = scratch.Grow(s.wt, kk*d.O*d.C)
+	k, ck := d.K, d.C*d.K
+	s.wt = scratch.Grow(s.wt, k*d.O*ck)
 	for o := range d.O {
 		for c := range d.C {
-			for t, v := range w[(o*d.C+c)*kk : (o*d.C+c+1)*kk] {
-				s.wt[(t*d.O+o)*d.C+c] = v
+			for ki := range k {
+				copy(s.wt[(ki*d.O+o)*ck+c*k:][:k], w[((o*d.C+c)*k+ki)*k:][:k])
 			}
 		}
 	}
-	for len(s.taps) < kk {
-		s.taps = append(s.taps, gemm.PackedA{})
+	for len(s.rows) < k {
+		s.rows = append(s.rows, gemm.PackedA{})
 	}
-	parallel.ForCost(kk, d.O*d.C, func(_, lo, hi int) {
-		for t := lo; t < hi; t++ {
-			m := s.wt[t*d.O*d.C : (t+1)*d.O*d.C]
+	parallel.ForCost(k, d.O*ck, func(_, lo, hi int) {
+		for ki := lo; ki < hi; ki++ {
+			m := s.wt[ki*d.O*ck : (ki+1)*d.O*ck]
 			if transposed {
-				s.taps[t].Pack(true, d.C, d.O, 1, m, d.C)
+				s.rows[ki].Pack(true, ck, d.O, 1, m, ck)
 			} else {
-				s.taps[t].Pack(false, d.O, d.C, 1, m, d.C)
+				s.rows[ki].Pack(false, d.O, ck, 1, m, ck)
 			}
-			s.taps[t].SetBias(nil)
+			s.rows[ki].SetBias(nil)
 		}
 	})
-	s.taps[0].SetBias(bias)
+	s.rows[0].SetBias(bias)
+}
+
+// shift fills x's rows (c, kj) with image xb's channels, bordered and
+// shifted left by kj.
+func (s *shifted) shift(x, xb []float32, d im2col.Dims) {
+	wp, plane, _ := shiftGeom(d)
+	for c := range d.C {
+		src := xb[c*d.H*d.W:]
+		for kj := range d.K {
+			// Row (c, kj) holds the bordered plane from position kj on: the
+			// image at row P, column P − kj (its first kj columns cut off
+			// where P < kj, and then they fall in the padding anyway).
+			row := x[(c*d.K+kj)*plane:]
+			if kj <= d.P {
+				vec.CopyRows(row[d.P*wp+d.P-kj:], wp, src, d.W, d.H, d.W)
+				continue
+			}
+			cut := kj - d.P
+			vec.CopyRows(row[d.P*wp:], wp, src[cut:], d.W, d.H, d.W-cut)
+		}
+	}
 }
 
 // forward sets y to the convolution of x, parallel over the batch.
@@ -112,19 +135,16 @@ func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims) {
 	s.pack(w, d, false, bias)
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
 	parallel.For(d.B, func(wk, lo, hi int) {
-		xp := s.xp[wk*s.n : (wk+1)*s.n]
+		xs := s.x[wk*s.n : (wk+1)*s.n]
 		wide := s.wide[wk*d.O*n : (wk+1)*d.O*n]
 		for b := lo; b < hi; b++ {
-			xb := x[b*img : (b+1)*img]
-			for c := range d.C {
-				vec.CopyRows(xp[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
-			}
-			for t := range d.K * d.K {
+			s.shift(xs, x[b*img:(b+1)*img], d)
+			for ki := range d.K {
 				beta := float32(1)
-				if t == 0 {
-					beta = 0 // tap 0 starts from the bias
+				if ki == 0 {
+					beta = 0 // row 0 starts from the bias
 				}
-				gemm.SgemmPacked(&s.taps[t], false, n, xp[(t/d.K)*wp+t%d.K:], plane, beta, wide, n)
+				gemm.SgemmPacked(&s.rows[ki], false, n, xs[ki*wp:], plane, beta, wide, n)
 			}
 			vec.CopyRows(y[b*out:(b+1)*out], d.OW, wide, wp, d.O*d.OH, d.OW)
 		}
@@ -139,18 +159,34 @@ func (s *shifted) gradInput(w, dy, dx []float32, d im2col.Dims) {
 	s.pack(w, d, true, nil)
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
 	parallel.For(d.B, func(wk, lo, hi int) {
-		dxp := s.xp[wk*s.n : (wk+1)*s.n]
+		dxs := s.x[wk*s.n : (wk+1)*s.n]
 		wide := s.wide[wk*d.O*n : (wk+1)*d.O*n]
 		for b := lo; b < hi; b++ {
 			// dy on the bordered width; its dropped columns stay zero.
 			vec.CopyRows(wide, wp, dy[b*out:(b+1)*out], d.OW, d.O*d.OH, d.OW)
-			clear(dxp)
-			for t := range d.K * d.K {
-				gemm.SgemmPacked(&s.taps[t], false, n, wide, n, 1, dxp[(t/d.K)*wp+t%d.K:], plane)
+			clear(dxs)
+			for ki := range d.K {
+				gemm.SgemmPacked(&s.rows[ki], false, n, wide, n, 1, dxs[ki*wp:], plane)
 			}
+			// Row (c, kj) is the gradient of the bordered plane shifted left
+			// by kj: the inside pixel (y, x) gets row (c, kj) at
+			// (P + y)·Wp + P + x − kj, summed over kj.
 			dxb := dx[b*img : (b+1)*img]
 			for c := range d.C {
-				vec.CopyRows(dxb[c*d.H*d.W:], d.W, dxp[c*plane+d.P*wp+d.P:], wp, d.H, d.W)
+				dst := dxb[c*d.H*d.W : (c+1)*d.H*d.W]
+				for kj := range d.K {
+					row := dxs[(c*d.K+kj)*plane:]
+					if kj <= d.P {
+						if kj == 0 {
+							vec.CopyRows(dst, d.W, row[d.P*wp+d.P:], wp, d.H, d.W)
+						} else {
+							vec.AddRows(dst, d.W, row[d.P*wp+d.P-kj:], wp, d.H, d.W)
+						}
+						continue
+					}
+					cut := kj - d.P
+					vec.AddRows(dst[cut:], d.W, row[d.P*wp:], wp, d.H, d.W-cut)
+				}
 			}
 		}
 	})
