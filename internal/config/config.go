@@ -32,6 +32,8 @@ type Config struct {
 	Output Output             `yaml:"output,omitempty"`
 	// Preprocess is how predict turns an arbitrary image file into an input.
 	Preprocess Preprocess `yaml:"preprocess"`
+
+	src *yaml.Node // the parsed file, for the lines of messages
 }
 
 // Preprocess is the recipe predict applies to image files.
@@ -341,13 +343,14 @@ func Parse(name string, b []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: name, Msg: "empty config"}
 		}
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, b, err)
 	}
 	if c.Name == "" {
 		c.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(b, &root) // it decoded above
+	c.src = &root
 	zeros := explicitZeros(name, &root)
 	c.SetDefaults()
 	if errs := append(zeros, c.Check(name)...); len(errs) > 0 {
@@ -357,6 +360,7 @@ func Parse(name string, b []byte) (*Config, error) {
 }
 
 var (
+	reUnmarshal = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (\\S+)$")
 	reLine    = regexp.MustCompile(`^line (\d+): (.*)$`)
 	reUnknown = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
 )
@@ -368,13 +372,16 @@ var sectionOf = map[string]string{
 }
 
 // yamlError turns the YAML library's messages into file:line messages.
-func yamlError(name string, err error) error {
+func yamlError(name string, src []byte, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		if m := reLine.FindStringSubmatch(msg); m != nil {
 			var line int
 			fmt.Sscan(m[1], &line)
+			if strings.Contains(m[2], "found character that cannot start any token") && lineHasTab(src, line) {
+				return &Error{File: name, Line: line, Msg: "a tab character: YAML indents with spaces only"}
+			}
 			return &Error{File: name, Line: line, Msg: m[2]}
 		}
 		return &Error{File: name, Msg: msg}
@@ -390,10 +397,99 @@ func yamlError(name string, err error) error {
 			}
 			e.Msg = strings.ReplaceAll(e.Msg, "config.plain", "a layer")
 			e.Msg = strings.ReplaceAll(e.Msg, "config.", "")
+			if u := reUnmarshal.FindStringSubmatch(e.Msg); u != nil {
+				e.Msg = fmt.Sprintf("expected %s, got %s", goTypeWords(u[3]), yamlWords(u[1], u[2]))
+			}
 		}
 		es = append(es, e)
 	}
 	return es
+}
+
+var rePath = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+)+)`)
+
+// lineOf finds the line of the field a message starts with ("data.validation
+// …"), where the file sets it: the field's, else its section's; 0 if the
+// file does not say.
+func (c *Config) lineOf(msg string) int {
+	m := rePath.FindString(msg)
+	if m == "" || c.src == nil {
+		return 0
+	}
+	n := c.src
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, key := range strings.Split(m, ".") {
+		if n == nil || n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, next = n.Content[i].Line, n.Content[i+1]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
+}
+
+// goTypeWords says what a Go type is in a config file's terms.
+func goTypeWords(t string) string {
+	switch t {
+	case "uint64", "uint":
+		return "a whole number, 0 or more"
+	case "int", "int64":
+		return "a whole number"
+	case "float64":
+		return "a number"
+	case "string":
+		return "a word"
+	case "bool":
+		return "true or false"
+	case "[]int":
+		return "a list of whole numbers"
+	case "[]float64":
+		return "a list of numbers"
+	case "[]string":
+		return "a list of names"
+	case "[]Layer":
+		return "a list of layers (each line starting with -)"
+	}
+	if strings.HasPrefix(t, "map[") {
+		return "a mapping of names to lists of layers"
+	}
+	return "a section (key: value lines)"
+}
+
+// yamlWords says what a YAML node is: "the number -1", "a mapping".
+func yamlWords(tag, value string) string {
+	switch tag {
+	case "int", "float":
+		return "the number " + value
+	case "str":
+		return fmt.Sprintf("%q", value)
+	case "bool":
+		return value
+	case "map":
+		return "a mapping (key: value lines)"
+	case "seq":
+		return "a list"
+	case "null":
+		return "nothing"
+	}
+	return value
+}
+
+// lineHasTab reports whether line n (from 1) of src contains a tab.
+func lineHasTab(src []byte, n int) bool {
+	lines := strings.Split(string(src), "\n")
+	return n >= 1 && n <= len(lines) && strings.Contains(lines[n-1], "\t")
 }
 
 // SetDefaults fills every value the file may leave out.
@@ -496,9 +592,18 @@ func or(v, def float64) float64 {
 func (c *Config) Check(name string) Errors {
 	var es Errors
 	add := func(line int, format string, a ...any) {
-		es = append(es, &Error{File: name, Line: line, Msg: fmt.Sprintf(format, a...)})
+		msg := fmt.Sprintf(format, a...)
+		if line == 0 {
+			line = c.lineOf(msg)
+		}
+		es = append(es, &Error{File: name, Line: line, Msg: msg})
 	}
-	es = append(es, c.nonFinite(name)...)
+	for _, e := range c.nonFinite(name) {
+		if e.Line == 0 {
+			e.Line = c.lineOf(e.Msg)
+		}
+		es = append(es, e)
+	}
 	d := c.Data
 	if !slices.Contains(Sources, d.Source) {
 		add(0, "data.source must be one of %s, got %q", strings.Join(Sources, ", "), d.Source)
@@ -526,7 +631,11 @@ func (c *Config) Check(name string) Errors {
 		}
 		for _, v := range [][]float64{d.Normalize.Mean, d.Normalize.Std} {
 			if len(v) != 1 && len(v) != d.Shape[0] {
-				add(0, "data.normalize mean and std need 1 or %d values, got %v", d.Shape[0], v)
+				if d.Shape[0] == 1 {
+					add(0, "data.normalize mean and std need 1 value (one channel), got %v", v)
+				} else {
+					add(0, "data.normalize mean and std need 1 or %d values (one per channel), got %v", d.Shape[0], v)
+				}
 			}
 		}
 	}

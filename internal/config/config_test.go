@@ -63,16 +63,16 @@ func TestParseErrors(t *testing.T) {
 		name, edit, want string
 	}{
 		{"misspelt key", "train:\n  epochs: 2\n", "x.yaml:15: unknown field \"learnig_rate\" in train"},
-		{"wrong type", "", "x.yaml:2: cannot unmarshal !!str `three` into uint64"},
+		{"wrong type", "", "x.yaml:2: expected a whole number, 0 or more, got \"three\""},
 		{"unknown layer", "", "x.yaml:12: layer 5 (softmaxx): unknown layer type \"softmaxx\""},
 		{"field of another layer", "", "x.yaml:10: layer 3 (maxpool): field \"filters\" does not apply (maxpool takes kernel, stride, padding, ceil_mode)"},
 		{"negative stride", "", "x.yaml:7: layer 0 (conv2d): stride must be at least 1, got -1"},
 		{"zero filters", "", "x.yaml:7: layer 0 (conv2d): filters must be at least 1, got 0"},
 		{"dropout rate", "", "x.yaml:12: layer 5 (dropout): rate must be in (0, 1), got 1.5"},
-		{"bad optimizer", "", "x.yaml: train.optimizer.name must be one of sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, got \"adamw\""},
-		{"bad source", "", "x.yaml: data.source must be one of mnist, xo, folder, got \"cifar\""},
+		{"bad optimizer", "", "x.yaml:15: train.optimizer.name must be one of sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, got \"adamw\""},
+		{"bad source", "", "x.yaml:4: data.source must be one of mnist, xo, folder, got \"cifar\""},
 		{"empty", "", "x.yaml: empty config"},
-		{"no epochs", "", "x.yaml: train.epochs must be at least 1, got 0"},
+		{"no epochs", "", "x.yaml:14: train.epochs must be at least 1, got 0"},
 		{"not a mapping", "", "x.yaml:7: a layer must be a mapping like {type: relu}"},
 	}
 	base := strings.Split(strings.TrimPrefix(good, "\n"), "\n")
@@ -132,10 +132,10 @@ func TestAllErrorsReportedTogether(t *testing.T) {
 func TestNonFiniteNumbers(t *testing.T) {
 	base := strings.Split(strings.TrimPrefix(good, "\n"), "\n")
 	for _, c := range []struct{ old, new, want string }{
-		{"  train_size: 100", "  train_size: 100\n  validation: .nan", "x.yaml: data.validation must be a finite number, got NaN"},
-		{"  train_size: 100", "  train_size: 100\n  test_split: .nan", "x.yaml: data.test_split must be a finite number, got NaN"},
-		{"  train_size: 100", "  train_size: 100\n  normalize: {mean: [0], std: [.nan]}", "x.yaml: data.normalize.std must be a finite number, got NaN"},
-		{"  optimizer: {name: adam, lr: 0.01}", "  optimizer: {name: adam, lr: .inf}", "x.yaml: train.optimizer.lr must be a finite number, got +Inf"},
+		{"  train_size: 100", "  train_size: 100\n  validation: .nan", "x.yaml:6: data.validation must be a finite number, got NaN"},
+		{"  train_size: 100", "  train_size: 100\n  test_split: .nan", "x.yaml:6: data.test_split must be a finite number, got NaN"},
+		{"  train_size: 100", "  train_size: 100\n  normalize: {mean: [0], std: [.nan]}", "x.yaml:6: data.normalize.std must be a finite number, got NaN"},
+		{"  optimizer: {name: adam, lr: 0.01}", "  optimizer: {name: adam, lr: .inf}", "x.yaml:15: train.optimizer.lr must be a finite number, got +Inf"},
 		{"  - {type: flatten}", "  - {type: flatten}\n  - {type: dropout, rate: .nan}", "x.yaml:12: layer 5 (dropout): rate must be a finite number, got NaN"},
 	} {
 		doc := replaceLine(base, c.old, c.new)
@@ -165,5 +165,25 @@ func TestExplicitZeroIsNotTheDefault(t *testing.T) {
 	c, err := Parse("x.yaml", []byte(good))
 	if err != nil || c.Train.BatchSize != 64 || c.Model[3].Stride != Square(2) {
 		t.Errorf("defaults: %v %+v", err, c)
+	}
+}
+
+// Messages speak of the file, not of Go: a tab is called a tab, types are
+// named as a user writes them, and section errors carry their line.
+func TestMessagesInTheFilesTerms(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{"data: {source: xo}\ntrain:\n\tepochs: 2\n", "x.yaml:3: a tab character: YAML indents with spaces only"},
+		{"seed: -1\n", "x.yaml:1: expected a whole number, 0 or more, got the number -1"},
+		{"data: {source: xo}\nmodel: {type: relu}\n", "x.yaml:2: expected a list of layers (each line starting with -), got a mapping"},
+		{"data:\n  source: xo\n  validation: 2\nmodel:\n  - {type: flatten}\n  - {type: dense, units: 2}\ntrain: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n",
+			"x.yaml:3: data.validation is a fraction in [0, 0.9), got 2"},
+	} {
+		_, err := Parse("x.yaml", []byte(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.doc, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "!!") || strings.Contains(err.Error(), "uint64")) {
+			t.Errorf("Go or YAML internals in %q", err)
+		}
 	}
 }

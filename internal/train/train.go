@@ -117,7 +117,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: output.dir %s cannot be used as the run folder: %w", opts.ConfigPath, r.dir, err)
 	}
 	release, err := lockRunDir(r.dir)
 	if err != nil {
