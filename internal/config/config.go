@@ -361,8 +361,8 @@ func Parse(name string, b []byte) (*Config, error) {
 
 var (
 	reUnmarshal = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (\\S+)$")
-	reLine    = regexp.MustCompile(`^line (\d+): (.*)$`)
-	reUnknown = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
+	reLine      = regexp.MustCompile(`^line (\d+): (.*)$`)
+	reUnknown   = regexp.MustCompile(`^field (\S+) not found in type config\.(\w+)$`)
 )
 
 // sectionOf names a Go type as the section a user sees in the file.
