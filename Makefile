@@ -9,7 +9,7 @@ RUN     ?= runs/$(basename $(notdir $(CONFIG)))
 COMPUTE := ./internal/kernels/... ./internal/parallel ./internal/ops ./internal/model/... ./internal/train ./internal/eval
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build data train eval test bench check-predict clean
+.PHONY: all build data train eval test bench check-predict fuzz clean
 
 all: build data train eval
 
@@ -41,6 +41,14 @@ test:
 check-predict: build
 	test -f runs/lenet-bn-mnist/best.ckpt || $(MAKE) data train CONFIG=configs/lenet-bn-mnist.yaml
 	CNNCTL_MNIST_MODEL=$(CURDIR)/runs/lenet-bn-mnist/best.ckpt $(GO) test -count=1 -v -run PrintedDigits ./internal/predict/
+
+# fuzz: every parser's fuzz target for FUZZTIME each (.ci/run: 10s).
+FUZZTIME ?= 30s
+FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors ./internal/data:FuzzParseIDX ./internal/data:FuzzDecodeImage
+fuzz:
+	@for t in $(FUZZ); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/kernels/gemm/ ./internal/ops/ ./internal/model/

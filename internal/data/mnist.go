@@ -82,16 +82,22 @@ func parseIDX(r io.Reader) ([]int, []uint8, error) {
 			return nil, nil, fmt.Errorf("truncated idx header: %w", noEOF(err))
 		}
 		dims[i] = int(d)
-		total *= max(dims[i], 1)
+		total *= dims[i] // a 0 dimension means no data (and is then refused by the caller)
 		if total > maxIDXBytes {
 			return nil, nil, fmt.Errorf("idx header claims %v values, more than this reader accepts", dims)
 		}
 	}
-	data := make([]uint8, total)
-	if n, err := io.ReadFull(br, data); err != nil {
-		return nil, nil, fmt.Errorf("truncated: header %v promises %d bytes of data, found %d", dims, total, n)
+	// Read what is there (one byte more, to see trailing data), growing the
+	// buffer as bytes arrive: memory follows the data, not what a header
+	// claims (a few bytes can claim a gigabyte).
+	data, err := io.ReadAll(io.LimitReader(br, int64(total)+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the data after header %v: %w", dims, err)
 	}
-	if _, err := br.ReadByte(); err == nil {
+	if len(data) < total {
+		return nil, nil, fmt.Errorf("truncated: header %v promises %d bytes of data, found %d", dims, total, len(data))
+	}
+	if len(data) > total {
 		return nil, nil, fmt.Errorf("trailing data after the %d bytes that header %v promises", total, dims)
 	}
 	return dims, data, nil
