@@ -48,7 +48,7 @@ FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors .
 fuzz:
 	@for t in $(FUZZ); do pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/kernels/gemm/ ./internal/ops/ ./internal/model/
