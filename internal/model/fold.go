@@ -140,7 +140,7 @@ func (n *Network) Specs() []config.Layer {
 	return s
 }
 
-// describeFold is the line fuse prints for one fold.
+// Describe is the line fuse prints for the fold.
 func (f Fold) Describe(n *Network) string {
 	bn := n.Layers[f.BN]
 	if f.Into < 0 {

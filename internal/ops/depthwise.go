@@ -37,7 +37,7 @@ func depthwise(op *ConvGeneral, d convGeneralDims) (dwPlanes, bool) {
 	return p, true
 }
 
-// plane is the scratch one worker needs: the bordered input plane (with
+// scratch is what one worker needs: the bordered input plane (with
 // kw floats to spare, which the last tap's run reads past its end) and an
 // output plane on the bordered width.
 func (p dwPlanes) scratch() int { return p.hp*p.wp + p.g.KW + p.d.OH*p.wp }

@@ -139,7 +139,7 @@ func (op *Concat) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return out, nil
 }
 
-// plane is the size of one channel: H·W, or 1 for (B,C) inputs.
+// planeSize is the size of one channel: H·W, or 1 for (B,C) inputs.
 func planeSize(s tensor.Shape) int { return s.TotalSize() / (s[0] * s[1]) }
 
 func (op *Concat) Do(vs ...G.Value) (G.Value, error) {
