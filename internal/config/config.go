@@ -626,8 +626,8 @@ func (c *Config) Check(name string) Errors {
 		if d.Source == "xo" && d.Shape[0] != 1 {
 			add(0, "data.shape must have 1 channel for xo, got %v", d.Shape)
 		}
-		if d.Source == "folder" && d.Shape[0] != 1 && d.Shape[0] != 3 {
-			add(0, "data.shape must have 1 (grey) or 3 (RGB) channels, got %v", d.Shape)
+		if d.Source == "folder" && (d.Shape[0] < 1 || d.Shape[0] > 4) {
+			add(0, "data.shape: image folders have 1 (grey), 2 (grey and alpha), 3 (RGB) or 4 (RGBA) channels, got %v", d.Shape)
 		}
 		for _, v := range [][]float64{d.Normalize.Mean, d.Normalize.Std} {
 			if len(v) != 1 && len(v) != d.Shape[0] {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -185,5 +186,19 @@ func TestMessagesInTheFilesTerms(t *testing.T) {
 		if err != nil && (strings.Contains(err.Error(), "!!") || strings.Contains(err.Error(), "uint64")) {
 			t.Errorf("Go or YAML internals in %q", err)
 		}
+	}
+}
+
+func TestFolderChannels(t *testing.T) {
+	doc := func(c int) string {
+		return fmt.Sprintf("data: {source: folder, dir: d, shape: [%d, 8, 8]}\nmodel:\n  - {type: flatten}\n  - {type: dense, units: 2}\ntrain: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n", c)
+	}
+	for c := 1; c <= 4; c++ {
+		if _, err := Parse("x.yaml", []byte(doc(c))); err != nil {
+			t.Errorf("%d channels: %v", c, err)
+		}
+	}
+	if _, err := Parse("x.yaml", []byte(doc(5))); err == nil || !strings.Contains(err.Error(), "x.yaml:1: data.shape: image folders have 1 (grey), 2 (grey and alpha), 3 (RGB) or 4 (RGBA) channels, got [5 8 8]") {
+		t.Errorf("5 channels: %v", err)
 	}
 }

@@ -348,3 +348,50 @@ func TestSplitIsSeededAndDisjoint(t *testing.T) {
 		t.Error("another seed gave the same split")
 	}
 }
+
+// Images keep 2 or 4 channels when the config asks: grey and alpha, or
+// RGBA, unpremultiplied; ToImage writes them back (defect 13 of the
+// hardening issue).
+func TestChannelsWithAlpha(t *testing.T) {
+	src := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	copy(src.Pix, []uint8{200, 100, 50, 128, 10, 20, 30, 255})
+	rgba := Resize(src, 4, 1, 2)
+	want := []uint8{200, 10, 100, 20, 50, 30, 128, 255}
+	for i := range want {
+		if d := int(rgba[i]) - int(want[i]); d < -2 || d > 2 { // premultiplying and back rounds
+			t.Fatalf("RGBA planes %v, want %v", rgba, want)
+		}
+	}
+	ga := Resize(src, 2, 1, 2)
+	if ga[2] != 128 || ga[3] != 255 || ga[0] < 110 || ga[0] > 130 {
+		t.Errorf("grey+alpha planes %v", ga)
+	}
+	back := ToImage(rgba, 4, 1, 2).(*image.NRGBA)
+	if back.Pix[3] != rgba[6] || back.Pix[0] != rgba[0] {
+		t.Errorf("ToImage: %v from %v", back.Pix, rgba)
+	}
+	// A folder of 4-channel images trains as C = 4 (the alpha is the signal).
+	dir := t.TempDir()
+	d := &Dataset{Shape: [3]int{4, 6, 6}, Classes: []string{"clear", "opaque"}}
+	for i := range 8 {
+		px := make([]uint8, 4*36)
+		for j := range 36 {
+			px[j], px[36+j], px[72+j] = 90, 90, 90
+			px[108+j] = uint8(40 + 200*(i%2))
+		}
+		d.Images = append(d.Images, px...)
+		d.Labels = append(d.Labels, i%2)
+	}
+	if err := WriteFolder(d, dir); err != nil {
+		t.Fatal(err)
+	}
+	back4, err := LoadFolder(dir, [3]int{4, 6, 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range back4.Len() {
+		if a := back4.Image(i)[108]; (back4.Labels[i] == 1) != (a > 200) {
+			t.Errorf("image %d (class %d): alpha %d", i, back4.Labels[i], a)
+		}
+	}
+}

@@ -75,23 +75,56 @@ func Decode(r io.ReadSeeker, name string) (image.Image, error) {
 
 // Resize scales img to w×h with Catmull-Rom filtering (which, unlike
 // approximate bilinear, does not alias when shrinking) and returns its
-// pixels as C planes (C = 1: luminance, C = 3: R, G, B), alpha composited
-// onto black.
+// pixels as C planes: C = 1 luminance and C = 3 red, green, blue, with
+// alpha composited onto black; C = 2 luminance and alpha, C = 4 red, green,
+// blue and alpha, the colours unpremultiplied (as the file stores them).
 func Resize(img image.Image, c, h, w int) []uint8 {
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
 	out := make([]uint8, c*h*w)
+	plane := func(k int) []uint8 { return out[k*h*w : (k+1)*h*w] }
 	for y := range h {
 		for x := range w {
+			i := y*w + x
 			p := dst.RGBAAt(x, y) // premultiplied: alpha composited onto black
-			if c == 1 {
-				out[y*w+x] = color.GrayModel.Convert(p).(color.Gray).Y
-				continue
+			switch c {
+			case 1:
+				plane(0)[i] = color.GrayModel.Convert(p).(color.Gray).Y
+			case 3:
+				plane(0)[i], plane(1)[i], plane(2)[i] = p.R, p.G, p.B
+			case 2, 4:
+				q := color.NRGBAModel.Convert(p).(color.NRGBA)
+				if c == 2 {
+					plane(0)[i] = color.GrayModel.Convert(color.RGBA{q.R, q.G, q.B, 255}).(color.Gray).Y
+					plane(1)[i] = q.A
+					continue
+				}
+				plane(0)[i], plane(1)[i], plane(2)[i], plane(3)[i] = q.R, q.G, q.B, q.A
 			}
-			out[y*w+x], out[h*w+y*w+x], out[2*h*w+y*w+x] = p.R, p.G, p.B
 		}
 	}
 	return out
+}
+
+// ToImage is the inverse of Resize for viewing: C planes (1 to 4, as Resize
+// lays them out) as an image.
+func ToImage(px []uint8, c, h, w int) image.Image {
+	if c == 1 {
+		return &image.Gray{Pix: px[:h*w], Stride: w, Rect: image.Rect(0, 0, w, h)}
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for j := range h * w {
+		v := img.Pix[4*j : 4*j+4]
+		switch c {
+		case 2:
+			v[0], v[1], v[2], v[3] = px[j], px[j], px[j], px[h*w+j]
+		case 3:
+			v[0], v[1], v[2], v[3] = px[j], px[h*w+j], px[2*h*w+j], 255
+		default:
+			v[0], v[1], v[2], v[3] = px[j], px[h*w+j], px[2*h*w+j], px[3*h*w+j]
+		}
+	}
+	return img
 }
 
 // LoadFolder reads a folder with one subfolder of images per class (the
@@ -166,17 +199,7 @@ func WriteFolder(d *Dataset, dir string) error {
 	}
 	c, h, w := d.Shape[0], d.Shape[1], d.Shape[2]
 	for i := range d.Len() {
-		px := d.Image(i)
-		var img image.Image
-		if c == 1 {
-			img = &image.Gray{Pix: px, Stride: w, Rect: image.Rect(0, 0, w, h)}
-		} else {
-			rgba := image.NewRGBA(image.Rect(0, 0, w, h))
-			for j := range h * w {
-				rgba.Pix[4*j], rgba.Pix[4*j+1], rgba.Pix[4*j+2], rgba.Pix[4*j+3] = px[j], px[h*w+j], px[2*h*w+j], 255
-			}
-			img = rgba
-		}
+		img := ToImage(d.Image(i), c, h, w)
 		name := filepath.Join(dir, d.Classes[d.Labels[i]], fmt.Sprintf("%05d.png", i))
 		if err := atomicfile.Write(name, func(bw *bufio.Writer) error { return png.Encode(bw, img) }); err != nil {
 			return err

@@ -168,14 +168,7 @@ func (p *Predictor) writeDebug(name string, i int, px []uint8) error {
 		return err
 	}
 	c, h, w := p.shape[0], p.shape[1], p.shape[2]
-	var img image.Image = &image.Gray{Pix: px[:h*w], Stride: w, Rect: image.Rect(0, 0, w, h)}
-	if c == 3 {
-		rgba := image.NewRGBA(image.Rect(0, 0, w, h))
-		for j := range h * w {
-			rgba.Pix[4*j], rgba.Pix[4*j+1], rgba.Pix[4*j+2], rgba.Pix[4*j+3] = px[j], px[h*w+j], px[2*h*w+j], 255
-		}
-		img = rgba
-	}
+	img := data.ToImage(px, c, h, w)
 	base := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 	out := filepath.Join(p.DebugDir, fmt.Sprintf("%04d-%s.png", i, base))
 	return atomicfile.Write(out, func(w *bufio.Writer) error { return png.Encode(w, img) })
