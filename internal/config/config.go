@@ -644,10 +644,10 @@ func (c *Config) Check(name string) Errors {
 			add(0, "data.normalize.std must be positive, got %v", s)
 		}
 	}
-	if !(d.Validation >= 0 && d.Validation < 0.9) { // NaN fails both tests
+	if d.Validation < 0 || d.Validation >= 0.9 { // NaN: reported as not finite
 		add(0, "data.validation is a fraction in [0, 0.9), got %v", d.Validation)
 	}
-	if !(d.TestSplit >= 0 && d.TestSplit < 0.9) {
+	if d.TestSplit < 0 || d.TestSplit >= 0.9 {
 		add(0, "data.test_split is a fraction in [0, 0.9), got %v", d.TestSplit)
 	}
 	if d.TrainSize < 0 || d.TestSize < 0 {

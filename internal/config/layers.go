@@ -278,10 +278,12 @@ func checkLayer(file string, l *Layer, i int) Errors {
 		bad("unknown layer type %q (known: %s)", l.Type, strings.Join(LayerKinds(), ", "))
 		return es
 	}
+	unknown := false
 	for _, k := range l.keys {
 		if k == "type" || k == "name" || k == "inputs" || slices.Contains(s.Fields, k) {
 			continue
 		}
+		unknown = true
 		if len(s.Fields) == 0 {
 			bad("field %q does not apply (%s takes no settings)", k, l.Type)
 		} else {
@@ -294,7 +296,9 @@ func checkLayer(file string, l *Layer, i int) Errors {
 	case !s.Joins && n > 1:
 		bad("%s takes one input, got %d (%s)", l.Type, n, strings.Join(l.Inputs, ", "))
 	}
-	if s.Check != nil {
+	// A field that does not apply is usually a misspelt one: the value
+	// checks would only report its consequences (filters 0 for "filtres").
+	if s.Check != nil && !unknown {
 		s.Check(l, bad)
 	}
 	return es

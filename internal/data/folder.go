@@ -67,6 +67,9 @@ func Decode(r io.ReadSeeker, name string) (image.Image, error) {
 		return nil, err
 	}
 	img, _, err := image.Decode(bufio.NewReader(r))
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%s: the image data ends early (%d×%d declared; a truncated file?)", name, cfg.Width, cfg.Height)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
