@@ -1,0 +1,109 @@
+package model
+
+import (
+	"github.com/cnnctl/cnnctl/internal/config"
+)
+
+// LayerSummary is one row of a network's summary.
+type LayerSummary struct {
+	ID     string   `json:"id"`
+	Layer  string   `json:"layer"`            // the summary line: "conv2d 20@5×5 s1 p0"
+	Inputs []string `json:"inputs,omitempty"` // where they are not the layer before
+	Output []int    `json:"output"`           // per-example shape
+	Params int      `json:"params"`
+	MACs   int64    `json:"macs"` // multiply-adds per example
+	// ActivationBytes is the layer's output for a whole batch (float32).
+	ActivationBytes int64 `json:"activation_bytes"`
+	// ReceptiveField is how many input pixels along each axis one output
+	// value depends on, [height, width]; nil once the layer sees the whole
+	// input (after flatten, dense or global pooling).
+	ReceptiveField []int `json:"receptive_field,omitempty"`
+}
+
+// NetworkSummary is a network's summary at a batch size.
+type NetworkSummary struct {
+	Input  []int          `json:"input"`
+	Batch  int            `json:"batch"`
+	Layers []LayerSummary `json:"layers"`
+	Params int            `json:"params"`
+	MACs   int64          `json:"macs"` // per example, forward
+	// TrainFLOPs is the floating-point operations of one training step at
+	// the batch size: forward, and backward as twice the forward.
+	TrainFLOPs float64 `json:"train_flops"`
+	// MemoryBytes is the estimate of what training holds (EstimateMemory).
+	MemoryBytes int64 `json:"memory_bytes"`
+}
+
+// Summarize describes every layer and the totals at batch size batch.
+func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
+	s := NetworkSummary{Input: n.Input, Batch: batch, Params: n.NumParams()}
+	// Receptive field and jump (input pixels between adjacent outputs) of
+	// each layer's output, per axis; rf nil: the whole input.
+	type field struct{ rf, jump [2]int }
+	fields := make([]*field, len(n.Layers))
+	in := func(j int) *field {
+		if j < 0 {
+			return &field{rf: [2]int{1, 1}, jump: [2]int{1, 1}}
+		}
+		return fields[j]
+	}
+	for i, l := range n.Layers {
+		var f *field
+		sp := &l.Spec
+		switch {
+		case len(l.Out) != 3:
+			f = nil // flat: every value may depend on the whole input
+		default:
+			// The widest of the inputs (joins), then the layer's window.
+			for _, j := range l.Inputs {
+				g := in(j)
+				if g == nil {
+					continue
+				}
+				if f == nil {
+					c := *g
+					f = &c
+				}
+				for a := range 2 {
+					f.rf[a], f.jump[a] = max(f.rf[a], g.rf[a]), max(f.jump[a], g.jump[a])
+				}
+			}
+			if f != nil && !sp.Kernel.IsZero() {
+				k := [2]int{sp.Kernel.H, sp.Kernel.W}
+				st := [2]int{max(sp.Stride.H, 1), max(sp.Stride.W, 1)}
+				d := [2]int{max(sp.Dilation.H, 1), max(sp.Dilation.W, 1)}
+				for a := range 2 {
+					if sp.Type == "conv_transpose2d" {
+						// Each output sees ⌈k/s⌉ inputs per axis, which are
+						// jump/s input pixels apart.
+						f.rf[a] += ((k[a] - 1) / st[a]) * f.jump[a]
+						f.jump[a] = max(1, f.jump[a]/st[a])
+						continue
+					}
+					f.rf[a] += (k[a] - 1) * d[a] * f.jump[a]
+					f.jump[a] *= st[a]
+				}
+			}
+		}
+		fields[i] = f
+		row := LayerSummary{ID: l.ID, Layer: l.Describe(), Output: l.Out, Params: l.NumParams(), MACs: l.MACs(),
+			ActivationBytes: 4 * prod(l.Out) * int64(batch)}
+		if f != nil {
+			row.ReceptiveField = []int{f.rf[0], f.rf[1]}
+		}
+		if len(l.Inputs) != 1 || l.Inputs[0] != i-1 {
+			for _, j := range l.Inputs {
+				if j < 0 {
+					row.Inputs = append(row.Inputs, config.Input)
+				} else {
+					row.Inputs = append(row.Inputs, n.Layers[j].ID)
+				}
+			}
+		}
+		s.MACs += row.MACs
+		s.Layers = append(s.Layers, row)
+	}
+	s.TrainFLOPs = 3 * 2 * float64(s.MACs) * float64(batch)
+	s.MemoryBytes = n.EstimateMemory(batch, evalBatch).Total()
+	return s
+}
