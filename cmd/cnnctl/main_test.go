@@ -104,6 +104,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{[]string{"train", "-c", bad, "extra"}, 2, "takes 0 argument"},
 		{[]string{"data", "xo", "--n", "0", "--out", dir}, 2, "--n must be at least 1"},
 		{[]string{"train", "-c", bad, "--epochs", "0"}, 2, "--epochs must be at least 1, got 0"},
+		{[]string{"export", "--model", junk, "--format", "onnx", "--out", filepath.Join(dir, "m.onnx"), "--module", filepath.Join(dir, "m.py")}, 2, "--module goes with --format safetensors"},
 		{[]string{"train", "-c", huge}, 1, huge + ": training this network at batch size 16 needs about"},
 		{[]string{"train", "-c", cfgOK, "--max-memory", "0.001"}, 1, "more than the 0.00 GB allowed"},
 		{[]string{"train", "-c", bad, "--batch-size", "0"}, 2, "--batch-size must be at least 1, got 0"},

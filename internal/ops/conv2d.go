@@ -203,13 +203,19 @@ func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 		}
 	}
 	if op.HasBias {
-		db, err := G.ApplyOp(newSideOutput(op.name+".db", &gw.db, tensor.Shape{in[1].Shape()[0]}), dw)
-		if err != nil {
-			return nil, err
-		}
-		res = append(res, db)
+		return appendBiasGrad(res, op.name, &gw.db, in[1].Shape()[0], dw)
 	}
 	return res, nil
+}
+
+// appendBiasGrad appends a convolution's bias gradient, which its weight-
+// gradient op (node dw) computes on the side into db, of out values.
+func appendBiasGrad(res G.Nodes, name string, db *buffer, out int, dw *G.Node) (G.Nodes, error) {
+	n, err := G.ApplyOp(newSideOutput(name+".db", db, tensor.Shape{out}), dw)
+	if err != nil {
+		return nil, err
+	}
+	return append(res, n), nil
 }
 
 // convGradFilter computes dW = Σ_b dy_b · col_bᵀ (and db = Σ dy as a side

@@ -189,12 +189,7 @@ func (op *ConvGeneral) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error
 		}
 	}
 	if op.HasBias {
-		o := output.Shape()[1]
-		db, err := G.ApplyOp(newSideOutput(op.name+".db", &gw.db, tensor.Shape{o}), dw)
-		if err != nil {
-			return nil, err
-		}
-		res = append(res, db)
+		return appendBiasGrad(res, op.name, &gw.db, output.Shape()[1], dw)
 	}
 	return res, nil
 }
