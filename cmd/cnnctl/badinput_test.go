@@ -49,6 +49,12 @@ func TestBadInputCorpus(t *testing.T) {
 				args = []string{"predict", "--model", model, file}
 			case "eval":
 				args = []string{"eval", "--model", file}
+			case "visualize":
+				args = []string{"visualize", "--model", model, file, "--out", filepath.Join(dir, "vis-"+strconv.Itoa(n))}
+			case "visualize-model":
+				args = []string{"visualize", "--model", file, "--out", filepath.Join(dir, "vis-"+strconv.Itoa(n))}
+			case "convolve":
+				args = []string{"convolve", file, "--kernel", "blur", "--out", filepath.Join(dir, "conv-"+strconv.Itoa(n)+".png")}
 			default:
 				t.Fatalf("unknown command %q", cmd)
 			}

@@ -5,6 +5,8 @@ package atomicfile
 
 import (
 	"bufio"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -15,6 +17,11 @@ import (
 func Write(name string, write func(w *bufio.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
 	if err != nil {
+		// Name the file asked for, not the temporary one.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return &fs.PathError{Op: "write", Path: name, Err: pe.Err}
+		}
 		return err
 	}
 	defer func() {

@@ -38,34 +38,70 @@ func (n *Network) BuildInference(batch int) (*Graph, error) {
 }
 
 func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error) {
+	a, err := n.assemble(batch, buildMode{training: training, grad: training, rng: rng})
+	if err != nil {
+		return nil, err
+	}
+	gr := a.gr
+	if training {
+		gr.Labels = tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32))
+		labels := G.NodeFromAny(gr.g, gr.Labels, G.WithName("labels"))
+		if gr.Loss, err = ops.NewSoftmaxCrossEntropy("loss").Apply(gr.Logits, labels); err != nil {
+			return nil, err
+		}
+		if gr.Grads, err = G.Grad(gr.Loss, a.params...); err != nil {
+			return nil, fmt.Errorf("differentiating the network: %w", err)
+		}
+	}
+	gr.vm = G.NewTapeMachine(gr.g)
+	return gr, nil
+}
+
+// buildMode says what kind of graph assemble makes.
+type buildMode struct {
+	training bool // batch statistics, dropout
+	grad     bool // gradients will be taken
+	probe    bool // every layer its own op, and the input differentiable
+	rng      *rand.Rand
+}
+
+// assembled is a network's graph before its machine is made.
+type assembled struct {
+	gr     *Graph
+	input  *G.Node
+	nodes  []*G.Node // each layer's output (a fused layer's is its absorber's)
+	params []*G.Node // aligned with Network.Params()
+}
+
+func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size must be at least 1")
 	}
 	gr := &Graph{Batch: batch, g: G.NewGraph()}
 	g := gr.g
 	gr.Input = tensor.New(tensor.WithShape(append([]int{batch}, n.Input...)...), tensor.Of(tensor.Float32))
-	input := G.NodeFromAny(g, gr.Input, G.WithName("input"))
-	var wrt []*G.Node
+	a := &assembled{gr: gr, input: G.NodeFromAny(g, gr.Input, G.WithName("input"))}
 	consumers := n.Consumers()
 	nodes := make([]*G.Node, len(n.Layers))
-	// dependsOnParams[i]: layer i's output changes with some parameter, so
-	// the layers after it need their input gradients.
+	// dependsOnParams[i]: layer i's output changes with some parameter (or,
+	// probing, with the input), so the layers after it need their input
+	// gradients.
 	dependsOnParams := make([]bool, len(n.Layers))
 	absorbedBy := make([]int, len(n.Layers))
 	for i := range absorbedBy {
 		absorbedBy[i] = -1
 	}
-	b := &layers.Builder{G: g, Training: training, RNG: rng,
+	b := &layers.Builder{G: g, Training: mode.training, Grad: mode.grad || mode.probe, RNG: mode.rng,
 		Param: func(p *Param) *G.Node {
 			if p == nil {
 				return nil
 			}
 			node := G.NodeFromAny(g, p.T, G.WithName(p.Name))
-			wrt = append(wrt, node)
+			a.params = append(a.params, node)
 			return node
 		},
 		Next: func(l *Layer) *Layer {
-			if c := consumers[l.Index]; len(c) == 1 && len(n.Layers[c[0]].Inputs) == 1 {
+			if c := consumers[l.Index]; !mode.probe && len(c) == 1 && len(n.Layers[c[0]].Inputs) == 1 {
 				return n.Layers[c[0]]
 			}
 			return nil
@@ -79,7 +115,8 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 		b.InputDiff = false
 		for k, j := range l.Inputs {
 			if j < 0 {
-				in[k] = input
+				in[k] = a.input
+				b.InputDiff = b.InputDiff || mode.probe
 				continue
 			}
 			in[k] = nodes[j]
@@ -100,21 +137,9 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 			nodes[a], dependsOnParams[a] = x, deps
 		}
 	}
-	x := nodes[len(nodes)-1]
-	gr.Logits = x
-	if training {
-		gr.Labels = tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32))
-		labels := G.NodeFromAny(g, gr.Labels, G.WithName("labels"))
-		var err error
-		if gr.Loss, err = ops.NewSoftmaxCrossEntropy("loss").Apply(x, labels); err != nil {
-			return nil, err
-		}
-		if gr.Grads, err = G.Grad(gr.Loss, wrt...); err != nil {
-			return nil, fmt.Errorf("differentiating the network: %w", err)
-		}
-	}
-	gr.vm = G.NewTapeMachine(g)
-	return gr, nil
+	gr.Logits = nodes[len(nodes)-1]
+	a.nodes = nodes
+	return a, nil
 }
 
 // Run executes the graph once on the current contents of Input (and Labels).

@@ -1,12 +1,16 @@
 package model
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/cnnctl/cnnctl/internal/config"
 )
 
 // LayerSummary is one row of a network's summary.
 type LayerSummary struct {
 	ID     string   `json:"id"`
+	Type   string   `json:"type"`
 	Layer  string   `json:"layer"`            // the summary line: "conv2d 20@5×5 s1 p0"
 	Inputs []string `json:"inputs,omitempty"` // where they are not the layer before
 	Output []int    `json:"output"`           // per-example shape
@@ -86,7 +90,7 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 			}
 		}
 		fields[i] = f
-		row := LayerSummary{ID: l.ID, Layer: l.Describe(), Output: l.Out, Params: l.NumParams(), MACs: l.MACs(),
+		row := LayerSummary{ID: l.ID, Type: l.Spec.Type, Layer: l.Describe(), Output: l.Out, Params: l.NumParams(), MACs: l.MACs(),
 			ActivationBytes: 4 * prod(l.Out) * int64(batch)}
 		if f != nil {
 			row.ReceptiveField = []int{f.rf[0], f.rf[1]}
@@ -106,4 +110,25 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 	s.TrainFLOPs = 3 * 2 * float64(s.MACs) * float64(batch)
 	s.MemoryBytes = n.EstimateMemory(batch, evalBatch).Total()
 	return s
+}
+
+// Short is the summary in one line: the layers by type and the totals.
+func (s NetworkSummary) Short() string {
+	var order []string
+	count := map[string]int{}
+	for _, l := range s.Layers {
+		if count[l.Type] == 0 {
+			order = append(order, l.Type)
+		}
+		count[l.Type]++
+	}
+	kinds := make([]string, len(order))
+	for i, t := range order {
+		kinds[i] = t
+		if count[t] > 1 {
+			kinds[i] = fmt.Sprintf("%d %s", count[t], t)
+		}
+	}
+	return fmt.Sprintf("network %s → %d layers (%s): %d parameters, %.2f M multiply-adds per image, %.2f GFLOP per training step at batch %d, ~%s to train",
+		ShapeString(s.Input), len(s.Layers), strings.Join(kinds, ", "), s.Params, float64(s.MACs)/1e6, s.TrainFLOPs/1e9, s.Batch, GB(s.MemoryBytes))
 }

@@ -184,11 +184,17 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func (op *BatchNorm) DiffWRT(int) []bool { return []bool{true, true, true} }
+// DiffWRT: at inference only the input's gradient is defined (what a
+// saliency map needs); γ and β learn in training.
+func (op *BatchNorm) DiffWRT(int) []bool { return []bool{true, op.Training, op.Training} }
 
 func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.Training {
-		return nil, fmt.Errorf("%s: gradients are only defined in training mode", op.name)
+		if op.pool != nil {
+			return nil, fmt.Errorf("%s: no inference-mode gradient with the pooling fused in", op.name)
+		}
+		dx, err := G.ApplyOp(&bnEvalBackward{gradBase: newGradBase(op.name + ".dX(eval)"), fwd: op, dims: op.dims}, grad, in[1], in[2], in[0])
+		return G.Nodes{dx, nil, nil}, err
 	}
 	bw := &bnBackward{gradBase: newGradBase(op.name + ".dX"), fwd: op, dims: op.dims}
 	dx, err := G.ApplyOp(bw, grad, in[1], in[0])
@@ -305,5 +311,50 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			}
 		}
 	})
+	return out, nil
+}
+
+// bnEvalBackward is the input gradient of a batch norm at inference, where
+// the statistics are constants: y = x·scale + shift per channel, so
+// dx = dy·scale (zero where a fused ReLU cut the output). Inputs: dy, γ, β, x.
+type bnEvalBackward struct {
+	gradBase
+	fwd  *BatchNorm
+	dims int
+	out  buffer
+}
+
+func (op *bnEvalBackward) Arity() int    { return 4 }
+func (op *bnEvalBackward) Type() hm.Type { return fnType(op.dims, op.dims, 1, 1, op.dims) }
+func (op *bnEvalBackward) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[3])
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+
+func (op *bnEvalBackward) Do(vs ...G.Value) (G.Value, error) {
+	ds, ss, err := inputs(op.name, 4, vs)
+	if err != nil {
+		return nil, err
+	}
+	dy, gamma, beta, x := ds[0], ds[1], ds[2], ds[3]
+	B, C, S := bnDims(ss[3])
+	out := op.out.get(ss[3]...)
+	dx := out.Data().([]float32)
+	st := op.fwd.State
+	for c := range C {
+		scale := gamma[c] * float32(1/math.Sqrt(float64(st.RunningVar[c])+st.Eps))
+		shift := beta[c] - st.RunningMean[c]*scale
+		for b := range B {
+			off := (b*C + c) * S
+			if op.fwd.ReLU {
+				vec.AxpbyRelu(dy[off:off+S], x[off:off+S], dx[off:off+S], scale, 0, 0, scale, shift)
+			} else {
+				vec.Axpby(dy[off:off+S], x[off:off+S], dx[off:off+S], scale, 0, 0)
+			}
+		}
+	}
 	return out, nil
 }

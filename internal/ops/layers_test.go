@@ -38,6 +38,28 @@ func TestBatchNormGradients(t *testing.T) {
 	}
 }
 
+// TestBatchNormInferenceGradient checks the input gradient at inference
+// (running statistics as constants), which saliency maps use.
+func TestBatchNormInferenceGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, relu := range []bool{false, true} {
+		for _, shape := range [][]int{{2, 3, 4, 5}, {3, 4}} {
+			c := shape[1]
+			st := newBNState(c)
+			for j := range c {
+				st.RunningMean[j], st.RunningVar[j] = float32(rng.NormFloat64()), 0.5+rng.Float32()
+			}
+			gradCheck(t, []checkInput{
+				{"x", randTensor(rng, 2, shape...), true},
+				{"gamma", randTensor(rng, 1, c), false},
+				{"beta", randTensor(rng, 1, c), false},
+			}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+				return NewBatchNorm("t", st, false, relu).Apply(n[0], n[1], n[2])
+			}, 2e-3)
+		}
+	}
+}
+
 // TestBatchNormMaxPool checks the batch norm with ReLU and 2×2 pooling in
 // one op: its gradients numerically, and its output against the batch norm
 // followed by the pooling op, in training and at inference.

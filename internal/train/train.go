@@ -4,9 +4,11 @@
 package train
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -21,6 +23,7 @@ import (
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/eval"
+	"github.com/cnnctl/cnnctl/internal/inspect"
 	"github.com/cnnctl/cnnctl/internal/model"
 	"github.com/cnnctl/cnnctl/internal/parallel"
 	"github.com/cnnctl/cnnctl/internal/plot"
@@ -129,8 +132,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := atomicfile.RemoveLeftovers(r.dir); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(opts.Log, "run folder %s: %d training, %d validation, %d test examples; %d parameters\n",
-		r.dir, trainSet.Len(), lenOf(valSet), testSet.Len(), r.net.NumParams())
+	fmt.Fprintf(opts.Log, "run folder %s: %d training, %d validation, %d test examples\n",
+		r.dir, trainSet.Len(), lenOf(valSet), testSet.Len())
+	fmt.Fprintln(opts.Log, r.net.Summarize(cfg.Train.BatchSize, opts.EvalBatch).Short())
 
 	if err := r.loop(ctx, trainSet, valSet); err != nil {
 		return nil, err
@@ -395,7 +399,20 @@ func (r *run) save(ep int, improved bool) error {
 	if err := atomicfile.WriteBytes(filepath.Join(r.dir, "config.yaml"), cfgYAML); err != nil {
 		return err
 	}
+	if err := r.drawFilters(); err != nil {
+		return err
+	}
 	return r.plotCurves()
+}
+
+// drawFilters writes filters.png: the kernels as they are after the epoch
+// (nothing to draw for a network without convolutions).
+func (r *run) drawFilters() error {
+	pic, err := inspect.Filters(r.net)
+	if err != nil {
+		return nil
+	}
+	return atomicfile.Write(filepath.Join(r.dir, "filters.png"), func(w *bufio.Writer) error { return png.Encode(w, pic.Image) })
 }
 
 func (r *run) plotCurves() error {

@@ -12,7 +12,7 @@ import (
 // The element-wise activations: one op, four functions.
 var (
 	relu = &Kind{
-		Name: "relu", Doc: "max(x, 0)", Shape: same,
+		Name: "relu", Family: Pointwise, Doc: "max(x, 0)", Shape: same,
 		Build: func(b *Builder, l *Layer, in []*G.Node) (*G.Node, error) {
 			// A 2×2 max pooling that alone takes the output runs the ReLU
 			// inside it: pool, then clamp the four times fewer outputs.
@@ -26,19 +26,19 @@ var (
 		Torch: module("nn.ReLU()"),
 	}
 	sigmoid = &Kind{
-		Name: "sigmoid", Doc: "1/(1 + e^−x)", Shape: same,
+		Name: "sigmoid", Family: Pointwise, Doc: "1/(1 + e^−x)", Shape: same,
 		Build: activation(ops.Sigmoid),
 		ONNX:  unary("Sigmoid"),
 		Torch: module("nn.Sigmoid()"),
 	}
 	tanh = &Kind{
-		Name: "tanh", Doc: "tanh x", Shape: same,
+		Name: "tanh", Family: Pointwise, Doc: "tanh x", Shape: same,
 		Build: activation(ops.Tanh),
 		ONNX:  unary("Tanh"),
 		Torch: module("nn.Tanh()"),
 	}
 	leakyReLU = &Kind{
-		Name: "leaky_relu", Doc: "x, or alpha·x below 0: alpha",
+		Name: "leaky_relu", Family: Pointwise, Doc: "x, or alpha·x below 0: alpha",
 		LayerSchema: config.LayerSchema{
 			Fields:   []string{"alpha"},
 			Defaults: func(s *config.Layer) { orFloat(&s.Alpha, 0.01) },

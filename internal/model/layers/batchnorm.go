@@ -17,8 +17,8 @@ import (
 // Its state_dict names are <id>.weight (γ), .bias (β), .running_mean,
 // .running_var and .num_batches_tracked.
 var batchnorm = &Kind{
-	Name: "batchnorm",
-	Doc:  "batch normalisation per channel (of C×H×W or flat inputs): momentum, eps",
+	Name: "batchnorm", Family: Pointwise,
+	Doc: "batch normalisation per channel (of C×H×W or flat inputs): momentum, eps",
 	LayerSchema: config.LayerSchema{
 		Fields: []string{"momentum", "eps"},
 		Defaults: func(s *config.Layer) {

@@ -15,8 +15,8 @@ import (
 // out = ⌊(in + 2p − d·(k−1) − 1)/s⌋ + 1 along each axis. groups splits the
 // channels into independent convolutions (depthwise when groups = C).
 var conv2d = &Kind{
-	Name: "conv2d",
-	Doc:  "2-D convolution (cross-correlation): kernel, stride, padding (a number, [h, w] or same), dilation, groups",
+	Name: "conv2d", Family: Conv,
+	Doc: "2-D convolution (cross-correlation): kernel, stride, padding (a number, [h, w] or same), dilation, groups",
 	LayerSchema: config.LayerSchema{
 		Fields: []string{"filters", "kernel", "stride", "padding", "dilation", "groups", "bias"},
 		Defaults: func(s *config.Layer) {
@@ -68,9 +68,9 @@ var conv2d = &Kind{
 		// The square, undilated, ungrouped case — almost every CNN layer —
 		// has the tuned op (packed GEMM, NT weight gradient, Winograd).
 		if k, s, p, ok := g.Square(); ok && l.Spec.Groups == 1 {
-			return ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Training).Apply(in[0], w, bias)
+			return ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Grad).Apply(in[0], w, bias)
 		}
-		return ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Training).Apply(in[0], w, bias)
+		return ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Grad).Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		s := &l.Spec

@@ -16,8 +16,8 @@ import (
 // out = (in − 1)·s − 2p + d·(k − 1) + output_padding + 1 along each axis.
 // Weights are [in, out/groups, kh, kw], as PyTorch's ConvTranspose2d.
 var convTranspose2d = &Kind{
-	Name: "conv_transpose2d",
-	Doc:  "transposed convolution: out = (in − 1)·s − 2p + d·(k − 1) + output_padding + 1",
+	Name: "conv_transpose2d", Family: ConvTranspose,
+	Doc: "transposed convolution: out = (in − 1)·s − 2p + d·(k − 1) + output_padding + 1",
 	LayerSchema: config.LayerSchema{
 		Fields: []string{"filters", "kernel", "stride", "padding", "output_padding", "dilation", "groups", "bias"},
 		Defaults: func(s *config.Layer) {
@@ -67,7 +67,7 @@ var convTranspose2d = &Kind{
 	Build: func(b *Builder, l *Layer, in []*G.Node) (*G.Node, error) {
 		w, bias := b.Param(l.Weight), b.Param(l.Bias)
 		op := [2]int{l.Spec.OutputPadding.H, l.Spec.OutputPadding.W}
-		return ops.NewConvGeneral(l.opName(), geom(&l.Spec), l.Spec.Groups, true, op, bias != nil, b.InputDiff, b.Training).Apply(in[0], w, bias)
+		return ops.NewConvGeneral(l.opName(), geom(&l.Spec), l.Spec.Groups, true, op, bias != nil, b.InputDiff, b.Grad).Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		s := &l.Spec

@@ -61,8 +61,8 @@ var dense = &Kind{
 // dropout zeroes each value with probability rate in training and scales
 // the rest by 1/(1 − rate); at inference it is the identity.
 var dropout = &Kind{
-	Name: "dropout",
-	Doc:  "zeroes values at random in training (identity at inference): rate",
+	Name: "dropout", Family: Pointwise,
+	Doc: "zeroes values at random in training (identity at inference): rate",
 	LayerSchema: config.LayerSchema{
 		Fields:   []string{"rate"},
 		Defaults: func(s *config.Layer) { orFloat(&s.Rate, 0.5) },

@@ -28,6 +28,8 @@ type Kind struct {
 	Name string
 	// Doc is one line for the config reference: what the layer computes.
 	Doc string
+	// Family groups kinds for the tools that look inside a network.
+	Family Family
 	config.LayerSchema
 	// Shape returns the per-example output shape for the input shapes, or
 	// an error that says what does not fit (the caller adds file:line).
@@ -50,6 +52,17 @@ type Kind struct {
 	// place (the layer gets a bias if it had none).
 	Fold func(l *Layer, scale, shift []float64)
 }
+
+// Family is what a kind is to the tools that look inside a network.
+type Family int
+
+const (
+	Other         Family = iota
+	Conv                 // slides learned kernels over a window; weight (out, in/groups, kh, kw)
+	ConvTranspose        // a transposed convolution; weight (in, out/groups, kh, kw)
+	Pool                 // slides a fixed window (max or mean) over the channels
+	Pointwise            // maps each value by itself (batch norm, activations): keeps its input's map
+)
 
 var kinds = map[string]*Kind{}
 
@@ -173,9 +186,12 @@ type Torch struct {
 
 // Builder is what a kind's Build gets besides its inputs.
 type Builder struct {
-	G        *G.ExprGraph
-	Training bool
-	RNG      *rand.Rand // dropout's random numbers (training)
+	G *G.ExprGraph
+	// Training selects batch statistics and dropout; Grad says gradients
+	// will be taken (training, or probing an inference graph), so the ops
+	// must be built to support them.
+	Training, Grad bool
+	RNG            *rand.Rand // dropout's random numbers (training)
 	// InputDiff says whether the layer's input needs a gradient (false
 	// where no layer before it has parameters).
 	InputDiff bool

@@ -24,8 +24,9 @@ func poolKind(name string, isMax bool, doc string) *Kind {
 		onnxOp, torchMod = "MaxPool", "nn.MaxPool2d"
 	}
 	return &Kind{
-		Name: name,
-		Doc:  doc,
+		Name:   name,
+		Family: Pool,
+		Doc:    doc,
 		LayerSchema: config.LayerSchema{
 			Fields:   []string{"kernel", "stride", "padding", "ceil_mode"},
 			Defaults: func(s *config.Layer) { setDefault(&s.Stride, s.Kernel) },
