@@ -71,6 +71,14 @@ func runSummary(o *summaryOptions, s streams) error {
 			return placeLayerError(o.ConfigPath, err)
 		}
 	}
+	// As the config trains it: with its frozen layers.
+	frozen, err := cfg.Frozen()
+	if err == nil {
+		err = net.Freeze(frozen, cfg.Train.FreezeStats())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.ConfigPath+o.Model, err)
+	}
 	batch := o.Batch
 	if batch == 0 {
 		batch = cfg.Train.BatchSize
@@ -92,7 +100,7 @@ func placeLayerError(path string, err error) error {
 }
 
 func writeSummary(w io.Writer, s model.NetworkSummary) {
-	fmt.Fprintf(w, "%-14s %-34s %-12s %10s %12s %10s  %s\n", "layer", "", "output", "params", "MACs/image", "memory", "receptive field")
+	fmt.Fprintf(w, "%-14s %-34s %-12s %10s %10s %12s %10s  %s\n", "layer", "", "output", "trainable", "frozen", "MACs/image", "memory", "receptive field")
 	fmt.Fprintf(w, "%-14s %-34s %-12s\n", "input", "", model.ShapeString(s.Input))
 	for _, l := range s.Layers {
 		desc := l.Layer
@@ -103,10 +111,14 @@ func writeSummary(w io.Writer, s model.NetworkSummary) {
 		if l.ReceptiveField != nil {
 			rf = fmt.Sprintf("%d×%d", l.ReceptiveField[0], l.ReceptiveField[1])
 		}
-		fmt.Fprintf(w, "%-14s %-34s %-12s %10d %12d %10s  %s\n", l.ID, desc, model.ShapeString(l.Output), l.Params, l.MACs, mib(l.ActivationBytes), rf)
+		trainable, frozen := l.Params, 0
+		if l.Frozen {
+			trainable, frozen = 0, l.Params
+		}
+		fmt.Fprintf(w, "%-14s %-34s %-12s %10d %10d %12d %10s  %s\n", l.ID, desc, model.ShapeString(l.Output), trainable, frozen, l.MACs, mib(l.ActivationBytes), rf)
 	}
-	fmt.Fprintf(w, "total: %d parameters, %.2f M multiply-adds per image, %.2f GFLOP per training step at batch %d, ~%s to train\n",
-		s.Params, float64(s.MACs)/1e6, s.TrainFLOPs/1e9, s.Batch, model.GB(s.MemoryBytes))
+	fmt.Fprintf(w, "total: %d parameters (%d trainable, %d frozen), %.2f M multiply-adds per image, %.2f GFLOP per training step at batch %d, ~%s to train\n",
+		s.Params, s.Trainable, s.Frozen, float64(s.MACs)/1e6, s.TrainFLOPs/1e9, s.Batch, model.GB(s.MemoryBytes))
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }

@@ -21,6 +21,7 @@ type trainOptions struct {
 	BatchSize  int
 	Seed       int64 // −1: the config's
 	Resume     string
+	InitFrom   string // overrides train.init_from
 	Quiet      bool
 	MaxMemory  float64 // GB; 0: 80 % of the machine's memory
 }
@@ -35,10 +36,17 @@ func newTrainCmd(s streams) *cobra.Command {
 curves.png and a copy of the config. Flags override the config. Progress
 goes to stderr: a live bar on a terminal, one line per epoch otherwise.
 Interrupting (Ctrl-C) keeps the last finished epoch's checkpoint, which
---resume continues exactly.`,
+--resume continues exactly.
+
+Transfer learning: --init-from (train.init_from) starts from another model's
+weights wherever a layer's name and shapes match (a new head of another size
+starts fresh; what was loaded is printed), and train.freeze / freeze_until keep
+layers fixed: no weight gradients, no optimizer state, batch norms at their
+running statistics unless freeze_bn: false.`,
 		Example: `  cnnctl train -c configs/xo.yaml
   cnnctl train -c configs/lenet-bn-mnist.yaml --epochs 5 --out runs/longer
-  cnnctl train -c configs/lenet-bn-mnist.yaml --resume runs/lenet-bn-mnist/last.ckpt`,
+  cnnctl train -c configs/lenet-bn-mnist.yaml --resume runs/lenet-bn-mnist/last.ckpt
+  cnnctl train -c configs/xo-finetune.yaml --init-from runs/lenet-bn-mnist/best.ckpt`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.ConfigPath == "" && o.Resume == "" {
@@ -63,6 +71,7 @@ Interrupting (Ctrl-C) keeps the last finished epoch's checkpoint, which
 	f.IntVar(&o.BatchSize, "batch-size", 0, "mini-batch size (overrides train.batch_size)")
 	f.Int64Var(&o.Seed, "seed", -1, "random seed (overrides seed)")
 	f.StringVar(&o.Resume, "resume", "", "continue from this checkpoint (usually <run>/last.ckpt)")
+	f.StringVar(&o.InitFrom, "init-from", "", "start from the weights of this checkpoint or safetensors state_dict, layer by layer where names and shapes match (overrides train.init_from)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only the final summary")
 	f.Float64Var(&o.MaxMemory, "max-memory", 0, "refuse a run estimated to need more than this many GB (default: 80% of the machine's memory)")
 	return c
@@ -99,6 +108,9 @@ func loadTrainConfig(o *trainOptions) (*config.Config, string, error) {
 	}
 	if o.OutDir != "" {
 		cfg.Output.Dir = o.OutDir
+	}
+	if o.InitFrom != "" {
+		cfg.Train.InitFrom = o.InitFrom
 	}
 	if errs := cfg.Check(path); len(errs) > 0 {
 		return nil, "", errs

@@ -246,6 +246,16 @@ type Train struct {
 	BatchSize int       `yaml:"batch_size"`
 	Optimizer Optimizer `yaml:"optimizer"`
 	Schedule  Schedule  `yaml:"schedule,omitempty"`
+	// InitFrom starts training from a checkpoint's (or a PyTorch
+	// state_dict's) weights for every layer whose name and shapes match.
+	InitFrom string `yaml:"init_from,omitempty"`
+	// Freeze names layers (or block uses: all their layers) whose
+	// parameters are not trained; FreezeUntil freezes every layer up to
+	// and including the one named. FreezeBN (default true) keeps frozen
+	// batch norms at their running statistics, as at inference.
+	Freeze      []string `yaml:"freeze,omitempty,flow"`
+	FreezeUntil string   `yaml:"freeze_until,omitempty"`
+	FreezeBN    *bool    `yaml:"freeze_bn,omitempty"`
 }
 
 // Optimizer names an update rule and its hyper-parameters. Unset values take
@@ -664,6 +674,9 @@ func (c *Config) Check(name string) Errors {
 	}
 	if t.BatchSize < 1 {
 		add(0, "train.batch_size must be at least 1, got %d", t.BatchSize)
+	}
+	if _, err := c.Frozen(); err != nil {
+		add(0, "%v", err)
 	}
 	o := t.Optimizer
 	if !slices.Contains(Optimizers, o.Name) {

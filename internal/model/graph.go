@@ -18,7 +18,7 @@ type Graph struct {
 	Labels *tensor.Dense // (B), class indices as float32; training graphs only
 	Logits *G.Node
 	Loss   *G.Node   // training graphs only
-	Grads  []*G.Node // aligned with Network.Params(); training graphs only
+	Grads  []*G.Node // aligned with Network.Trainable(); training graphs only
 
 	g  *G.ExprGraph
 	vm G.VM
@@ -70,7 +70,7 @@ type assembled struct {
 	gr     *Graph
 	input  *G.Node
 	nodes  []*G.Node // each layer's output (a fused layer's is its absorber's)
-	params []*G.Node // aligned with Network.Params()
+	params []*G.Node // aligned with Network.Trainable()
 }
 
 func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
@@ -91,13 +91,16 @@ func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
 	for i := range absorbedBy {
 		absorbedBy[i] = -1
 	}
-	b := &layers.Builder{G: g, Training: mode.training, Grad: mode.grad || mode.probe, RNG: mode.rng,
+	var cur *Layer // the layer being built
+	b := &layers.Builder{G: g, Grad: mode.grad || mode.probe, RNG: mode.rng,
 		Param: func(p *Param) *G.Node {
 			if p == nil {
 				return nil
 			}
 			node := G.NodeFromAny(g, p.T, G.WithName(p.Name))
-			a.params = append(a.params, node)
+			if !cur.Frozen {
+				a.params = append(a.params, node)
+			}
 			return node
 		},
 		Next: func(l *Layer) *Layer {
@@ -111,6 +114,9 @@ func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
 		if absorbedBy[i] >= 0 {
 			continue // built inside an earlier layer's op
 		}
+		cur = l
+		b.Frozen = l.Frozen
+		b.Training = mode.training && !(l.BN != nil && l.Frozen && l.FrozenStats)
 		in := make([]*G.Node, len(l.Inputs))
 		b.InputDiff = false
 		for k, j := range l.Inputs {
@@ -131,7 +137,7 @@ func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
 		if err != nil {
 			return nil, fmt.Errorf("building %s: %w", l.Spec.Where(i), err)
 		}
-		deps := b.InputDiff || l.Weight != nil
+		deps := b.InputDiff || (l.Weight != nil && !l.Frozen)
 		nodes[i], dependsOnParams[i] = x, deps
 		for _, a := range absorbed {
 			nodes[a], dependsOnParams[a] = x, deps

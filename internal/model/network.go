@@ -155,6 +155,34 @@ func (n *Network) Params() []*Param {
 	return ps
 }
 
+// Trainable lists the parameters of the layers not frozen, in layer order:
+// what a training graph differentiates and the optimizer updates.
+func (n *Network) Trainable() []*Param {
+	var ps []*Param
+	for _, l := range n.Layers {
+		if !l.Frozen {
+			ps = append(ps, l.Params()...)
+		}
+	}
+	return ps
+}
+
+// Freeze marks the layers with the given IDs frozen (stats: their batch
+// norms keep running statistics), and every other layer trainable. It
+// refuses to freeze every parameter.
+func (n *Network) Freeze(ids map[string]bool, stats bool) error {
+	for _, l := range n.Layers {
+		l.Frozen, l.FrozenStats = ids[l.ID], ids[l.ID] && stats
+	}
+	if len(n.Trainable()) == 0 {
+		for _, l := range n.Layers {
+			l.Frozen, l.FrozenStats = false, false
+		}
+		return fmt.Errorf("every layer with parameters is frozen: nothing is left to train")
+	}
+	return nil
+}
+
 // NumParams counts learnable values.
 func (n *Network) NumParams() int {
 	total := 0

@@ -146,12 +146,56 @@ func TestNetworkGradients(t *testing.T) {
 	}
 }
 
-func checkNetworkGradients(t *testing.T, layers string, tol float64) {
+// frozenLayers is smooth (the fused batch norm, ReLU and pooling that a
+// frozen batch norm runs at inference has its own gradient check in ops).
+const frozenLayers = `  - {type: conv2d, filters: 4, kernel: 3, padding: 1}
+  - {type: batchnorm}
+  - {type: tanh}
+  - {type: avgpool, kernel: 2}
+  - {type: conv2d, filters: 3, kernel: 3}
+  - {type: batchnorm}
+  - {type: tanh}
+  - {type: flatten}
+  - {type: dense, units: 6}
+  - {type: tanh}
+  - {type: dense, units: 3}
+`
+
+// TestFrozenGradients checks training graphs with frozen layers: the
+// gradients of what is trained still equal central differences, whether
+// the frozen layer is a batch norm at its running statistics between two
+// trained convolutions, a convolution in the middle, or the whole trunk;
+// and the graph differentiates exactly the trainable parameters.
+func TestFrozenGradients(t *testing.T) {
+	for _, frozen := range [][]string{{}, {"1"}, {"4"}, {"0", "1", "2", "3", "4", "5"}, {"8", "10"}} {
+		t.Run(strings.Join(frozen, ","), func(t *testing.T) {
+			ids := map[string]bool{}
+			for _, id := range frozen {
+				ids[id] = true
+			}
+			checkNetworkGradients(t, frozenLayers, 1e-2, ids)
+		})
+	}
+}
+
+func checkNetworkGradients(t *testing.T, layers string, tol float64, frozen ...map[string]bool) {
 	c := parseModel(t, layers)
 	rng := rand.New(rand.NewPCG(2, 3))
 	n, err := New(c.Layers(), c.Data.Shape, 3, rng)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, ids := range frozen {
+		if err := n.Freeze(ids, true); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range n.Layers {
+			if l.BN != nil { // running statistics that are not the initial 0 and 1
+				for c := range l.BN.RunningMean {
+					l.BN.RunningMean[c], l.BN.RunningVar[c] = float32(rng.NormFloat64()*0.2), 0.5+rng.Float32()
+				}
+			}
+		}
 	}
 	g, err := n.BuildTrain(6, rng)
 	if err != nil {
@@ -171,8 +215,11 @@ func checkNetworkGradients(t *testing.T, layers string, tol float64) {
 		return float64(g.LossValue())
 	}
 	loss()
+	if len(g.Grads) != len(n.Trainable()) {
+		t.Fatalf("%d gradients for %d trainable parameters", len(g.Grads), len(n.Trainable()))
+	}
 	const eps = 3e-3
-	for pi, p := range n.Params() {
+	for pi, p := range n.Trainable() {
 		analytic := append([]float32(nil), g.GradData(pi)...)
 		w := p.Data()
 		var maxErr, maxMag float64

@@ -15,7 +15,9 @@ type LayerSummary struct {
 	Inputs []string `json:"inputs,omitempty"` // where they are not the layer before
 	Output []int    `json:"output"`           // per-example shape
 	Params int      `json:"params"`
-	MACs   int64    `json:"macs"` // multiply-adds per example
+	// Frozen says the layer's parameters are not trained (train.freeze).
+	Frozen bool  `json:"frozen,omitempty"`
+	MACs   int64 `json:"macs"` // multiply-adds per example
 	// ActivationBytes is the layer's output for a whole batch (float32).
 	ActivationBytes int64 `json:"activation_bytes"`
 	// ReceptiveField is how many input pixels along each axis one output
@@ -30,9 +32,14 @@ type NetworkSummary struct {
 	Batch  int            `json:"batch"`
 	Layers []LayerSummary `json:"layers"`
 	Params int            `json:"params"`
-	MACs   int64          `json:"macs"` // per example, forward
+	// Trainable and Frozen split Params by whether train.freeze holds them.
+	Trainable int   `json:"trainable"`
+	Frozen    int   `json:"frozen"`
+	MACs      int64 `json:"macs"` // per example, forward
 	// TrainFLOPs is the floating-point operations of one training step at
-	// the batch size: forward, and backward as twice the forward.
+	// the batch size: the forward pass, and backward the weight gradients
+	// of the layers trained and the input gradients of the layers after the
+	// first trained one, each costing as much as the layer's forward pass.
 	TrainFLOPs float64 `json:"train_flops"`
 	// MemoryBytes is the estimate of what training holds (EstimateMemory).
 	MemoryBytes int64 `json:"memory_bytes"`
@@ -90,7 +97,7 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 			}
 		}
 		fields[i] = f
-		row := LayerSummary{ID: l.ID, Type: l.Spec.Type, Layer: l.Describe(), Output: l.Out, Params: l.NumParams(), MACs: l.MACs(),
+		row := LayerSummary{ID: l.ID, Type: l.Spec.Type, Layer: l.Describe(), Output: l.Out, Params: l.NumParams(), Frozen: l.Frozen, MACs: l.MACs(),
 			ActivationBytes: 4 * prod(l.Out) * int64(batch)}
 		if f != nil {
 			row.ReceptiveField = []int{f.rf[0], f.rf[1]}
@@ -105,9 +112,14 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 			}
 		}
 		s.MACs += row.MACs
+		if l.Frozen {
+			s.Frozen += row.Params
+		} else {
+			s.Trainable += row.Params
+		}
 		s.Layers = append(s.Layers, row)
 	}
-	s.TrainFLOPs = 3 * 2 * float64(s.MACs) * float64(batch)
+	s.TrainFLOPs = 2 * float64(n.trainMACs()) * float64(batch)
 	s.MemoryBytes = n.EstimateMemory(batch, evalBatch).Total()
 	return s
 }
@@ -129,6 +141,36 @@ func (s NetworkSummary) Short() string {
 			kinds[i] = fmt.Sprintf("%d %s", count[t], t)
 		}
 	}
-	return fmt.Sprintf("network %s → %d layers (%s): %d parameters, %.2f M multiply-adds per image, %.2f GFLOP per training step at batch %d, ~%s to train",
-		ShapeString(s.Input), len(s.Layers), strings.Join(kinds, ", "), s.Params, float64(s.MACs)/1e6, s.TrainFLOPs/1e9, s.Batch, GB(s.MemoryBytes))
+	params := fmt.Sprint(s.Params)
+	if s.Frozen > 0 {
+		params = fmt.Sprintf("%d (%d frozen)", s.Params, s.Frozen)
+	}
+	return fmt.Sprintf("network %s → %d layers (%s): %s parameters, %.2f M multiply-adds per image, %.2f GFLOP per training step at batch %d, ~%s to train",
+		ShapeString(s.Input), len(s.Layers), strings.Join(kinds, ", "), params, float64(s.MACs)/1e6, s.TrainFLOPs/1e9, s.Batch, GB(s.MemoryBytes))
+}
+
+// trainMACs counts the multiply-adds of a training step per example: every
+// layer forward, its weight gradient if it is trained, and its input
+// gradient if a trained layer comes before it (the first layer, and a
+// frozen trunk, need none).
+func (n *Network) trainMACs() int64 {
+	var total int64
+	trained := make([]bool, len(n.Layers)) // the output depends on trained parameters
+	for i, l := range n.Layers {
+		m := l.MACs()
+		total += m
+		for _, j := range l.Inputs {
+			if j >= 0 && trained[j] {
+				trained[i] = true
+			}
+		}
+		if trained[i] {
+			total += m // input gradient
+		}
+		if l.Weight != nil && !l.Frozen {
+			total += m // weight gradient
+			trained[i] = true
+		}
+	}
+	return total
 }

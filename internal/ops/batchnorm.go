@@ -190,9 +190,6 @@ func (op *BatchNorm) DiffWRT(int) []bool { return []bool{true, op.Training, op.T
 
 func (op *BatchNorm) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.Training {
-		if op.pool != nil {
-			return nil, fmt.Errorf("%s: no inference-mode gradient with the pooling fused in", op.name)
-		}
 		dx, err := G.ApplyOp(&bnEvalBackward{gradBase: newGradBase(op.name + ".dX(eval)"), fwd: op, dims: op.dims}, grad, in[1], in[2], in[0])
 		return G.Nodes{dx, nil, nil}, err
 	}
@@ -316,12 +313,14 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 
 // bnEvalBackward is the input gradient of a batch norm at inference, where
 // the statistics are constants: y = x·scale + shift per channel, so
-// dx = dy·scale (zero where a fused ReLU cut the output). Inputs: dy, γ, β, x.
+// dx = dy·scale (zero where a fused ReLU cut the output; routed through
+// the maxima first where a pooling is fused in). Inputs: dy, γ, β, x.
 type bnEvalBackward struct {
 	gradBase
-	fwd  *BatchNorm
-	dims int
-	out  buffer
+	fwd   *BatchNorm
+	dims  int
+	out   buffer
+	plane []float32
 }
 
 func (op *bnEvalBackward) Arity() int    { return 4 }
@@ -344,15 +343,28 @@ func (op *bnEvalBackward) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(ss[3]...)
 	dx := out.Data().([]float32)
 	st := op.fwd.State
+	pool := op.fwd.pool
+	if pool != nil {
+		op.plane = scratch.Grow(op.plane, S)
+	}
 	for c := range C {
 		scale := gamma[c] * float32(1/math.Sqrt(float64(st.RunningVar[c])+st.Eps))
 		shift := beta[c] - st.RunningMean[c]*scale
 		for b := range B {
 			off := (b*C + c) * S
-			if op.fwd.ReLU {
-				vec.AxpbyRelu(dy[off:off+S], x[off:off+S], dx[off:off+S], scale, 0, 0, scale, shift)
+			var g []float32
+			if pool != nil { // dy is pooled: route it to the plane's maxima first
+				H, W, OH, OW := ss[3][2], ss[3][3], ss[0][2], ss[0][3]
+				p := (b*C + c) * OH * OW
+				vec.MaxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], op.plane, 1, H, W, OH, OW)
+				g = op.plane
 			} else {
-				vec.Axpby(dy[off:off+S], x[off:off+S], dx[off:off+S], scale, 0, 0)
+				g = dy[off : off+S]
+			}
+			if op.fwd.ReLU {
+				vec.AxpbyRelu(g, x[off:off+S], dx[off:off+S], scale, 0, 0, scale, shift)
+			} else {
+				vec.Axpby(g, x[off:off+S], dx[off:off+S], scale, 0, 0)
 			}
 		}
 	}

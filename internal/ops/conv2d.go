@@ -31,6 +31,7 @@ type Conv2D struct {
 	Geom      ConvGeom
 	HasBias   bool
 	InputDiff bool // whether the gradient w.r.t. x is needed (false for the first layer)
+	Frozen    bool // no weight or bias gradients (a frozen layer)
 
 	inShape  tensor.Shape  // x's shape, recorded when the node is built
 	training bool          // gradients will be taken (a training graph)
@@ -182,7 +183,7 @@ func (op *Conv2D) winogradForward(x, w, bias, y []float32, d im2col.Dims) {
 }
 
 func (op *Conv2D) DiffWRT(n int) []bool {
-	r := []bool{op.InputDiff, true, true}
+	r := []bool{op.InputDiff, !op.Frozen, !op.Frozen}
 	return r[:n]
 }
 
@@ -190,32 +191,36 @@ func (op *Conv2D) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.training {
 		return nil, fmt.Errorf("%s: built without gradient support", op.name)
 	}
-	gw := &convGradFilter{gradBase: newGradBase(op.name + ".dW"), fwd: op}
-	dw, err := G.ApplyOp(gw, in[0], grad)
-	if err != nil {
-		return nil, err
+	res := make(G.Nodes, len(in))
+	var err error
+	if !op.Frozen {
+		gw := &convGradFilter{gradBase: newGradBase(op.name + ".dW"), fwd: op}
+		if err = weightGrads(res, op.name, &gw.db, in[1].Shape()[0], gw, in[0], grad); err != nil {
+			return nil, err
+		}
 	}
-	res := G.Nodes{nil, dw}
 	if op.InputDiff {
 		gx := &convGradInput{gradBase: newGradBase(op.name + ".dX"), fwd: op}
 		if res[0], err = G.ApplyOp(gx, in[1], grad); err != nil {
 			return nil, err
 		}
 	}
-	if op.HasBias {
-		return appendBiasGrad(res, op.name, &gw.db, in[1].Shape()[0], dw)
-	}
 	return res, nil
 }
 
-// appendBiasGrad appends a convolution's bias gradient, which its weight-
-// gradient op (node dw) computes on the side into db, of out values.
-func appendBiasGrad(res G.Nodes, name string, db *buffer, out int, dw *G.Node) (G.Nodes, error) {
-	n, err := G.ApplyOp(newSideOutput(name+".db", db, tensor.Shape{out}), dw)
+// weightGrads sets res[1] to a convolution's weight gradient, computed by
+// gw from its inputs, and res[2], where there is a bias, to the bias
+// gradient of out values that gw computes on the side into db.
+func weightGrads(res G.Nodes, name string, db *buffer, out int, gw G.Op, inputs ...*G.Node) error {
+	dw, err := G.ApplyOp(gw, inputs...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return append(res, n), nil
+	res[1] = dw
+	if len(res) > 2 {
+		res[2], err = G.ApplyOp(newSideOutput(name+".db", db, tensor.Shape{out}), dw)
+	}
+	return err
 }
 
 // convGradFilter computes dW = Σ_b dy_b · col_bᵀ (and db = Σ dy as a side

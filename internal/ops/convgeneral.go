@@ -34,6 +34,7 @@ type ConvGeneral struct {
 	OutPad     [2]int // transposed only: extra rows and columns at the bottom and right
 	HasBias    bool
 	InputDiff  bool
+	Frozen     bool // no weight or bias gradients (a frozen layer)
 
 	inShape  tensor.Shape
 	training bool
@@ -168,7 +169,7 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (op *ConvGeneral) DiffWRT(n int) []bool {
-	r := []bool{op.InputDiff, true, true}
+	r := []bool{op.InputDiff, !op.Frozen, !op.Frozen}
 	return r[:n]
 }
 
@@ -176,20 +177,19 @@ func (op *ConvGeneral) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error
 	if !op.training {
 		return nil, fmt.Errorf("%s: built without gradient support", op.name)
 	}
-	gw := &convGeneralGradW{gradBase: newGradBase(op.name + ".dW"), fwd: op}
-	dw, err := G.ApplyOp(gw, in[0], in[1], grad)
-	if err != nil {
-		return nil, err
+	res := make(G.Nodes, len(in))
+	var err error
+	if !op.Frozen {
+		gw := &convGeneralGradW{gradBase: newGradBase(op.name + ".dW"), fwd: op}
+		if err = weightGrads(res, op.name, &gw.db, output.Shape()[1], gw, in[0], in[1], grad); err != nil {
+			return nil, err
+		}
 	}
-	res := G.Nodes{nil, dw}
 	if op.InputDiff {
 		gx := &convGeneralGradX{gradBase: newGradBase(op.name + ".dX"), fwd: op}
 		if res[0], err = G.ApplyOp(gx, in[1], grad); err != nil {
 			return nil, err
 		}
-	}
-	if op.HasBias {
-		return appendBiasGrad(res, op.name, &gw.db, output.Shape()[1], dw)
 	}
 	return res, nil
 }

@@ -16,6 +16,7 @@ import (
 type Dense struct {
 	base
 	InputDiff bool
+	Frozen    bool // no weight gradients (a frozen layer)
 	out       buffer
 }
 
@@ -85,19 +86,17 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func (op *Dense) DiffWRT(int) []bool { return []bool{op.InputDiff, true, true} }
+func (op *Dense) DiffWRT(int) []bool { return []bool{op.InputDiff, !op.Frozen, !op.Frozen} }
 
 func (op *Dense) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	gw := &denseGradWeight{gradBase: newGradBase(op.name + ".dW")}
-	dw, err := G.ApplyOp(gw, in[0], grad)
-	if err != nil {
-		return nil, err
+	res := make(G.Nodes, 3)
+	var err error
+	if !op.Frozen {
+		gw := &denseGradWeight{gradBase: newGradBase(op.name + ".dW")}
+		if err = weightGrads(res, op.name, &gw.db, in[1].Shape()[0], gw, in[0], grad); err != nil {
+			return nil, err
+		}
 	}
-	db, err := G.ApplyOp(newSideOutput(op.name+".db", &gw.db, tensor.Shape{in[1].Shape()[0]}), dw)
-	if err != nil {
-		return nil, err
-	}
-	res := G.Nodes{nil, dw, db}
 	if op.InputDiff {
 		if res[0], err = G.ApplyOp(&denseGradInput{gradBase: newGradBase(op.name + ".dX")}, in[1], grad); err != nil {
 			return nil, err

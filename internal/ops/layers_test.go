@@ -43,19 +43,28 @@ func TestBatchNormGradients(t *testing.T) {
 func TestBatchNormInferenceGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, relu := range []bool{false, true} {
-		for _, shape := range [][]int{{2, 3, 4, 5}, {3, 4}} {
+		for _, shape := range [][]int{{2, 3, 4, 6}, {3, 4}} {
 			c := shape[1]
 			st := newBNState(c)
 			for j := range c {
 				st.RunningMean[j], st.RunningVar[j] = float32(rng.NormFloat64()), 0.5+rng.Float32()
 			}
-			gradCheck(t, []checkInput{
-				{"x", randTensor(rng, 2, shape...), true},
-				{"gamma", randTensor(rng, 1, c), false},
-				{"beta", randTensor(rng, 1, c), false},
-			}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
-				return NewBatchNorm("t", st, false, relu).Apply(n[0], n[1], n[2])
-			}, 2e-3)
+			for _, pooled := range []bool{false, true} {
+				if pooled && (!relu || len(shape) != 4) {
+					continue
+				}
+				gradCheck(t, []checkInput{
+					{"x", distinctTensor(rng, 0.05, shape...), true},
+					{"gamma", randTensor(rng, 1, c), false},
+					{"beta", randTensor(rng, 1, c), false},
+				}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+					op := NewBatchNorm("t", st, false, relu)
+					if pooled {
+						op.WithMaxPool()
+					}
+					return op.Apply(n[0], n[1], n[2])
+				}, 2e-3)
+			}
 		}
 	}
 }

@@ -60,19 +60,31 @@ func (o *Optimizer) State() map[string][]float32 {
 	return m
 }
 
-// SetState restores slots saved by State; every slot must be present.
-func (o *Optimizer) SetState(step int64, m map[string][]float32) error {
-	for n, vs := range o.slots {
-		for i, p := range o.Params {
+// SetState restores slots saved by State. A parameter with none of its
+// slots saved (its layer was frozen then) keeps zeroed ones and is listed
+// in fresh; one with some but not all, or of the wrong size, is an error.
+func (o *Optimizer) SetState(step int64, m map[string][]float32) (fresh []string, err error) {
+	for i, p := range o.Params {
+		saved := 0
+		for n := range o.slots {
+			if _, ok := m[p.Name+"."+n]; ok {
+				saved++
+			}
+		}
+		if saved == 0 && len(o.slots) > 0 {
+			fresh = append(fresh, p.Name)
+			continue
+		}
+		for n, vs := range o.slots {
 			v, ok := m[p.Name+"."+n]
 			if !ok || len(v) != len(vs[i]) {
-				return fmt.Errorf("optimizer state %s.%s is missing or has the wrong size (was the checkpoint saved with another optimizer?)", p.Name, n)
+				return nil, fmt.Errorf("optimizer state %s.%s is missing or has the wrong size (was the checkpoint saved with another optimizer?)", p.Name, n)
 			}
 			copy(vs[i], v)
 		}
 	}
 	o.Step = step
-	return nil
+	return fresh, nil
 }
 
 // Update applies one step with learning rate lr; grads[i] belongs to Params[i].

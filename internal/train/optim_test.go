@@ -128,15 +128,23 @@ func TestOptimizerStateRoundTrip(t *testing.T) {
 		t.Fatalf("state keys %v", st)
 	}
 	o2, _ := NewOptimizer(optimizerConfig("adam", 0.1), []*model.Param{param(1, 2)})
-	if err := o2.SetState(o.Step, st); err != nil {
-		t.Fatal(err)
+	if fresh, err := o2.SetState(o.Step, st); err != nil || len(fresh) != 0 {
+		t.Fatal(fresh, err)
 	}
 	if o2.Step != 1 || o2.slots["exp_avg"][0][0] != st["p.exp_avg"][0] {
 		t.Error("state not restored")
 	}
-	o3, _ := NewOptimizer(optimizerConfig("momentum", 0.1), []*model.Param{param(1, 2)})
-	if err := o3.SetState(1, st); err == nil {
-		t.Error("adam state accepted by momentum")
+	// A parameter with no state saved (frozen when it was saved) starts at
+	// zero; one with part of its state is an error, and so is a wrong size.
+	o3, _ := NewOptimizer(optimizerConfig("adam", 0.1), []*model.Param{param(1, 2)})
+	if fresh, err := o3.SetState(1, map[string][]float32{}); err != nil || len(fresh) != 1 || fresh[0] != "p" {
+		t.Errorf("no saved state: fresh %v, %v", fresh, err)
+	}
+	if _, err := o3.SetState(1, map[string][]float32{"p.exp_avg": {1, 2}}); err == nil {
+		t.Error("half of adam's state accepted")
+	}
+	if _, err := o3.SetState(1, map[string][]float32{"p.exp_avg": {1}, "p.exp_avg_sq": {1}}); err == nil {
+		t.Error("state of the wrong size accepted")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/atomicfile"
@@ -183,10 +184,57 @@ func (r *run) fresh() error {
 		return r.layerError(err)
 	}
 	r.net = net
+	if from := r.cfg.Train.InitFrom; from != "" {
+		tr, err := checkpoint.InitFrom(from, net)
+		if err != nil {
+			return &config.Error{File: r.opts.ConfigPath, Line: r.cfg.Line("train.init_from"), Msg: "train.init_from: " + err.Error()}
+		}
+		fmt.Fprintf(r.opts.Log, "initialised from %s: %d layer(s) loaded (%s)", from, len(tr.Loaded), strings.Join(tr.Loaded, ", "))
+		if len(tr.Fresh) > 0 {
+			fmt.Fprintf(r.opts.Log, ", %d initialised fresh: %s", len(tr.Fresh), strings.Join(tr.Fresh, "; "))
+		}
+		fmt.Fprintln(r.opts.Log)
+	}
+	if err := r.freeze(); err != nil {
+		return err
+	}
 	r.shuffle = rand.NewPCG(r.cfg.Seed, 0x5f1e)
 	r.dropout = rand.NewPCG(r.cfg.Seed, 0xd70b)
-	r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, net.Params())
+	r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, net.Trainable())
 	return err
+}
+
+// freeze marks the layers train.freeze or train.freeze_until names, and
+// says which are frozen.
+func (r *run) freeze() error {
+	ids, err := r.cfg.Frozen()
+	if err != nil {
+		return &config.Error{File: r.opts.ConfigPath, Line: r.cfg.Line(err.Error()), Msg: err.Error()}
+	}
+	if err := r.net.Freeze(ids, r.cfg.Train.FreezeStats()); err != nil {
+		field := "train.freeze"
+		if r.cfg.Train.FreezeUntil != "" {
+			field = "train.freeze_until"
+		}
+		return &config.Error{File: r.opts.ConfigPath, Line: r.cfg.Line(field), Msg: field + ": " + err.Error()}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var names []string
+	frozen := 0
+	for _, l := range r.net.Layers {
+		if l.Frozen {
+			names = append(names, l.ID)
+			frozen += l.NumParams()
+		}
+	}
+	how := ""
+	if !r.cfg.Train.FreezeStats() {
+		how = "; their batch norms still learn statistics"
+	}
+	fmt.Fprintf(r.opts.Log, "frozen: %s (%d of %d parameters)%s\n", strings.Join(names, ", "), frozen, r.net.NumParams(), how)
+	return nil
 }
 
 // resume restores a checkpoint's weights, optimizer and RNG state, and the
@@ -210,14 +258,20 @@ func (r *run) resume(path string) error {
 		return fmt.Errorf("%s already holds %d epochs; train.epochs is %d (raise it with --epochs to train further)", path, st.Epoch, r.cfg.Train.Epochs)
 	}
 	r.net, r.startEp = st.Net, st.Epoch
-	if r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, r.net.Params()); err != nil {
+	if err := r.freeze(); err != nil {
+		return err
+	}
+	if r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, r.net.Trainable()); err != nil {
 		return err
 	}
 	if len(st.OptimizerSlots) == 0 && st.OptimizerStep == 0 {
 		// A fused or exported checkpoint: fine-tuning starts the optimizer afresh.
 		fmt.Fprintf(r.opts.Log, "%s holds no optimizer state; the optimizer starts afresh\n", path)
-	} else if err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots); err != nil {
+	} else if fresh, err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots); err != nil {
 		return fmt.Errorf("cannot resume from %s: %w", path, err)
+	} else if len(fresh) > 0 {
+		// Layers frozen before and trainable now: no state to continue.
+		fmt.Fprintf(r.opts.Log, "%s holds no optimizer state for %s (frozen before): it starts at zero\n", path, strings.Join(fresh, ", "))
 	}
 	r.shuffle = rand.NewPCG(r.cfg.Seed, 0x5f1e+uint64(st.Epoch))
 	r.dropout = rand.NewPCG(r.cfg.Seed, 0xd70b+uint64(st.Epoch))
@@ -274,7 +328,7 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 	norm := data.Norm{Mean: cfg.Data.Normalize.Mean, Std: cfg.Data.Normalize.Std}
 	batcher := data.NewBatcher(trainSet, norm)
 	shuffle := rand.New(r.shuffle)
-	params := r.net.Params()
+	params := r.net.Trainable()
 	grads := make([][]float32, len(params))
 	x, y := g.Input.Data().([]float32), g.Labels.Data().([]float32)
 	K := r.net.Classes

@@ -266,3 +266,92 @@ func TestConfigYAMLFollowsTheCheckpoint(t *testing.T) {
 		t.Error("the leftover temporary file is still there")
 	}
 }
+
+// TestInitFromAndFreeze trains a model, then a second one with another head
+// (3 classes would not fit xo, so a wider hidden layer) initialised from it
+// with its convolution and batch norm frozen: the frozen weights and
+// statistics come out bit for bit as loaded, the rest trains, the optimizer
+// keeps no state for what is frozen, and a resume that unfreezes says the
+// newly trained layers start without optimizer state.
+func TestInitFromAndFreeze(t *testing.T) {
+	src := t.TempDir()
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, src, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	from, err := checkpoint.Load(filepath.Join(src, "best.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var log bytes.Buffer
+	cfg := tinyConfig(t, dir, func(c *config.Config) {
+		c.Train.InitFrom = filepath.Join(src, "best.ckpt")
+		c.Train.FreezeUntil = "1"
+		c.Model = append(c.Model[:5], config.Layer{Type: "dense", Units: 8}, config.Layer{Type: "relu"}, c.Model[6])
+		c.SetDefaults()
+	})
+	if errs := cfg.Check("tiny.yaml"); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, err := Run(context.Background(), Options{Config: cfg, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"initialised from " + cfg.Train.InitFrom + ": 2 layer(s) loaded (0, 1), 2 initialised fresh: 5 (5.weight is not in the file); 7 (7.weight is not in the file)",
+		"frozen: 0, 1 (48 of 2122 parameters)", "2122 (48 frozen) parameters"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	got, err := checkpoint.Load(filepath.Join(dir, "last.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		a, b := from.Net.Layers[i], got.Net.Layers[i]
+		for k, p := range a.Params() {
+			if !slices.Equal(p.Data(), b.Params()[k].Data()) {
+				t.Errorf("frozen %s changed", p.Name)
+			}
+		}
+		if a.BN != nil && (!slices.Equal(a.BN.RunningMean, b.BN.RunningMean) || a.BN.NumBatches != b.BN.NumBatches) {
+			t.Error("frozen batch norm's statistics changed")
+		}
+	}
+	for k := range got.OptimizerSlots {
+		if strings.HasPrefix(k, "0.") || strings.HasPrefix(k, "1.") {
+			t.Errorf("optimizer state %s kept for a frozen layer", k)
+		}
+	}
+	if len(got.OptimizerSlots) != 2*4 { // adam: 2 slots for 5.weight, 5.bias, 7.weight, 7.bias
+		t.Errorf("%d optimizer slots", len(got.OptimizerSlots))
+	}
+	// Unfreeze and train further from last.ckpt.
+	cfg.Train.FreezeUntil, cfg.Train.Epochs = "", 3
+	log.Reset()
+	if _, err := Run(context.Background(), Options{Config: cfg, Log: &log, Resume: filepath.Join(dir, "last.ckpt")}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "holds no optimizer state for 0.weight, 0.bias, 1.weight, 1.bias (frozen before): it starts at zero") {
+		t.Errorf("resume log:\n%s", log.String())
+	}
+}
+
+func TestFreezeErrors(t *testing.T) {
+	notCkpt := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notCkpt, []byte("hello, these are not weights"), 0o644)
+	for _, c := range []struct {
+		edit func(*config.Config)
+		want string
+	}{
+		{func(c *config.Config) { c.Train.Freeze = []string{"conv9"} }, `train.freeze: no layer is named "conv9" (the layers are 0, 1, 2, 3, 4, 5, 6)`},
+		{func(c *config.Config) { c.Train.FreezeUntil = "x" }, `train.freeze_until: no layer is named "x"`},
+		{func(c *config.Config) { c.Train.Freeze, c.Train.FreezeUntil = []string{"0"}, "1" }, "give one of them"},
+		{func(c *config.Config) { c.Train.FreezeUntil = "6" }, "train.freeze_until: every layer with parameters is frozen"},
+		{func(c *config.Config) { c.Train.InitFrom = notCkpt }, notCkpt + ": not a safetensors file"},
+	} {
+		_, err := Run(context.Background(), Options{Config: tinyConfig(t, t.TempDir(), c.edit), ConfigPath: "tiny.yaml"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+}

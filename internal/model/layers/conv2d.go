@@ -68,9 +68,13 @@ var conv2d = &Kind{
 		// The square, undilated, ungrouped case — almost every CNN layer —
 		// has the tuned op (packed GEMM, NT weight gradient, Winograd).
 		if k, s, p, ok := g.Square(); ok && l.Spec.Groups == 1 {
-			return ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Grad).Apply(in[0], w, bias)
+			op := ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Grad)
+			op.Frozen = b.Frozen
+			return op.Apply(in[0], w, bias)
 		}
-		return ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Grad).Apply(in[0], w, bias)
+		op := ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Grad)
+		op.Frozen = b.Frozen
+		return op.Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		s := &l.Spec

@@ -67,7 +67,9 @@ var convTranspose2d = &Kind{
 	Build: func(b *Builder, l *Layer, in []*G.Node) (*G.Node, error) {
 		w, bias := b.Param(l.Weight), b.Param(l.Bias)
 		op := [2]int{l.Spec.OutputPadding.H, l.Spec.OutputPadding.W}
-		return ops.NewConvGeneral(l.opName(), geom(&l.Spec), l.Spec.Groups, true, op, bias != nil, b.InputDiff, b.Grad).Apply(in[0], w, bias)
+		c := ops.NewConvGeneral(l.opName(), geom(&l.Spec), l.Spec.Groups, true, op, bias != nil, b.InputDiff, b.Grad)
+		c.Frozen = b.Frozen
+		return c.Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		s := &l.Spec

@@ -45,7 +45,9 @@ var dense = &Kind{
 			// are not learned.
 			bias = G.NodeFromAny(b.G, tensor.New(tensor.WithShape(l.Out[0]), tensor.Of(tensor.Float32)), G.WithName(l.ID+".zero_bias"))
 		}
-		return ops.NewDense(l.opName(), b.InputDiff).Apply(in[0], w, bias)
+		op := ops.NewDense(l.opName(), b.InputDiff)
+		op.Frozen = b.Frozen
+		return op.Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		e.Node(l.ID, "Gemm", e.Params(l, in), out, Int("transB", 1))

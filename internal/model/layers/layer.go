@@ -117,6 +117,10 @@ type Layer struct {
 	Weight *Param
 	Bias   *Param
 	BN     *ops.BNState // batch norm: its running statistics (Weight is γ, Bias β)
+	// Frozen layers are not trained: their parameters get no gradients.
+	// A frozen batch norm with FrozenStats also keeps its running
+	// statistics and uses them, as at inference.
+	Frozen, FrozenStats bool
 }
 
 // Describe is the layer's summary line.
@@ -193,8 +197,10 @@ type Builder struct {
 	Training, Grad bool
 	RNG            *rand.Rand // dropout's random numbers (training)
 	// InputDiff says whether the layer's input needs a gradient (false
-	// where no layer before it has parameters).
+	// where no layer before it has parameters to train).
 	InputDiff bool
+	// Frozen says the layer's own parameters get no gradients.
+	Frozen bool
 	// Param adds a parameter to the graph and to the list differentiated.
 	Param func(p *Param) *G.Node
 	// Next returns the layer that alone takes l's output, when it takes
