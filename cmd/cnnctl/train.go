@@ -152,7 +152,14 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 	if cfg.Data.Validation == 0 {
 		which = "training"
 	}
-	fmt.Fprintf(s.Out, "best epoch %d (%s accuracy %.2f%%); checkpoints in %s\n", res.BestEpoch, which, 100*res.BestValAcc, res.RunDir)
+	if res.Stopped != "" {
+		fmt.Fprintln(s.Out, res.Stopped)
+	}
+	best := fmt.Sprintf("%s accuracy %.2f%%", which, 100*res.BestValAcc)
+	if math.IsNaN(res.BestValAcc) {
+		best = fmt.Sprintf("validation loss %.4f", res.BestValLoss)
+	}
+	fmt.Fprintf(s.Out, "best epoch %d (%s); checkpoints in %s\n", res.BestEpoch, best, res.RunDir)
 	if rss := bench.PeakRSSMB(); rss > 0 {
 		fmt.Fprintf(s.Out, "peak RSS %.0f MB\n", rss)
 	}

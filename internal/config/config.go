@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"math"
 	"errors"
 	"fmt"
 	"io"
@@ -253,6 +254,64 @@ type Train struct {
 	// parameters are not trained; FreezeUntil freezes every layer up to
 	// and including the one named. FreezeBN (default true) keeps frozen
 	// batch norms at their running statistics, as at inference.
+	Freeze      []string `yaml:"freeze,omitempty,flow"`
+	FreezeUntil string   `yaml:"freeze_until,omitempty"`
+	FreezeBN    *bool    `yaml:"freeze_bn,omitempty"`
+	// EarlyStopping ends training when the monitored validation figure
+	// has not improved for Patience epochs; best.ckpt is then the best
+	// epoch by that figure.
+	EarlyStopping *EarlyStopping `yaml:"early_stopping,omitempty"`
+	// LabelSmoothing mixes the one-hot targets with the uniform
+	// distribution: (1−ε)·onehot + ε/K, as PyTorch's label_smoothing.
+	LabelSmoothing float64 `yaml:"label_smoothing,omitempty"`
+	// ClassWeights weighs each class's examples in the loss (PyTorch's
+	// weight): auto gives each class N/(K·n_class), inverse frequency.
+	ClassWeights *ClassWeights `yaml:"class_weights,omitempty"`
+	// ClipGradNorm rescales the gradients whenever their global L2 norm
+	// exceeds it (PyTorch's clip_grad_norm_); 0: no clipping.
+	ClipGradNorm float64 `yaml:"clip_grad_norm,omitempty"`
+	// Stages split training into consecutive parts, each with its own
+	// epochs, learning rate and frozen layers (train a new head, then
+	// fine-tune everything); train.epochs is then their sum.
+	Stages []Stage `yaml:"stages,omitempty"`
+}
+
+// EarlyStopping says when training stops for lack of progress.
+type EarlyStopping struct {
+	Monitor  string  `yaml:"monitor"` // val_loss or val_acc
+	Patience int     `yaml:"patience"`
+	MinDelta float64 `yaml:"min_delta,omitempty"`
+}
+
+// ClassWeights is "auto" or one weight per class.
+type ClassWeights struct {
+	Auto   bool
+	Values []float64
+}
+
+func (w *ClassWeights) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == "auto" {
+		*w = ClassWeights{Auto: true}
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return fmt.Errorf("line %d: class_weights is auto or a list of numbers, one per class", n.Line)
+	}
+	return n.Decode(&w.Values)
+}
+
+func (w ClassWeights) MarshalYAML() (any, error) {
+	if w.Auto {
+		return "auto", nil
+	}
+	return w.Values, nil
+}
+
+// Stage is one part of a staged training run. The schedule runs within
+// each stage; the optimizer starts afresh at each stage's first epoch.
+type Stage struct {
+	Epochs      int      `yaml:"epochs"`
+	LR          float64  `yaml:"lr,omitempty"` // default: train.optimizer.lr
 	Freeze      []string `yaml:"freeze,omitempty,flow"`
 	FreezeUntil string   `yaml:"freeze_until,omitempty"`
 	FreezeBN    *bool    `yaml:"freeze_bn,omitempty"`
@@ -536,6 +595,11 @@ func (c *Config) SetDefaults() {
 	if t.BatchSize == 0 {
 		t.BatchSize = 64
 	}
+	if t.Epochs == 0 && len(t.Stages) > 0 {
+		for _, st := range t.Stages {
+			t.Epochs += st.Epochs
+		}
+	}
 	o := &t.Optimizer
 	if o.Name == "" {
 		o.Name = "sgd"
@@ -675,8 +739,33 @@ func (c *Config) Check(name string) Errors {
 	if t.BatchSize < 1 {
 		add(0, "train.batch_size must be at least 1, got %d", t.BatchSize)
 	}
-	if _, err := c.Frozen(); err != nil {
+	if _, err := c.Plan(); err != nil {
 		add(0, "%v", err)
+	}
+	if e := t.EarlyStopping; e != nil {
+		if e.Monitor != "val_loss" && e.Monitor != "val_acc" {
+			add(0, "train.early_stopping.monitor must be val_loss or val_acc, got %q", e.Monitor)
+		}
+		if e.Patience < 1 {
+			add(0, "train.early_stopping.patience must be at least 1 epoch, got %d", e.Patience)
+		}
+		if e.MinDelta < 0 {
+			add(0, "train.early_stopping.min_delta cannot be negative, got %v", e.MinDelta)
+		}
+	}
+	if t.LabelSmoothing < 0 || t.LabelSmoothing >= 1 {
+		add(0, "train.label_smoothing is a fraction in [0, 1), got %v", t.LabelSmoothing)
+	}
+	if w := t.ClassWeights; w != nil && !w.Auto {
+		for _, v := range w.Values {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				add(0, "train.class_weights must be finite and not negative, got %v", v)
+				break
+			}
+		}
+	}
+	if t.ClipGradNorm < 0 {
+		add(0, "train.clip_grad_norm cannot be negative, got %v", t.ClipGradNorm)
 	}
 	o := t.Optimizer
 	if !slices.Contains(Optimizers, o.Name) {

@@ -28,6 +28,10 @@ func (c *Config) nonFinite(file string) Errors {
 				}
 				walk(e, path, line)
 			}
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem(), path, line)
+			}
 		case reflect.Map:
 			for _, k := range v.MapKeys() {
 				walk(v.MapIndex(k), path+" "+fmt.Sprint(k.Interface()), line)
@@ -41,7 +45,9 @@ func (c *Config) nonFinite(file string) Errors {
 					continue
 				}
 				p := name
-				if path != "" {
+				if name == "" { // a field of a type that decodes itself
+					p = path
+				} else if path != "" {
 					sep := "."
 					if strings.HasSuffix(path, ":") {
 						sep = " "

@@ -28,16 +28,22 @@ type Graph struct {
 // dropout drawing from rng, the softmax cross-entropy loss and gradients of
 // every parameter.
 func (n *Network) BuildTrain(batch int, rng *rand.Rand) (*Graph, error) {
-	return n.build(batch, true, rng)
+	return n.build(batch, true, rng, ops.Loss{})
+}
+
+// BuildTrainLoss is BuildTrain with label smoothing and class weights in
+// the loss.
+func (n *Network) BuildTrainLoss(batch int, rng *rand.Rand, loss ops.Loss) (*Graph, error) {
+	return n.build(batch, true, rng, loss)
 }
 
 // BuildInference builds a forward-only graph that uses batch norm's running
 // statistics and no dropout.
 func (n *Network) BuildInference(batch int) (*Graph, error) {
-	return n.build(batch, false, nil)
+	return n.build(batch, false, nil, ops.Loss{})
 }
 
-func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error) {
+func (n *Network) build(batch int, training bool, rng *rand.Rand, loss ops.Loss) (*Graph, error) {
 	a, err := n.assemble(batch, buildMode{training: training, grad: training, rng: rng})
 	if err != nil {
 		return nil, err
@@ -46,7 +52,9 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand) (*Graph, error
 	if training {
 		gr.Labels = tensor.New(tensor.WithShape(batch), tensor.Of(tensor.Float32))
 		labels := G.NodeFromAny(gr.g, gr.Labels, G.WithName("labels"))
-		if gr.Loss, err = ops.NewSoftmaxCrossEntropy("loss").Apply(gr.Logits, labels); err != nil {
+		ce := ops.NewSoftmaxCrossEntropy("loss")
+		ce.Loss = loss
+		if gr.Loss, err = ce.Apply(gr.Logits, labels); err != nil {
 			return nil, err
 		}
 		if gr.Grads, err = G.Grad(gr.Loss, a.params...); err != nil {

@@ -390,6 +390,56 @@ func TestSoftmaxCrossEntropyGradients(t *testing.T) {
 	}, 2e-3)
 }
 
+// TestSmoothedWeightedCrossEntropy checks the gradient with label smoothing
+// and class weights numerically, and the loss against PyTorch's formula
+// written out as loops.
+func TestSmoothedWeightedCrossEntropy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	labels := []float32{0, 3, 1, 3, 2}
+	for _, loss := range []Loss{{Smoothing: 0.1}, {Weights: []float32{0.5, 2, 1, 0.25}}, {Smoothing: 0.2, Weights: []float32{0.5, 2, 1, 0.25}}} {
+		z := randTensor(rng, 2, 5, 4)
+		gradCheck(t, []checkInput{
+			{"z", z, true},
+			{"labels", tensor.New(tensor.WithBacking(labels)), false},
+		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			op := NewSoftmaxCrossEntropy("t")
+			op.Loss = loss
+			return op.Apply(n[0], n[1])
+		}, 2e-3)
+		op := NewSoftmaxCrossEntropy("t")
+		op.Loss = loss
+		op.InferShape(z.Shape(), tensor.Shape{5})
+		v, err := op.Do(z, tensor.New(tensor.WithBacking(labels)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := func(k int) float64 {
+			if loss.Weights == nil {
+				return 1
+			}
+			return float64(loss.Weights[k])
+		}
+		zd := z.Data().([]float32)
+		var num, den float64
+		for b, lf := range labels {
+			y := int(lf)
+			var s float64
+			for k := range 4 {
+				s += math.Exp(float64(zd[b*4+k]))
+			}
+			logp := func(k int) float64 { return float64(zd[b*4+k]) - math.Log(s) }
+			num += (1 - loss.Smoothing) * w(y) * -logp(y)
+			for k := range 4 {
+				num += loss.Smoothing / 4 * w(k) * -logp(k)
+			}
+			den += w(y)
+		}
+		if got, _ := scalarF32(v); math.Abs(float64(got)-num/den) > 1e-5 {
+			t.Errorf("%+v: loss %v, want %v", loss, got, num/den)
+		}
+	}
+}
+
 func TestSoftmaxCrossEntropyValues(t *testing.T) {
 	z := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{1, 2, 3, 1000, 0, -1000}))
 	op := NewSoftmaxCrossEntropy("t")

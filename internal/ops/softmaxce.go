@@ -16,15 +16,37 @@ import (
 // one op, computed with the log-sum-exp shift, so it neither overflows nor
 // depends on a separate softmax node (Gorgonia's SoftMax and LogSoftMax
 // share a hash and can be merged).
+//
+// With Loss settings it is PyTorch's CrossEntropyLoss(weight, label_smoothing):
+// for row b with label y, ε the smoothing and w the class weights,
+//
+//	ℓ_b = (1−ε)·w_y·(−log p_y) + (ε/K)·Σ_k w_k·(−log p_k),  loss = Σ_b ℓ_b / Σ_b w_{y_b}
 type SoftmaxCrossEntropy struct {
 	base
+	Loss
 	classes int
 	prob    []float32 // softmax, kept for the backward pass
+	wsum    float64   // Σ_b w_{y_b} of the last batch
 	loss    G.F32
+}
+
+// Loss holds the settings of the cross-entropy: label smoothing ε in
+// [0,1) and per-class weights (nil: all 1).
+type Loss struct {
+	Smoothing float64
+	Weights   []float32
 }
 
 func NewSoftmaxCrossEntropy(name string) *SoftmaxCrossEntropy {
 	return &SoftmaxCrossEntropy{base: newBase("softmax_xent:" + name)}
+}
+
+// weight is class k's weight.
+func (l *Loss) weight(k int) float64 {
+	if l.Weights == nil {
+		return 1
+	}
+	return float64(l.Weights[k])
 }
 
 func (op *SoftmaxCrossEntropy) Apply(logits, labels *G.Node) (*G.Node, error) {
@@ -63,16 +85,34 @@ func (op *SoftmaxCrossEntropy) Do(vs ...G.Value) (G.Value, error) {
 	}
 	z, labels := ds[0], ds[1]
 	B, K := ss[0][0], ss[0][1]
+	if op.Weights != nil && len(op.Weights) != K {
+		return nil, fmt.Errorf("%s: %d class weights for %d classes", op.name, len(op.Weights), K)
+	}
 	op.prob = scratch.Grow(op.prob, B*K)
-	var total float64
+	eps := op.Smoothing
+	var total, wsum float64
 	for b := range B {
 		y, err := labelIndex(labels[b], K)
 		if err != nil {
 			return nil, fmt.Errorf("%s: row %d: %w", op.name, b, err)
 		}
-		total += LogSoftmaxRow(z[b*K:(b+1)*K], op.prob[b*K:(b+1)*K], y)
+		zb := z[b*K : (b+1)*K]
+		nll := LogSoftmaxRow(zb, op.prob[b*K:(b+1)*K], y)
+		wy := op.weight(y)
+		row := (1 - eps) * wy * nll
+		if eps > 0 {
+			// −log p_k = −log p_y + z_y − z_k, without the underflow of log p_k.
+			var smooth float64
+			for k, v := range zb {
+				smooth += op.weight(k) * (nll + float64(zb[y]-v))
+			}
+			row += eps / float64(K) * smooth
+		}
+		total += row
+		wsum += wy
 	}
-	op.loss = G.F32(total / float64(B))
+	op.wsum = wsum
+	op.loss = G.F32(total / wsum)
 	return &op.loss, nil
 }
 
@@ -102,7 +142,8 @@ func (op *SoftmaxCrossEntropy) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, er
 	return G.Nodes{dz, nil}, err
 }
 
-// softmaxCEGrad computes dz = g·(softmax(z) − onehot(label))/B.
+// softmaxCEGrad computes dz = g·(softmax(z) − onehot(label))/B, or with
+// the loss settings dz_j = g·[(1−ε)·w_y·(p_j − δ_jy) + (ε/K)·(p_j·Σ_k w_k − w_j)] / Σ_b w_{y_b}.
 type softmaxCEGrad struct {
 	gradBase
 	fwd *SoftmaxCrossEntropy
@@ -139,12 +180,34 @@ func (op *softmaxCEGrad) Do(vs ...G.Value) (G.Value, error) {
 	}
 	out := op.out.get(B, K)
 	dz := out.Data().([]float32)
-	s := g / float32(B)
-	for b := range B {
-		for k := range K {
-			dz[b*K+k] = s * op.fwd.prob[b*K+k]
+	f := op.fwd
+	if f.Smoothing == 0 && f.Weights == nil {
+		s := g / float32(B)
+		for b := range B {
+			for k := range K {
+				dz[b*K+k] = s * f.prob[b*K+k]
+			}
+			dz[b*K+int(labels[b])] -= s
 		}
-		dz[b*K+int(labels[b])] -= s
+		return out, nil
+	}
+	eps, s := f.Smoothing, float64(g)/f.wsum
+	var wall float64 // Σ_k w_k
+	for k := range K {
+		wall += f.weight(k)
+	}
+	for b := range B {
+		y := int(labels[b])
+		wy := f.weight(y)
+		for j := range K {
+			p := float64(f.prob[b*K+j])
+			v := (1 - eps) * wy * p
+			if j == y {
+				v -= (1 - eps) * wy
+			}
+			v += eps / float64(K) * (p*wall - f.weight(j))
+			dz[b*K+j] = float32(s * v)
+		}
 	}
 	return out, nil
 }

@@ -21,6 +21,9 @@ type EpochStats struct {
 	LR        float64
 	Seconds   float64
 	ImgPerSec float64
+	// Recall is the validation recall per class, "label 97.1%", shown
+	// when the classes are imbalanced (not in metrics.csv).
+	Recall []string
 }
 
 var metricsHeader = []string{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "img_per_s"}
@@ -80,7 +83,7 @@ func ReadMetrics(path string) ([]EpochStats, error) {
 				return nil, fmt.Errorf("%s:%d: column %s: %v", path, i+2, metricsHeader[j], err)
 			}
 		}
-		rows = append(rows, EpochStats{int(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]})
+		rows = append(rows, EpochStats{Epoch: int(v[0]), TrainLoss: v[1], TrainAcc: v[2], ValLoss: v[3], ValAcc: v[4], LR: v[5], Seconds: v[6], ImgPerSec: v[7]})
 	}
 	return rows, nil
 }

@@ -180,3 +180,25 @@ func LR(c config.Train, t float64) float64 {
 	}
 	return lr
 }
+
+// ClipGradNorm scales the gradients in place so that their global L2 norm
+// is at most maxNorm (PyTorch's clip_grad_norm_: factor maxNorm/(norm+1e-6)
+// when the norm exceeds it), and returns the norm before clipping.
+func ClipGradNorm(grads [][]float32, maxNorm float64) float64 {
+	var sq float64
+	for _, g := range grads {
+		for _, v := range g {
+			sq += float64(v) * float64(v)
+		}
+	}
+	norm := math.Sqrt(sq)
+	if norm > maxNorm {
+		k := float32(maxNorm / (norm + 1e-6))
+		for _, g := range grads {
+			for i := range g {
+				g[i] *= k
+			}
+		}
+	}
+	return norm
+}

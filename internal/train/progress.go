@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -40,6 +41,9 @@ func epochLine(s EpochStats, epochs int, improved bool) string {
 	line := fmt.Sprintf("epoch %d/%d  loss %.4f  acc %.2f%%", s.Epoch, epochs, s.TrainLoss, 100*s.TrainAcc)
 	if !math.IsNaN(s.ValAcc) {
 		line += fmt.Sprintf("  val_loss %.4f  val_acc %.2f%%", s.ValLoss, 100*s.ValAcc)
+	}
+	if len(s.Recall) > 0 {
+		line += "  recall " + strings.Join(s.Recall, " ")
 	}
 	line += fmt.Sprintf("  lr %.3g  %.1fs  %.0f img/s", s.LR, s.Seconds, s.ImgPerSec)
 	if improved {

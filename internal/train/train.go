@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/cnnctl/cnnctl/internal/eval"
 	"github.com/cnnctl/cnnctl/internal/inspect"
 	"github.com/cnnctl/cnnctl/internal/model"
+	"github.com/cnnctl/cnnctl/internal/ops"
 	"github.com/cnnctl/cnnctl/internal/parallel"
 	"github.com/cnnctl/cnnctl/internal/plot"
 )
@@ -57,10 +59,18 @@ type Result struct {
 	BestValAcc  float64
 	MeanSeconds float64 // per epoch
 	MeanImgPerS float64
+	// Stopped says why training ended before train.epochs ("" if it did not).
+	Stopped string
+	// BestValLoss is the best epoch's validation loss when early stopping
+	// watches it (BestValAcc is then NaN).
+	BestValLoss float64
 }
 
 // ErrNaN is wrapped by the error returned when the loss stops being finite.
 var ErrNaN = errors.New("loss is not finite")
+
+// initStream is the random stream of the initial weights (of seed).
+const initStream = 0x1a17
 
 // RNG names in checkpoints.
 const (
@@ -70,18 +80,22 @@ const (
 
 // run is the state of one training run.
 type run struct {
-	opts      Options
-	cfg       *config.Config
-	dir       string
-	classes   []string
-	net       *model.Network
-	opt       *Optimizer
-	shuffle   *rand.PCG
-	dropout   *rand.PCG
-	startEp   int
-	bestAcc   float64
-	bestEpoch int
-	history   []EpochStats
+	opts       Options
+	cfg        *config.Config
+	dir        string
+	classes    []string
+	net        *model.Network
+	opt        *Optimizer
+	plan       []config.StagePlan
+	shuffle    *rand.PCG
+	dropout    *rand.PCG
+	startEp    int
+	bestAcc    float64 // the best epoch's score: validation accuracy, or −val_loss when early stopping watches it
+	bestEpoch  int
+	history    []EpochStats
+	stopped    string
+	loss       ops.Loss // label smoothing and class weights
+	imbalanced bool     // show per-class recall
 }
 
 // Run trains as the options say and returns the test-set result.
@@ -110,6 +124,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%s: the training set has %d examples, fewer than train.batch_size %d", opts.ConfigPath, trainSet.Len(), cfg.Train.BatchSize)
 	}
 
+	plan, err := cfg.Plan()
+	if err != nil {
+		return nil, &config.Error{File: opts.ConfigPath, Line: cfg.Line(err.Error()), Msg: err.Error()}
+	}
+	r.plan = plan
 	if opts.Resume != "" {
 		if err := r.resume(opts.Resume); err != nil {
 			return nil, err
@@ -119,6 +138,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if err := r.checkMemory(trainSet); err != nil {
 		return nil, err
+	}
+	if r.loss, r.imbalanced, err = r.lossSettings(trainSet); err != nil {
+		return nil, err
+	}
+	if cfg.Train.EarlyStopping != nil && lenOf(valSet) == 0 {
+		return nil, &config.Error{File: opts.ConfigPath, Line: cfg.Line("train.early_stopping"),
+			Msg: "train.early_stopping watches the validation set, and there is none (set data.validation)"}
 	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: output.dir %s cannot be used as the run folder: %w", opts.ConfigPath, r.dir, err)
@@ -178,7 +204,7 @@ func (r *run) layerError(err error) error {
 }
 
 func (r *run) fresh() error {
-	init := rand.New(rand.NewPCG(r.cfg.Seed, 0x1a17))
+	init := rand.New(rand.NewPCG(r.cfg.Seed, initStream))
 	net, err := model.New(r.cfg.Layers(), r.cfg.Data.Shape, len(r.classes), init)
 	if err != nil {
 		return r.layerError(err)
@@ -195,31 +221,33 @@ func (r *run) fresh() error {
 		}
 		fmt.Fprintln(r.opts.Log)
 	}
-	if err := r.freeze(); err != nil {
-		return err
-	}
 	r.shuffle = rand.NewPCG(r.cfg.Seed, 0x5f1e)
 	r.dropout = rand.NewPCG(r.cfg.Seed, 0xd70b)
-	r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, net.Trainable())
-	return err
+	return r.enterStage(0)
 }
 
-// freeze marks the layers train.freeze or train.freeze_until names, and
-// says which are frozen.
-func (r *run) freeze() error {
-	ids, err := r.cfg.Frozen()
-	if err != nil {
-		return &config.Error{File: r.opts.ConfigPath, Line: r.cfg.Line(err.Error()), Msg: err.Error()}
-	}
-	if err := r.net.Freeze(ids, r.cfg.Train.FreezeStats()); err != nil {
+// enterStage prepares stage k of the plan: it freezes the stage's layers
+// (and says which) and makes a fresh optimizer for what is trained, at the
+// stage's learning rate.
+func (r *run) enterStage(k int) error {
+	st := r.plan[k]
+	if err := r.net.Freeze(st.Frozen, st.FreezeStats); err != nil {
 		field := "train.freeze"
-		if r.cfg.Train.FreezeUntil != "" {
+		if len(r.cfg.Train.Stages) > 0 {
+			field = fmt.Sprintf("train.stages[%d]", k+1)
+		} else if r.cfg.Train.FreezeUntil != "" {
 			field = "train.freeze_until"
 		}
 		return &config.Error{File: r.opts.ConfigPath, Line: r.cfg.Line(field), Msg: field + ": " + err.Error()}
 	}
-	if len(ids) == 0 {
-		return nil
+	opt := r.cfg.Train.Optimizer
+	opt.LR = st.LR
+	var err error
+	if r.opt, err = NewOptimizer(opt, r.net.Trainable()); err != nil {
+		return err
+	}
+	if len(r.plan) > 1 {
+		fmt.Fprintf(r.opts.Log, "stage %d/%d: epochs %d–%d, lr %g\n", k+1, len(r.plan), st.First, st.Last, st.LR)
 	}
 	var names []string
 	frozen := 0
@@ -229,12 +257,34 @@ func (r *run) freeze() error {
 			frozen += l.NumParams()
 		}
 	}
-	how := ""
-	if !r.cfg.Train.FreezeStats() {
-		how = "; their batch norms still learn statistics"
+	if len(names) > 0 {
+		how := ""
+		if !st.FreezeStats {
+			how = "; their batch norms still learn statistics"
+		}
+		fmt.Fprintf(r.opts.Log, "frozen: %s (%d of %d parameters)%s\n", strings.Join(names, ", "), frozen, r.net.NumParams(), how)
+	} else if len(r.plan) > 1 {
+		fmt.Fprintln(r.opts.Log, "frozen: none")
 	}
-	fmt.Fprintf(r.opts.Log, "frozen: %s (%d of %d parameters)%s\n", strings.Join(names, ", "), frozen, r.net.NumParams(), how)
 	return nil
+}
+
+// stageSchedule is the learning-rate schedule of stage k: the config's,
+// from the stage's learning rate over the stage's epochs.
+func (r *run) stageSchedule(k int) config.Train {
+	t := r.cfg.Train
+	t.Optimizer.LR, t.Epochs = r.plan[k].LR, r.plan[k].Epochs()
+	return t
+}
+
+// stageOf is the index of the stage epoch ep (from 1) belongs to.
+func (r *run) stageOf(ep int) int {
+	for k, st := range r.plan {
+		if ep <= st.Last {
+			return k
+		}
+	}
+	return len(r.plan) - 1
 }
 
 // resume restores a checkpoint's weights, optimizer and RNG state, and the
@@ -258,20 +308,25 @@ func (r *run) resume(path string) error {
 		return fmt.Errorf("%s already holds %d epochs; train.epochs is %d (raise it with --epochs to train further)", path, st.Epoch, r.cfg.Train.Epochs)
 	}
 	r.net, r.startEp = st.Net, st.Epoch
-	if err := r.freeze(); err != nil {
+	k := r.stageOf(st.Epoch + 1)
+	if err := r.enterStage(k); err != nil {
 		return err
 	}
-	if r.opt, err = NewOptimizer(r.cfg.Train.Optimizer, r.net.Trainable()); err != nil {
-		return err
-	}
-	if len(st.OptimizerSlots) == 0 && st.OptimizerStep == 0 {
+	switch {
+	case r.plan[k].First == st.Epoch+1:
+		// The checkpoint ends a stage: the next one starts its optimizer afresh.
+	case len(st.OptimizerSlots) == 0 && st.OptimizerStep == 0:
 		// A fused or exported checkpoint: fine-tuning starts the optimizer afresh.
 		fmt.Fprintf(r.opts.Log, "%s holds no optimizer state; the optimizer starts afresh\n", path)
-	} else if fresh, err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots); err != nil {
-		return fmt.Errorf("cannot resume from %s: %w", path, err)
-	} else if len(fresh) > 0 {
-		// Layers frozen before and trainable now: no state to continue.
-		fmt.Fprintf(r.opts.Log, "%s holds no optimizer state for %s (frozen before): it starts at zero\n", path, strings.Join(fresh, ", "))
+	default:
+		fresh, err := r.opt.SetState(st.OptimizerStep, st.OptimizerSlots)
+		if err != nil {
+			return fmt.Errorf("cannot resume from %s: %w", path, err)
+		}
+		if len(fresh) > 0 {
+			// Layers frozen before and trainable now: no state to continue.
+			fmt.Fprintf(r.opts.Log, "%s holds no optimizer state for %s (frozen before): it starts at zero\n", path, strings.Join(fresh, ", "))
+		}
 	}
 	r.shuffle = rand.NewPCG(r.cfg.Seed, 0x5f1e+uint64(st.Epoch))
 	r.dropout = rand.NewPCG(r.cfg.Seed, 0xd70b+uint64(st.Epoch))
@@ -313,12 +368,8 @@ func sameModel(a, b *config.Config) error {
 func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 	cfg := r.cfg
 	B := cfg.Train.BatchSize
-	g, err := r.net.BuildTrain(B, rand.New(r.dropout))
-	if err != nil {
-		return err
-	}
-	defer g.Close()
 	var val *eval.Runner
+	var err error
 	if valSet != nil {
 		if val, err = eval.NewRunner(r.net, min(r.opts.EvalBatch, valSet.Len())); err != nil {
 			return err
@@ -328,13 +379,40 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 	norm := data.Norm{Mean: cfg.Data.Normalize.Mean, Std: cfg.Data.Normalize.Std}
 	batcher := data.NewBatcher(trainSet, norm)
 	shuffle := rand.New(r.shuffle)
-	params := r.net.Trainable()
-	grads := make([][]float32, len(params))
-	x, y := g.Input.Data().([]float32), g.Labels.Data().([]float32)
 	K := r.net.Classes
+	loss, imbalanced := r.loss, r.imbalanced
+	es := cfg.Train.EarlyStopping
 	nb := trainSet.Len() / B // the last partial batch is dropped, as each epoch reshuffles
 
+	// The training graph of the current stage (what is frozen shapes it).
+	var g *model.Graph
+	defer func() {
+		if g != nil {
+			g.Close()
+		}
+	}()
+	var grads [][]float32
+	var x, y []float32
+	stage := -1
 	for ep := r.startEp + 1; ep <= cfg.Train.Epochs; ep++ {
+		if k := r.stageOf(ep); k != stage {
+			if stage >= 0 { // a later stage: freeze anew, a fresh optimizer
+				if err := r.enterStage(k); err != nil {
+					return err
+				}
+			}
+			if g != nil {
+				g.Close()
+			}
+			if g, err = r.net.BuildTrainLoss(B, rand.New(r.dropout), loss); err != nil {
+				return err
+			}
+			grads = make([][]float32, len(r.net.Trainable()))
+			x, y = g.Input.Data().([]float32), g.Labels.Data().([]float32)
+			stage = k
+		}
+		sched := r.stageSchedule(stage)
+		t0 := float64(r.plan[stage].First - 1) // the schedule's time runs within the stage
 		perm := shuffle.Perm(trainSet.Len())
 		r.opts.Progress.StartEpoch(ep, cfg.Train.Epochs, nb)
 		start := time.Now()
@@ -352,7 +430,7 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 			loss := float64(g.LossValue())
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fmt.Errorf("%w: loss became %v in epoch %d at batch %d (lr %.3g); training stopped; %s",
-					ErrNaN, loss, ep, j+1, LR(cfg.Train, float64(ep-1)+float64(j)/float64(nb)), r.lastGood())
+					ErrNaN, loss, ep, j+1, LR(sched, float64(ep-1)-t0+float64(j)/float64(nb)), r.lastGood())
 			}
 			lossSum += loss
 			logits := g.LogitsData()
@@ -361,17 +439,20 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 					correct++
 				}
 			}
-			for i := range params {
+			for i := range grads {
 				grads[i] = g.GradData(i)
 			}
-			r.opt.Update(grads, LR(cfg.Train, float64(ep-1)+float64(j)/float64(nb)))
+			if c := cfg.Train.ClipGradNorm; c > 0 {
+				ClipGradNorm(grads, c)
+			}
+			r.opt.Update(grads, LR(sched, float64(ep-1)-t0+float64(j)/float64(nb)))
 			done := j + 1
 			r.opts.Progress.Batch(done, lossSum/float64(done), float64(correct)/float64(done*B),
 				float64(done*B)/time.Since(start).Seconds())
 		}
 		secs := time.Since(start).Seconds()
 		s := EpochStats{Epoch: ep, TrainLoss: lossSum / float64(nb), TrainAcc: float64(correct) / float64(nb*B),
-			ValLoss: math.NaN(), ValAcc: math.NaN(), LR: LR(cfg.Train, float64(ep-1)), Seconds: secs,
+			ValLoss: math.NaN(), ValAcc: math.NaN(), LR: LR(sched, float64(ep-1)-t0), Seconds: secs,
 			ImgPerSec: float64(nb*B) / secs}
 		score := s.TrainAcc
 		if val != nil {
@@ -381,8 +462,20 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 			}
 			s.ValLoss, s.ValAcc = res.Loss, res.Accuracy
 			score = res.Accuracy
+			if es != nil && es.Monitor == "val_loss" {
+				score = -res.Loss
+			}
+			if imbalanced {
+				for _, c := range res.PerClass {
+					s.Recall = append(s.Recall, fmt.Sprintf("%s %.1f%%", c.Label, 100*c.Recall))
+				}
+			}
 		}
-		improved := score > r.bestAcc
+		minDelta := 0.0
+		if es != nil {
+			minDelta = es.MinDelta
+		}
+		improved := score > r.bestAcc+minDelta || r.bestEpoch == 0
 		if improved {
 			r.bestAcc, r.bestEpoch = score, ep
 		}
@@ -391,8 +484,62 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 			return err
 		}
 		r.opts.Progress.EndEpoch(s, cfg.Train.Epochs, improved)
+		if es != nil && ep-r.bestEpoch >= es.Patience && ep < cfg.Train.Epochs {
+			best := fmt.Sprintf("%.2f%%", 100*r.bestAcc)
+			if es.Monitor == "val_loss" {
+				best = fmt.Sprintf("%.4f", -r.bestAcc)
+			}
+			r.stopped = fmt.Sprintf("early stopping after epoch %d: %s has not improved by more than %g for %d epochs (best %s at epoch %d)",
+				ep, es.Monitor, es.MinDelta, es.Patience, best, r.bestEpoch)
+			fmt.Fprintln(r.opts.Log, r.stopped)
+			return nil
+		}
 	}
 	return nil
+}
+
+// lossSettings turns train.label_smoothing and train.class_weights into
+// the loss op's settings, and says whether the training classes are
+// imbalanced (the largest at least 1.5× the smallest).
+func (r *run) lossSettings(ds *data.Dataset) (ops.Loss, bool, error) {
+	t := r.cfg.Train
+	loss := ops.Loss{Smoothing: t.LabelSmoothing}
+	K := r.net.Classes
+	count := make([]int, K)
+	for _, y := range ds.Labels {
+		count[y]++
+	}
+	imbalanced := slices.Max(count) >= 3*slices.Min(count)/2
+	w := t.ClassWeights
+	if w == nil {
+		return loss, imbalanced, nil
+	}
+	loss.Weights = make([]float32, K)
+	switch {
+	case w.Auto:
+		for c, n := range count {
+			if n > 0 {
+				loss.Weights[c] = float32(float64(ds.Len()) / float64(K*n))
+			}
+		}
+	case len(w.Values) != K:
+		return loss, false, &config.Error{File: r.opts.ConfigPath, Line: r.cfg.Line("train.class_weights"),
+			Msg: fmt.Sprintf("train.class_weights has %d values, the data has %d classes (%s)", len(w.Values), K, strings.Join(r.classes, ", "))}
+	default:
+		for c, v := range w.Values {
+			loss.Weights[c] = float32(v)
+		}
+	}
+	parts := make([]string, K)
+	for c := range K {
+		parts[c] = fmt.Sprintf("%s %.3g", r.classes[c], loss.Weights[c])
+	}
+	how := "given"
+	if w.Auto {
+		how = "auto, N/(K·n_class)"
+	}
+	fmt.Fprintf(r.opts.Log, "class weights (%s): %s\n", how, strings.Join(parts, ", "))
+	return loss, imbalanced, nil
 }
 
 func (r *run) lastGood() string {
@@ -486,8 +633,12 @@ func (r *run) plotCurves() error {
 
 // finish evaluates the final model on the test set.
 func (r *run) finish(testSet *data.Dataset) (*Result, error) {
-	res := &Result{RunDir: r.dir, Epochs: r.cfg.Train.Epochs, Trained: r.cfg.Train.Epochs - r.startEp, BestEpoch: r.bestEpoch, BestValAcc: r.bestAcc,
-		TestLoss: math.NaN(), TestAcc: math.NaN()}
+	last := r.lastEpoch()
+	res := &Result{RunDir: r.dir, Epochs: last, Trained: last - r.startEp, BestEpoch: r.bestEpoch, BestValAcc: r.bestAcc,
+		TestLoss: math.NaN(), TestAcc: math.NaN(), Stopped: r.stopped}
+	if es := r.cfg.Train.EarlyStopping; es != nil && es.Monitor == "val_loss" {
+		res.BestValLoss, res.BestValAcc = -r.bestAcc, math.NaN()
+	}
 	var n float64
 	for _, h := range r.history {
 		if h.Epoch > r.startEp {

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/data"
+	"github.com/cnnctl/cnnctl/internal/model"
 )
 
 const tinyXO = `
@@ -353,5 +358,160 @@ func TestFreezeErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("want %q, got %v", c.want, err)
 		}
+	}
+}
+
+// TestStages trains a head first (the convolution and its batch norm
+// frozen, a higher learning rate), then everything: the frozen layers move
+// only in the second stage, each stage starts its schedule at its own
+// learning rate, and a run stopped at the stage boundary or inside the
+// second stage resumes to the same weights as one run straight through.
+func TestStages(t *testing.T) {
+	staged := func(c *config.Config) {
+		c.Train.Epochs = 0
+		c.Train.Stages = []config.Stage{{Epochs: 1, LR: 0.02, FreezeUntil: "1"}, {Epochs: 2, LR: 0.005}}
+		c.SetDefaults()
+	}
+	straight := t.TempDir()
+	var log bytes.Buffer
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, straight, staged), Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"stage 1/2: epochs 1–1, lr 0.02\nfrozen: 0, 1 (", "stage 2/2: epochs 2–3, lr 0.005\nfrozen: none"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	rows, _ := ReadMetrics(filepath.Join(straight, "metrics.csv"))
+	if len(rows) != 3 || rows[0].LR != 0.02 || rows[1].LR != 0.005 || rows[2].LR >= 0.005 {
+		t.Errorf("learning rates %v", rows)
+	}
+	final, _ := checkpoint.Load(filepath.Join(straight, "last.ckpt"))
+	for _, stop := range []int{1, 2} {
+		split := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := Run(ctx, Options{Config: tinyConfig(t, split, staged), Progress: stopAfter{epoch: stop, cancel: cancel}}); err == nil {
+			t.Fatal("the run was not interrupted")
+		}
+		if stop == 1 {
+			// After stage 1 the convolution is as initialised; after stage 2 it is not.
+			first, _ := checkpoint.Load(filepath.Join(split, "last.ckpt"))
+			c := tinyConfig(t, split, staged)
+			initial, err := model.New(c.Layers(), c.Data.Shape, 2, rand.New(rand.NewPCG(c.Seed, initStream)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w0, w1, w3 := initial.Layers[0].Weight.Data(), first.Net.Layers[0].Weight.Data(), final.Net.Layers[0].Weight.Data()
+			if !slices.Equal(w0, w1) || slices.Equal(w1, w3) {
+				t.Errorf("the convolution: trained in stage 1 %v, in stage 2 %v", !slices.Equal(w0, w1), !slices.Equal(w1, w3))
+			}
+		}
+		if _, err := Run(context.Background(), Options{Config: tinyConfig(t, split, staged), Resume: filepath.Join(split, "last.ckpt")}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := checkpoint.Load(filepath.Join(split, "last.ckpt"))
+		for i, p := range final.Net.Params() {
+			if !slices.Equal(p.Data(), got.Net.Params()[i].Data()) {
+				t.Errorf("stopped after epoch %d: %s differs from the straight run", stop, p.Name)
+			}
+		}
+	}
+}
+
+// TestEarlyStopping: a min_delta no epoch can beat stops the run after
+// patience epochs, says why, and keeps the first epoch as the best.
+func TestEarlyStopping(t *testing.T) {
+	dir := t.TempDir()
+	var log bytes.Buffer
+	cfg := tinyConfig(t, dir, func(c *config.Config) {
+		c.Train.Epochs = 5
+		c.Train.EarlyStopping = &config.EarlyStopping{Monitor: "val_loss", Patience: 2, MinDelta: 10}
+	})
+	res, err := Run(context.Background(), Options{Config: cfg, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "early stopping after epoch 3: val_loss has not improved by more than 10 for 2 epochs (best "
+	if res.Epochs != 3 || res.BestEpoch != 1 || !strings.HasPrefix(res.Stopped, want) || !strings.Contains(log.String(), want) || !math.IsNaN(res.BestValAcc) || res.BestValLoss <= 0 {
+		t.Fatalf("result %+v\nlog %s", res, log.String())
+	}
+	best, _ := checkpoint.Load(filepath.Join(dir, "best.ckpt"))
+	if best.Epoch != 1 {
+		t.Errorf("best.ckpt holds epoch %d", best.Epoch)
+	}
+	if rows, _ := ReadMetrics(filepath.Join(dir, "metrics.csv")); len(rows) != 3 {
+		t.Errorf("%d metrics rows", len(rows))
+	}
+	// No validation set: nothing to watch.
+	cfg = tinyConfig(t, t.TempDir(), func(c *config.Config) {
+		c.Data.Validation = 0
+		c.Train.EarlyStopping = &config.EarlyStopping{Monitor: "val_acc", Patience: 2}
+	})
+	if _, err := Run(context.Background(), Options{Config: cfg, ConfigPath: "tiny.yaml"}); err == nil || !strings.Contains(err.Error(), "there is none (set data.validation)") {
+		t.Errorf("early stopping without validation: %v", err)
+	}
+}
+
+// imbalancedFolder writes 36 images of class "a" (blank) and 12 of "b" (a bar).
+func imbalancedFolder(t *testing.T) string {
+	dir := t.TempDir()
+	d := &data.Dataset{Shape: [3]int{1, 8, 8}, Classes: []string{"a", "b"}}
+	for i := range 48 {
+		img := make([]uint8, 64)
+		label := 0
+		if i%4 == 3 {
+			label = 1
+			for y := range 8 {
+				img[y*8+3] = 255
+			}
+		}
+		img[i%64] = uint8(i)
+		d.Images = append(d.Images, img...)
+		d.Labels = append(d.Labels, label)
+	}
+	if err := data.WriteFolder(d, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestClassWeightsSmoothingAndClipping trains on imbalanced classes with
+// class_weights auto (inverse frequency in the training split of 24 a and
+// 8 b: 32/(2·24) and 32/(2·8)), label
+// smoothing and gradient clipping; the epoch lines show per-class recall.
+func TestClassWeightsSmoothingAndClipping(t *testing.T) {
+	folder := imbalancedFolder(t)
+	doc := strings.Replace(tinyXO, "data: {source: xo, shape: [1, 16, 16], train_size: 320, test_size: 64, validation: 0.2}",
+		"data: {source: folder, dir: "+folder+", shape: [1, 8, 8], validation: 0.25, test_split: 0.1}\npreprocess: {mode: resize, invert: no}", 1)
+	doc = strings.Replace(doc, "optimizer: {name: adam, lr: 0.01}", "optimizer: {name: adam, lr: 0.01}\n  class_weights: auto\n  label_smoothing: 0.1\n  clip_grad_norm: 1", 1)
+	cfg, err := config.Parse("w.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Output.Dir = t.TempDir()
+	var log, progress bytes.Buffer
+	if _, err := Run(context.Background(), Options{Config: cfg, Log: &log, Progress: NewProgress(&progress, false, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "class weights (auto, N/(K·n_class)): a 0.667, b 2\n") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	if !regexp.MustCompile(`recall a \d+\.\d% b \d+\.\d%`).MatchString(progress.String()) {
+		t.Errorf("epoch lines without recall:\n%s", progress.String())
+	}
+	cfg.Train.ClassWeights = &config.ClassWeights{Values: []float64{1, 2, 3}}
+	if _, err := Run(context.Background(), Options{Config: cfg, ConfigPath: "w.yaml"}); err == nil || !strings.Contains(err.Error(), "train.class_weights has 3 values, the data has 2 classes (a, b)") {
+		t.Errorf("3 weights for 2 classes: %v", err)
+	}
+}
+
+func TestClipGradNorm(t *testing.T) {
+	g := [][]float32{{3, 0}, {0, 4}} // norm 5
+	if n := ClipGradNorm(g, 10); n != 5 || g[0][0] != 3 {
+		t.Fatalf("below the limit: norm %v, %v", n, g)
+	}
+	ClipGradNorm(g, 1)
+	if math.Abs(float64(g[0][0])-0.6) > 1e-6 || math.Abs(float64(g[1][1])-0.8) > 1e-6 {
+		t.Fatalf("clipped to norm 1: %v", g)
 	}
 }
