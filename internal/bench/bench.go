@@ -122,7 +122,7 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	}
 	r.LatencyMS = 1e3 / lat
 	flops := net.ForwardFLOPs()
-	r.TrainGFLOPS = 3 * flops * r.TrainImgPerS / 1e9 // forward, and backward at twice its cost
+	r.TrainGFLOPS = 2 * float64(net.TrainMACs()) * r.TrainImgPerS / 1e9 // forward, and the backward of what is trained
 	r.InferGFLOPS = flops * r.InferImgPerS / 1e9
 	r.PeakGFLOPS = gemm.PeakGFLOPS(300*time.Millisecond) * float64(parallel.Workers)
 	r.TrainPeakFrac = r.TrainGFLOPS / r.PeakGFLOPS

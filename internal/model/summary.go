@@ -119,7 +119,7 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 		}
 		s.Layers = append(s.Layers, row)
 	}
-	s.TrainFLOPs = 2 * float64(n.trainMACs()) * float64(batch)
+	s.TrainFLOPs = 2 * float64(n.TrainMACs()) * float64(batch)
 	s.MemoryBytes = n.EstimateMemory(batch, evalBatch).Total()
 	return s
 }
@@ -149,11 +149,11 @@ func (s NetworkSummary) Short() string {
 		ShapeString(s.Input), len(s.Layers), strings.Join(kinds, ", "), params, float64(s.MACs)/1e6, s.TrainFLOPs/1e9, s.Batch, GB(s.MemoryBytes))
 }
 
-// trainMACs counts the multiply-adds of a training step per example: every
+// TrainMACs counts the multiply-adds of a training step per example: every
 // layer forward, its weight gradient if it is trained, and its input
 // gradient if a trained layer comes before it (the first layer, and a
 // frozen trunk, need none).
-func (n *Network) trainMACs() int64 {
+func (n *Network) TrainMACs() int64 {
 	var total int64
 	trained := make([]bool, len(n.Layers)) // the output depends on trained parameters
 	for i, l := range n.Layers {
