@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/inspect"
 )
 
 func decodePNG(t *testing.T, path string) image.Image {
@@ -142,6 +144,37 @@ func TestConvolveCommand(t *testing.T) {
 		code, _, errOut := cnnctl(t, c.args...)
 		if code != c.code || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args[1:], code, errOut, c.code, c.want)
+		}
+	}
+}
+
+func TestAugmentCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "a.yaml", tinyConfig+"augment: {rotate: 10, elastic: {alpha: 8, sigma: 3}, erase: {p: 0.5, area: [0.05, 0.2]}}\n")
+	out := filepath.Join(dir, "grid.png")
+	code, stdout, errOut := cnnctl(t, "augment", "-c", cfg, "--out", out, "--n", "3", "--versions", "4")
+	if code != 0 || !strings.Contains(stdout, "wrote "+out) {
+		t.Fatalf("exit %d: %s %s", code, stdout, errOut)
+	}
+	// 3 rows of 5 cells of 16×16 images shown at ×6.
+	img := decodePNG(t, out)
+	g := inspect.Grid{Rows: 3, Cols: 5, CellW: 96, CellH: 96, Title: "augment: rotate ±10°, elastic α 8 σ 3, erase — each row: the original, then epochs 1, 2, …"}
+	if w, h := g.Size(); img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+		t.Errorf("grid %v, want %d×%d", img.Bounds(), w, h)
+	}
+	plain := writeFile(t, dir, "p.yaml", tinyConfig)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"augment", "-c", plain, "--out", out}, 1, "p.yaml: the config has no augment: section"},
+		{[]string{"augment", "-c", cfg}, 2, "augment needs -c CONFIG and --out GRID.png"},
+		{[]string{"augment", "-c", cfg, "--out", out, "--n", "0"}, 2, "--n and --versions must be 1 to 100"},
+	} {
+		code, _, errOut := cnnctl(t, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q", c.args, code, errOut)
 		}
 	}
 }

@@ -30,7 +30,9 @@ type Config struct {
 	// for, each use with parameters of its own (a residual block, say).
 	Blocks map[string][]Layer `yaml:"blocks,omitempty"`
 	Train  Train              `yaml:"train"`
-	Output Output             `yaml:"output,omitempty"`
+	// Augment transforms each training image afresh every epoch.
+	Augment *Augment `yaml:"augment,omitempty"`
+	Output  Output   `yaml:"output,omitempty"`
 	// Preprocess is how predict turns an arbitrary image file into an input.
 	Preprocess Preprocess `yaml:"preprocess"`
 
@@ -276,6 +278,44 @@ type Train struct {
 	Stages []Stage `yaml:"stages,omitempty"`
 }
 
+// Augment lists the random transformations applied to every training
+// image (never to validation or test images), each drawn anew per image
+// and epoch. Zero values are off.
+type Augment struct {
+	Rotate    float64   `yaml:"rotate,omitempty"`     // degrees: uniform in ±rotate
+	Translate float64   `yaml:"translate,omitempty"`  // fraction of the width and height: uniform in ±
+	Scale     []float64 `yaml:"scale,omitempty,flow"` // [lo, hi]: uniform zoom factor
+	Shear     float64   `yaml:"shear,omitempty"`      // degrees: uniform in ±shear
+	Elastic   *Elastic  `yaml:"elastic,omitempty"`
+	HFlip     bool      `yaml:"hflip,omitempty"` // mirror left-right with probability ½ (wrong for digits)
+	VFlip     bool      `yaml:"vflip,omitempty"`
+	Crop      int       `yaml:"crop,omitempty"` // pad by this many zero pixels, crop back at a random offset
+	// Photometric, on pixel values in [0, 1].
+	Brightness float64 `yaml:"brightness,omitempty"` // add uniform ±brightness
+	Contrast   float64 `yaml:"contrast,omitempty"`   // scale about the mean by uniform 1 ± contrast
+	Noise      float64 `yaml:"noise,omitempty"`      // add Gaussian noise of this standard deviation
+	Erase      *Erase  `yaml:"erase,omitempty"`
+	// Thickness is the probability of a stroke about one pixel thicker or
+	// thinner (half a dilation or erosion by the 4-neighbourhood), half each.
+	Thickness float64 `yaml:"thickness,omitempty"`
+}
+
+// Elastic is Simard, Steinkraus & Platt's (2003) distortion: a random
+// displacement field, uniform in ±1 per pixel, smoothed by a Gaussian of
+// Sigma pixels and scaled by Alpha pixels.
+type Elastic struct {
+	Alpha float64 `yaml:"alpha"`
+	Sigma float64 `yaml:"sigma"`
+}
+
+// Erase is random erasing (cutout): with probability P a rectangle of a
+// random fraction Area[0]…Area[1] of the image, of aspect ratio 0.3…3.3,
+// is set to 0.
+type Erase struct {
+	P    float64   `yaml:"p"`
+	Area []float64 `yaml:"area,flow"`
+}
+
 // EarlyStopping says when training stops for lack of progress.
 type EarlyStopping struct {
 	Monitor  string  `yaml:"monitor"` // val_loss or val_acc
@@ -438,6 +478,8 @@ var (
 var sectionOf = map[string]string{
 	"Config": "the top level", "Data": "data", "Normalize": "data.normalize", "plain": "a layer",
 	"Train": "train", "Optimizer": "train.optimizer", "Preprocess": "preprocess", "Schedule": "train.schedule", "Output": "output",
+	"EarlyStopping": "train.early_stopping", "Stage": "a stage of train.stages",
+	"Augment": "augment", "Elastic": "augment.elastic", "Erase": "augment.erase",
 }
 
 // yamlError turns the YAML library's messages into file:line messages.
@@ -766,6 +808,9 @@ func (c *Config) Check(name string) Errors {
 	}
 	if t.ClipGradNorm < 0 {
 		add(0, "train.clip_grad_norm cannot be negative, got %v", t.ClipGradNorm)
+	}
+	if a := c.Augment; a != nil {
+		c.checkAugment(a, func(format string, args ...any) { add(0, format, args...) })
 	}
 	o := t.Optimizer
 	if !slices.Contains(Optimizers, o.Name) {

@@ -64,7 +64,7 @@ func kernelSheet(l *model.Layer, inputChannels int) (*image.RGBA, Grid) {
 	m := maxAbs(w)
 	z := scaleFor(max(kh, kw), 40)
 	g := Grid{CellW: kw * z, CellH: kh * z}
-	var cells []cell
+	var cells []Cell
 	per := kh * kw
 	signed := func(v float32) float64 { return float64(v/(2*m)) + 0.5 } // ±m → 0…1, 0 → ½
 	if m == 0 {
@@ -82,19 +82,19 @@ func kernelSheet(l *model.Layer, inputChannels int) (*image.RGBA, Grid) {
 				}
 				img.SetRGBA(p%kw, p/kw, color.RGBA{c[0], c[1], c[2], 255})
 			}
-			cells = append(cells, cell{img, fmt.Sprint(o)})
+			cells = append(cells, Cell{img, fmt.Sprint(o)})
 		}
 		g.Title = fmt.Sprintf("layer %s: %s — %d RGB kernels (grey 0, ±%.3g)", l.ID, l.Describe(), d0, m)
 	case d1 == 1:
 		for o := range d0 {
-			cells = append(cells, cell{mapImage(w[o*per:(o+1)*per], kh, kw, -m, m, Diverging), fmt.Sprint(o)})
+			cells = append(cells, Cell{mapImage(w[o*per:(o+1)*per], kh, kw, -m, m, Diverging), fmt.Sprint(o)})
 		}
 		g.Title = fmt.Sprintf("layer %s: %s — %d kernels (blue < 0 < red, ±%.3g)", l.ID, l.Describe(), d0, m)
 	default:
 		for o := range d0 {
 			for i := range d1 {
 				k := (o*d1 + i) * per
-				cells = append(cells, cell{mapImage(w[k:k+per], kh, kw, -m, m, Diverging), fmt.Sprintf("%d.%d", o, i)})
+				cells = append(cells, Cell{mapImage(w[k:k+per], kh, kw, -m, m, Diverging), fmt.Sprintf("%d.%d", o, i)})
 			}
 		}
 		g.Title = fmt.Sprintf("layer %s: %s — %d×%d kernels, row: kernel, column: channel (blue < 0 < red, ±%.3g)", l.ID, l.Describe(), d0, d1, m)
@@ -104,7 +104,7 @@ func kernelSheet(l *model.Layer, inputChannels int) (*image.RGBA, Grid) {
 		g.Cols = int(math.Ceil(math.Sqrt(float64(len(cells)))))
 		g.Rows = (len(cells) + g.Cols - 1) / g.Cols
 	}
-	return sheet(g, cells), g
+	return Sheet(g, cells), g
 }
 
 // normSheet draws ‖W[a,b]‖₂ for a deeper convolution as one heat map.
@@ -129,5 +129,5 @@ func normSheet(l *model.Layer) (*image.RGBA, Grid) {
 	}
 	g := Grid{Rows: 1, Cols: 1, CellW: d1 * z, CellH: d0 * z,
 		Title: fmt.Sprintf("layer %s: %s — kernel norms, rows: %d %s, columns: %d %s channels (0…%.3g)", l.ID, l.Describe(), d0, rows, d1, cols, hi)}
-	return sheet(g, []cell{{mapImage(norms, d0, d1, 0, hi, Heat), fmt.Sprintf("%d×%d", d0, d1)}}), g
+	return Sheet(g, []Cell{{mapImage(norms, d0, d1, 0, hi, Heat), fmt.Sprintf("%d×%d", d0, d1)}}), g
 }

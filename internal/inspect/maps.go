@@ -40,13 +40,13 @@ func FeatureMaps(n *model.Network, lk *Look, i int) (*Picture, error) {
 	g := Grid{CellW: w * z, CellH: h * z, Cols: int(math.Ceil(math.Sqrt(float64(c))))}
 	g.Rows = (c + g.Cols - 1) / g.Cols
 	g.Title = fmt.Sprintf("layer %s: %s → %s (each map scaled to its own min…max)", l.ID, l.Describe(), model.ShapeString(l.Out))
-	cells := make([]cell, c)
+	cells := make([]Cell, c)
 	for ch := range c {
 		plane := out[ch*h*w : (ch+1)*h*w]
 		lo, hi := minMax(plane)
-		cells[ch] = cell{mapImage(plane, h, w, lo, hi, Grey), fmt.Sprint(ch)}
+		cells[ch] = Cell{mapImage(plane, h, w, lo, hi, Grey), fmt.Sprint(ch)}
 	}
-	return &Picture{Image: sheet(g, cells), Grids: []Grid{g}}, nil
+	return &Picture{Image: Sheet(g, cells), Grids: []Grid{g}}, nil
 }
 
 // Saliency draws the input, its saliency map and the two overlaid.
@@ -74,7 +74,7 @@ func explanation(n *model.Network, lk *Look, m []float32, name, title string) *P
 	z := scaleFor(max(h, w), 196)
 	g := Grid{Rows: 1, Cols: 3, CellW: w * z, CellH: h * z, Title: title}
 	heat := mapImage(m, h, w, 0, 1, Heat)
-	return &Picture{Image: sheet(g, []cell{{in, "input"}, {heat, name}, {overlay(in, m), "overlay"}}), Grids: []Grid{g}}
+	return &Picture{Image: Sheet(g, []Cell{{in, "input"}, {heat, name}, {overlay(in, m), "overlay"}}), Grids: []Grid{g}}
 }
 
 // overlay blends the heat colour of m into the image where m is large:

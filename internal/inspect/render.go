@@ -58,14 +58,14 @@ func (g Grid) Size() (w, h int) {
 	return w, h
 }
 
-// cell is one image of a sheet with its caption.
-type cell struct {
-	img     image.Image // drawn scaled (nearest) to the cell size
-	caption string
+// Cell is one image of a sheet with its caption.
+type Cell struct {
+	Img     image.Image // drawn scaled (nearest) to the cell size
+	Caption string
 }
 
-// sheet draws cells in the grid, row by row.
-func sheet(g Grid, cells []cell) *image.RGBA {
+// Sheet draws cells in the grid, row by row, under the grid's title.
+func Sheet(g Grid, cells []Cell) *image.RGBA {
 	w, h := g.Size()
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(dst, dst.Bounds(), &image.Uniform{background}, image.Point{}, draw.Src)
@@ -74,8 +74,8 @@ func sheet(g Grid, cells []cell) *image.RGBA {
 		r, col := i/g.Cols, i%g.Cols
 		x := pad + col*(g.CellW+pad)
 		y := titleH + r*(g.CellH+captionH+pad)
-		blitScaled(dst, image.Rect(x, y, x+g.CellW, y+g.CellH), c.img)
-		label(dst, x, y+g.CellH+captionH-3, clip(c.caption, g.CellW))
+		blitScaled(dst, image.Rect(x, y, x+g.CellW, y+g.CellH), c.Img)
+		label(dst, x, y+g.CellH+captionH-3, clip(c.Caption, g.CellW))
 	}
 	return dst
 }

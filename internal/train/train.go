@@ -378,6 +378,10 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 	}
 	norm := data.Norm{Mean: cfg.Data.Normalize.Mean, Std: cfg.Data.Normalize.Std}
 	batcher := data.NewBatcher(trainSet, norm)
+	var aug *data.Augmenter // training batches only: validation and test images stay as they are
+	if cfg.Augment != nil {
+		aug = data.NewAugmenter(trainSet, norm, *cfg.Augment, cfg.Seed)
+	}
 	shuffle := rand.New(r.shuffle)
 	K := r.net.Classes
 	loss, imbalanced := r.loss, r.imbalanced
@@ -423,7 +427,11 @@ func (r *run) loop(ctx context.Context, trainSet, valSet *data.Dataset) error {
 				return fmt.Errorf("interrupted in epoch %d at batch %d; %s", ep, j, r.lastGood())
 			}
 			idx := perm[j*B : (j+1)*B]
-			batcher.FillWith(parallel.Range, x, y, idx)
+			if aug != nil {
+				aug.FillWith(parallel.Range, x, y, idx, ep, j*B)
+			} else {
+				batcher.FillWith(parallel.Range, x, y, idx)
+			}
 			if err := g.Run(); err != nil {
 				return err
 			}

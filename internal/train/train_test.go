@@ -100,17 +100,27 @@ func (s stopAfter) EndEpoch(st EpochStats, _ int, _ bool) {
 // TestResumeIsExact trains 2 epochs straight, and 2 epochs interrupted after
 // the first and resumed (dropout, shuffling, the cosine schedule, BN
 // statistics and Adam state all matter), and requires bit-identical weights.
-func TestResumeIsExact(t *testing.T) {
+func TestResumeIsExact(t *testing.T) { resumeIsExact(t, nil) }
+
+// With augmentation the images of epoch 2 are drawn from (seed, epoch,
+// position): the resumed run sees the same ones.
+func TestResumeIsExactWithAugmentation(t *testing.T) {
+	resumeIsExact(t, func(c *config.Config) {
+		c.Augment = &config.Augment{Rotate: 10, Elastic: &config.Elastic{Alpha: 6, Sigma: 3}, Thickness: 0.3, Noise: 0.02}
+	})
+}
+
+func resumeIsExact(t *testing.T, edit func(*config.Config)) {
 	straight, split := t.TempDir(), t.TempDir()
-	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, straight, nil)}); err != nil {
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, straight, edit)}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Run(ctx, Options{Config: tinyConfig(t, split, nil), Progress: stopAfter{epoch: 1, cancel: cancel}})
+	_, err := Run(ctx, Options{Config: tinyConfig(t, split, edit), Progress: stopAfter{epoch: 1, cancel: cancel}})
 	if err == nil || !strings.Contains(err.Error(), "interrupted in epoch 2 at batch 0") {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, split, nil), Resume: filepath.Join(split, "last.ckpt")}); err != nil {
+	if _, err := Run(context.Background(), Options{Config: tinyConfig(t, split, edit), Resume: filepath.Join(split, "last.ckpt")}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := checkpoint.Load(filepath.Join(straight, "last.ckpt"))
