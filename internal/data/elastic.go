@@ -10,8 +10,7 @@ const elasticBankSize = 48
 
 // newElasticBank draws n fields of Simard et al.'s elastic distortion
 // before scaling: uniform noise in ±1 per pixel, smoothed by a Gaussian of
-// σ pixels (zero beyond the border, as scipy's gaussian_filter with
-// mode="constant" in the usual implementations).
+// σ pixels (the X-vs-O drawings' blur: edges clamped).
 //
 // Smoothing a fresh field for every image costs more than the rest of the
 // augmentation together (two fields, two passes of ~6σ taps per pixel), so
@@ -21,17 +20,6 @@ const elasticBankSize = 48
 // each field: statistically a fresh smoothed field, at the cost of 2·H·W
 // multiply-adds.
 func newElasticBank(rng *rand.Rand, n, h, w int, sigma float64) [][]float32 {
-	r := int(math.Ceil(3 * sigma))
-	k := make([]float64, 2*r+1)
-	var sum float64
-	for i := range k {
-		d := float64(i - r)
-		k[i] = math.Exp(-d * d / (2 * sigma * sigma))
-		sum += k[i]
-	}
-	for i := range k {
-		k[i] /= sum
-	}
 	bank := make([][]float32, n)
 	noise := make([]float64, h*w)
 	tmp := make([]float64, h*w)
@@ -39,29 +27,10 @@ func newElasticBank(rng *rand.Rand, n, h, w int, sigma float64) [][]float32 {
 		for i := range noise {
 			noise[i] = 2*rng.Float64() - 1
 		}
-		// Rows, then columns.
-		for y := range h {
-			for x := range w {
-				var s float64
-				for t, kv := range k {
-					if xx := x + t - r; xx >= 0 && xx < w {
-						s += kv * noise[y*w+xx]
-					}
-				}
-				tmp[y*w+x] = s
-			}
-		}
+		gaussianBlur(noise, tmp, h, w, sigma)
 		field := make([]float32, h*w)
-		for y := range h {
-			for x := range w {
-				var s float64
-				for t, kv := range k {
-					if yy := y + t - r; yy >= 0 && yy < h {
-						s += kv * tmp[yy*w+x]
-					}
-				}
-				field[y*w+x] = float32(s)
-			}
+		for i, v := range noise {
+			field[i] = float32(v)
 		}
 		bank[f] = field
 	}
