@@ -12,34 +12,57 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"codeberg.org/go-fonts/liberation/liberationmonobold"
+	"codeberg.org/go-fonts/liberation/liberationmonoitalic"
 	"codeberg.org/go-fonts/liberation/liberationmonoregular"
 	"codeberg.org/go-fonts/liberation/liberationsansbold"
+	"codeberg.org/go-fonts/liberation/liberationsansbolditalic"
+	"codeberg.org/go-fonts/liberation/liberationsansitalic"
 	"codeberg.org/go-fonts/liberation/liberationsansregular"
 	"codeberg.org/go-fonts/liberation/liberationserifbold"
+	"codeberg.org/go-fonts/liberation/liberationserifbolditalic"
+	"codeberg.org/go-fonts/liberation/liberationserifitalic"
 	"codeberg.org/go-fonts/liberation/liberationserifregular"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/gobolditalic"
 	"golang.org/x/image/font/gofont/goitalic"
 	"golang.org/x/image/font/gofont/gomedium"
+	"golang.org/x/image/font/gofont/gomediumitalic"
 	"golang.org/x/image/font/gofont/gomono"
+	"golang.org/x/image/font/gofont/gomonobold"
+	"golang.org/x/image/font/gofont/gomonoitalic"
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/image/tiff"
 )
 
-// fonts are the typefaces the printed-digit tests draw with; MNIST was
-// never trained on any of them.
-var fonts = []struct {
+type typeface struct {
 	name string
 	ttf  []byte
-}{
+}
+
+// fonts are the typefaces the printed-digit tests draw with; MNIST was
+// never trained on any of them.
+var fonts = []typeface{
 	{"go-regular", goregular.TTF}, {"go-bold", gobold.TTF}, {"go-italic", goitalic.TTF},
 	{"go-medium", gomedium.TTF}, {"go-mono", gomono.TTF},
 	{"liberation-sans", liberationsansregular.TTF}, {"liberation-sans-bold", liberationsansbold.TTF},
 	{"liberation-serif", liberationserifregular.TTF}, {"liberation-serif-bold", liberationserifbold.TTF},
 	{"liberation-mono", liberationmonoregular.TTF},
+}
+
+// moreFonts are ten further faces — italics and bold obliques, the thin
+// and thick strokes augmentation is meant to cover — for the augmented
+// model's measurement (fonts plus these).
+var moreFonts = []typeface{
+	{"go-bold-italic", gobolditalic.TTF}, {"go-medium-italic", gomediumitalic.TTF},
+	{"go-mono-bold", gomonobold.TTF}, {"go-mono-italic", gomonoitalic.TTF},
+	{"liberation-sans-italic", liberationsansitalic.TTF}, {"liberation-sans-bold-italic", liberationsansbolditalic.TTF},
+	{"liberation-serif-italic", liberationserifitalic.TTF}, {"liberation-serif-bold-italic", liberationserifbolditalic.TTF},
+	{"liberation-mono-bold", liberationmonobold.TTF}, {"liberation-mono-italic", liberationmonoitalic.TTF},
 }
 
 func face(t testing.TB, ttf []byte, size float64) font.Face {
@@ -109,6 +132,11 @@ var palettes = [][2]color.Color{
 // printedDigits makes n inputs of single digits in every font, at several
 // sizes, positions, colours and polarities, in every format.
 func printedDigits(t testing.TB, n int, seed uint64) ([]Input, []int) {
+	return printedDigitsIn(t, fonts, n, seed)
+}
+
+// printedDigitsIn draws n digits cycling through the faces fonts.
+func printedDigitsIn(t testing.TB, fonts []typeface, n int, seed uint64) ([]Input, []int) {
 	rng := rand.New(rand.NewPCG(seed, 9))
 	faces := map[string]font.Face{}
 	var ins []Input
