@@ -3,18 +3,25 @@ package main
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 // TestBadInputCorpus runs every file of testdata/bad through the command
 // that reads it (expected.tsv lists file, command, exit status and what
 // the message says) and checks what a user sees: the stated exit status,
-// exactly one line, naming the file, and no stack trace or internal error.
+// exactly one line, naming the file, no stack trace or internal error, and
+// a peak memory under 100 MB.
 // The corpus was made once by hand-written rules (configs, idx folders,
 // images, checkpoints) and is part of the repository.
+// maxCaseRSS bounds the memory a bad input may make a command take (the
+// issue's bar is 500 MB; every case stays near 35 MB).
+const maxCaseRSS = 100 << 20
+
 func TestBadInputCorpus(t *testing.T) {
 	f, err := os.Open("testdata/bad/expected.tsv")
 	if err != nil {
@@ -23,6 +30,12 @@ func TestBadInputCorpus(t *testing.T) {
 	defer f.Close()
 	dir := t.TempDir()
 	model := trainTiny(t, dir, tinyConfig)
+	// Each case runs in its own process of the real binary, so that its
+	// peak memory can be measured.
+	bin := filepath.Join(dir, "cnnctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building cnnctl: %v\n%s", err, out)
+	}
 	sc := bufio.NewScanner(f)
 	n := 0
 	for sc.Scan() {
@@ -58,8 +71,17 @@ func TestBadInputCorpus(t *testing.T) {
 			default:
 				t.Fatalf("unknown command %q", cmd)
 			}
-			got, _, errOut := cnnctl(t, args...)
-			msg := strings.TrimSpace(errOut)
+			proc := exec.Command(bin, args...)
+			var stderr strings.Builder
+			proc.Stderr = &stderr
+			proc.Run()
+			got := proc.ProcessState.ExitCode()
+			rss := proc.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+			t.Logf("peak RSS %d MB", rss>>20)
+			if rss > maxCaseRSS {
+				t.Errorf("peak RSS %d MB, more than %d MB", rss>>20, maxCaseRSS>>20)
+			}
+			msg := strings.TrimSpace(stderr.String())
 			if cmd == "predict" {
 				// predict names each file it could not read, then sums up.
 				msg = strings.TrimSuffix(msg, "\ncnnctl: 1 input(s) could not be classified")

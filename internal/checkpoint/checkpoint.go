@@ -114,9 +114,15 @@ func fromSafetensors(path string, st *Safetensors) (*State, error) {
 		}
 	}
 	// Parameters are overwritten below; the initialiser's seed is irrelevant.
-	net, err := model.New(cfg.Layers(), cfg.Data.Shape, len(s.Classes), rand.New(rand.NewPCG(0, 0)))
+	// Every parameter is a tensor of the file, so a config that needs more
+	// values than the file holds is refused before they are allocated.
+	var held int64
+	for _, t := range st.Tensors {
+		held += int64(len(t.F32))
+	}
+	net, err := model.NewBounded(cfg.Layers(), cfg.Data.Shape, len(s.Classes), rand.New(rand.NewPCG(0, 0)), held)
 	if err != nil {
-		return nil, fmt.Errorf("embedded config: %w", err)
+		return nil, fmt.Errorf("embedded config: %w (the file holds %d values)", err, held)
 	}
 	s.Net = net
 	used := map[string]bool{}

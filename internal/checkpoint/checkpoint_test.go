@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -191,5 +192,40 @@ func TestOverflowingShapeIsRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "tensor w: shape") {
 			t.Errorf("%s: %v", header, err)
 		}
+	}
+}
+
+// TestHugeEmbeddedConfigIsRefused: a small checkpoint whose embedded config
+// describes a layer of 10⁸ units is refused before the network is
+// allocated — its parameters would have to be in the file, which holds a
+// few hundred values.
+func TestHugeEmbeddedConfigIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.ckpt")
+	if err := Save(good, testState(t)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadSafetensors(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Metadata["config"] = strings.Replace(st.Metadata["config"], "units: 2", "units: 100000000", 1)
+	bad := filepath.Join(dir, "bad.ckpt")
+	f, _ := os.Create(bad)
+	w := bufio.NewWriter(f)
+	if err := st.Write(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Load(bad)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "embedded config: layer 4 (dense): the model would need more than") || !strings.Contains(err.Error(), "(the file holds ") {
+		t.Fatalf("error %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Errorf("refusing it allocated %d MB", grew>>20)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func TestReadIDXCorrupt(t *testing.T) {
 		{"truncated header", good()[:9], "truncated idx header"},
 		{"trailing", append(good(), 1), "trailing data"},
 		{"huge header", []byte{0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28}, "more than this reader accepts"},
-		{"bad gzip", []byte{0x1f, 0x8b, 1, 2, 3}, "bad gzip stream"},
+		{"bad gzip", []byte{0x1f, 0x8b, 1, 2, 3}, "a damaged gzip file"},
 	}
 	for _, c := range cases {
 		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
@@ -393,5 +394,46 @@ func TestChannelsWithAlpha(t *testing.T) {
 		if a := back4.Image(i)[108]; (back4.Labels[i] == 1) != (a > 200) {
 			t.Errorf("image %d (class %d): alpha %d", i, back4.Labels[i], a)
 		}
+	}
+}
+
+// TestLabelCountCheckedBeforeInflating: images that inflate to 63 MB with
+// a label file of 2 labels are refused on the headers alone — allocating
+// a few MB, not the 63 — and a gzip file cut short or damaged says so.
+func TestLabelCountCheckedBeforeInflating(t *testing.T) {
+	dir := t.TempDir()
+	const n = 80_000 // 80,000 × 784 bytes ≈ 63 MB inflated, ~60 KB compressed
+	if err := WriteIDX(filepath.Join(dir, "i.gz"), []int{n, 28, 28}, make([]uint8, n*784)); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteIDX(filepath.Join(dir, "l.gz"), []int{2}, []uint8{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := LoadMNISTPair(filepath.Join(dir, "i.gz"), filepath.Join(dir, "l.gz"))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "2 labels for 80000 images") {
+		t.Fatalf("error %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("refusing the pair allocated %d MB", grew>>20)
+	}
+
+	raw, _ := os.ReadFile(filepath.Join(dir, "i.gz"))
+	cut := filepath.Join(dir, "cut.gz")
+	os.WriteFile(cut, raw[:len(raw)/2], 0o644)
+	if _, _, err := ReadIDX(cut); err == nil || !strings.Contains(err.Error(), "the gzip stream ends early, after ") || !strings.Contains(err.Error(), "(a truncated download?)") {
+		t.Errorf("truncated gzip: %v", err)
+	}
+	bad := slices.Clone(raw)
+	for i := len(bad) / 2; i < len(bad)/2+64; i++ {
+		bad[i] ^= 0xa5
+	}
+	damaged := filepath.Join(dir, "damaged.gz")
+	os.WriteFile(damaged, bad, 0o644)
+	if _, _, err := ReadIDX(damaged); err == nil || !strings.Contains(err.Error(), "a damaged gzip file (") || !strings.Contains(err.Error(), "download it again") {
+		t.Errorf("damaged gzip: %v", err)
 	}
 }

@@ -31,9 +31,33 @@ func IsImageFile(name string) bool {
 	return slices.Contains(ImageExts, strings.ToLower(filepath.Ext(name)))
 }
 
-// MaxImagePixels bounds the declared size of an image we agree to decode
-// (checked from the header, before any pixel is allocated).
-const MaxImagePixels = 64 << 20
+// MaxImagePixels and MaxImageBytes bound the declared size of an image we
+// agree to decode, and the memory its pixels take decoded (checked from
+// the header, before any pixel is allocated): a 0.5 MB PNG can declare
+// 8000×8000 16-bit RGBA, half a gigabyte.
+const (
+	MaxImagePixels = 64 << 20
+	MaxImageBytes  = 256 << 20
+)
+
+// decodedBytesPerPixel is what a decoder allocates per pixel for a colour
+// model (the worst case of its layouts: YCbCr may be 4:4:4).
+func decodedBytesPerPixel(m color.Model) int {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8 // 16-bit RGBA, or a model we do not know: assume the widest
+}
 
 // DecodeFile decodes an image file of any supported format, refusing ones
 // whose header declares more than MaxImagePixels pixels.
@@ -62,6 +86,10 @@ func Decode(r io.ReadSeeker, name string) (image.Image, error) {
 	}
 	if cfg.Width*cfg.Height > MaxImagePixels {
 		return nil, fmt.Errorf("%s: image declares %d×%d pixels, more than the %d allowed", name, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	if b := cfg.Width * cfg.Height * decodedBytesPerPixel(cfg.ColorModel); b > MaxImageBytes {
+		return nil, fmt.Errorf("%s: a %d×%d image of %d bytes per pixel takes %d MB decoded, more than the %d MB allowed",
+			name, cfg.Width, cfg.Height, decodedBytesPerPixel(cfg.ColorModel), b>>20, MaxImageBytes>>20)
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,48 +51,64 @@ func ReadIDX(path string) ([]int, []uint8, error) {
 	return dims, data, nil
 }
 
-func parseIDX(r io.Reader) ([]int, []uint8, error) {
+// ReadIDXHeader reads only an idx file's dimensions (through its gzip
+// stream, if any): what it promises, checked before the data is inflated.
+func ReadIDXHeader(path string) ([]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br, gz, err := idxStream(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if gz != nil {
+		defer gz.Close()
+	}
+	dims, _, err := idxHeader(br)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return dims, nil
+}
+
+// idxStream opens the bytes of an idx file, inflating them when they are
+// gzip-compressed (gz is then the decompressor).
+func idxStream(r io.Reader) (*bufio.Reader, *gzip.Reader, error) {
 	br := bufio.NewReader(r)
 	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("bad gzip stream: %w", err)
+			return nil, nil, fmt.Errorf("a damaged gzip file (%v): download it again", err)
 		}
+		return bufio.NewReader(gz), gz, nil
+	}
+	return br, nil, nil
+}
+
+func parseIDX(r io.Reader) ([]int, []uint8, error) {
+	br, gz, err := idxStream(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if gz != nil {
 		defer gz.Close()
-		br = bufio.NewReader(gz)
 	}
-	var magic [4]byte
-	if _, err := io.ReadFull(br, magic[:]); err != nil {
-		return nil, nil, fmt.Errorf("too short for an idx header: %w", noEOF(err))
-	}
-	if magic[0] != 0 || magic[1] != 0 {
-		return nil, nil, fmt.Errorf("not an idx file (magic %x)", magic)
-	}
-	if magic[2] != 0x08 {
-		return nil, nil, fmt.Errorf("idx element type 0x%02x is not unsigned bytes (0x08)", magic[2])
-	}
-	nd := int(magic[3])
-	if nd < 1 || nd > 4 {
-		return nil, nil, fmt.Errorf("idx file has %d dimensions; expected 1 to 4", nd)
-	}
-	dims := make([]int, nd)
-	total := 1
-	for i := range dims {
-		var d uint32
-		if err := binary.Read(br, binary.BigEndian, &d); err != nil {
-			return nil, nil, fmt.Errorf("truncated idx header: %w", noEOF(err))
-		}
-		dims[i] = int(d)
-		total *= dims[i] // a 0 dimension means no data (and is then refused by the caller)
-		if total > maxIDXBytes {
-			return nil, nil, fmt.Errorf("idx header claims %v values, more than this reader accepts", dims)
-		}
+	dims, total, err := idxHeader(br)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Read what is there (one byte more, to see trailing data), growing the
 	// buffer as bytes arrive: memory follows the data, not what a header
 	// claims (a few bytes can claim a gigabyte).
 	data, err := io.ReadAll(io.LimitReader(br, int64(total)+1))
-	if err != nil {
+	switch {
+	case err != nil && gz != nil && errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, nil, fmt.Errorf("the gzip stream ends early, after %d of the %d bytes of data header %v promises (a truncated download?)", len(data), total, dims)
+	case err != nil && gz != nil:
+		return nil, nil, fmt.Errorf("a damaged gzip file (%v after %d bytes of data): download it again", err, len(data))
+	case err != nil:
 		return nil, nil, fmt.Errorf("reading the data after header %v: %w", dims, err)
 	}
 	if len(data) < total {
@@ -101,6 +118,39 @@ func parseIDX(r io.Reader) ([]int, []uint8, error) {
 		return nil, nil, fmt.Errorf("trailing data after the %d bytes that header %v promises", total, dims)
 	}
 	return dims, data, nil
+}
+
+// idxHeader reads the magic number and dimensions, returning the number of
+// data bytes they promise.
+func idxHeader(br *bufio.Reader) ([]int, int, error) {
+	var magic [4]byte
+	if _, err := io.ReadFull(br, magic[:]); err != nil {
+		return nil, 0, fmt.Errorf("too short for an idx header: %w", noEOF(err))
+	}
+	if magic[0] != 0 || magic[1] != 0 {
+		return nil, 0, fmt.Errorf("not an idx file (magic %x)", magic)
+	}
+	if magic[2] != 0x08 {
+		return nil, 0, fmt.Errorf("idx element type 0x%02x is not unsigned bytes (0x08)", magic[2])
+	}
+	nd := int(magic[3])
+	if nd < 1 || nd > 4 {
+		return nil, 0, fmt.Errorf("idx file has %d dimensions; expected 1 to 4", nd)
+	}
+	dims := make([]int, nd)
+	total := 1
+	for i := range dims {
+		var d uint32
+		if err := binary.Read(br, binary.BigEndian, &d); err != nil {
+			return nil, 0, fmt.Errorf("truncated idx header: %w", noEOF(err))
+		}
+		dims[i] = int(d)
+		total *= dims[i] // a 0 dimension means no data (and is then refused by the caller)
+		if total > maxIDXBytes {
+			return nil, 0, fmt.Errorf("idx header claims %v values, more than this reader accepts", dims)
+		}
+	}
+	return dims, total, nil
 }
 
 func noEOF(err error) error {
@@ -123,14 +173,15 @@ func findMNIST(dir, name string) (string, error) {
 // LoadMNISTPair reads an images file and a labels file and checks that they
 // agree: 28×28 images, as many labels as images, labels 0–9.
 func LoadMNISTPair(imagesPath, labelsPath string) (*Dataset, error) {
-	dims, pix, err := ReadIDX(imagesPath)
+	// The two headers first: a mismatch is found before anything is inflated.
+	dims, err := ReadIDXHeader(imagesPath)
 	if err != nil {
 		return nil, err
 	}
 	if len(dims) != 3 || dims[1] != 28 || dims[2] != 28 {
 		return nil, fmt.Errorf("%s: expected N×28×28 images, header says %v", imagesPath, dims)
 	}
-	ldims, labels, err := ReadIDX(labelsPath)
+	ldims, err := ReadIDXHeader(labelsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +190,14 @@ func LoadMNISTPair(imagesPath, labelsPath string) (*Dataset, error) {
 	}
 	if ldims[0] != dims[0] {
 		return nil, fmt.Errorf("%s: %d labels for %d images in %s", labelsPath, ldims[0], dims[0], imagesPath)
+	}
+	_, labels, err := ReadIDX(labelsPath)
+	if err != nil {
+		return nil, err
+	}
+	_, pix, err := ReadIDX(imagesPath)
+	if err != nil {
+		return nil, err
 	}
 	d := &Dataset{Shape: [3]int{1, 28, 28}, Images: pix, Labels: make([]int, len(labels)), Classes: DigitClasses}
 	for i, l := range labels {

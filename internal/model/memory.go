@@ -28,7 +28,7 @@ func (n *Network) EstimateMemory(batch, evalBatch int) Memory {
 		act += prod(l.Out)
 	}
 	return Memory{
-		Params:      4 * 4 * int64(n.NumParams()),
+		Params:      4 * 4 * n.planned(),
 		Activations: 4 * act * (3*int64(batch) + 2*int64(evalBatch)),
 	}
 }

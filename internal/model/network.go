@@ -50,6 +50,43 @@ func ShapeString(s []int) string { return layers.ShapeString(s) }
 // for weights and biases, γ=1, β=0) from rng. Each layer takes the output
 // of the one before it unless its inputs say otherwise.
 func New(specs []config.Layer, input []int, classes int, rng *rand.Rand) (*Network, error) {
+	return NewBounded(specs, input, classes, rng, MaxParams)
+}
+
+// NewBounded is New refusing, before allocating them, more than maxParams
+// parameters (a checkpoint's config can need no more than its file holds).
+func NewBounded(specs []config.Layer, input []int, classes int, rng *rand.Rand, maxParams int64) (*Network, error) {
+	n, err := plan(specs, input, classes, maxParams)
+	if err != nil {
+		return nil, err
+	}
+	n.Allocate(rng)
+	return n, nil
+}
+
+// Plan is New without the parameters: every shape and check, nothing
+// allocated, so that what the network will need (EstimateMemory) is known
+// first. Allocate completes it.
+func Plan(specs []config.Layer, input []int, classes int) (*Network, error) {
+	return plan(specs, input, classes, MaxParams)
+}
+
+// Allocate makes a planned network's parameters, drawing their initial
+// values from rng layer by layer.
+func (n *Network) Allocate(rng *rand.Rand) {
+	for _, l := range n.Layers {
+		if l.Kind.Init != nil {
+			l.Kind.Init(l, rng)
+		}
+	}
+}
+
+// MaxParams bounds the parameters New allocates: a billion-weight layer in a
+// config is a mistake to report, not an allocation to attempt.
+const MaxParams = 1 << 28
+
+func plan(specs []config.Layer, input []int, classes int, maxParams int64) (*Network, error) {
+	var params int64
 	if classes < 2 {
 		return nil, fmt.Errorf("a classifier needs at least 2 classes, got %d", classes)
 	}
@@ -99,8 +136,10 @@ func New(specs []config.Layer, input []int, classes int, rng *rand.Rand) (*Netwo
 			}
 		}
 		l.Out = out
-		if k.Init != nil {
-			k.Init(l, rng)
+		if k.Params != nil {
+			if params += k.Params(l); params > maxParams {
+				return nil, fail("the model would need more than %d parameters by this layer (%s alone has %d)", maxParams, l.Describe(), k.Params(l))
+			}
 		}
 		n.Layers = append(n.Layers, l)
 		pos[l.ID] = i
@@ -181,6 +220,17 @@ func (n *Network) Freeze(ids map[string]bool, stats bool) error {
 		return fmt.Errorf("every layer with parameters is frozen: nothing is left to train")
 	}
 	return nil
+}
+
+// planned counts the parameters from the shapes (allocated or not).
+func (n *Network) planned() int64 {
+	var total int64
+	for _, l := range n.Layers {
+		if l.Kind.Params != nil {
+			total += l.Kind.Params(l)
+		}
+	}
+	return total
 }
 
 // NumParams counts learnable values.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -297,5 +298,31 @@ func TestGraphsShareParameters(t *testing.T) {
 	_ = inf1.Run()
 	if inf1.LogitsData()[0] == before[0] {
 		t.Error("inference graph did not see the parameter change")
+	}
+}
+
+// TestParamsCountedBeforeAllocating: each kind's Params says exactly what
+// its Init allocates, and a layer over the bound is refused before it is.
+func TestParamsCountedBeforeAllocating(t *testing.T) {
+	c := parseModel(t, allLayers)
+	n, err := New(c.Layers(), c.Data.Shape, 3, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range n.Layers {
+		if l.Kind.Params != nil && l.Kind.Params(l) != int64(l.NumParams()) {
+			t.Errorf("%s: Params says %d, Init allocated %d", l.ID, l.Kind.Params(l), l.NumParams())
+		}
+	}
+	huge := parseModel(t, "  - {type: flatten}\n  - {type: dense, units: 1000000000}\n  - {type: dense, units: 3}\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = New(huge.Layers(), huge.Data.Shape, 3, rand.New(rand.NewPCG(1, 1)))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "layer 1 (dense): the model would need more than 268435456 parameters by this layer (dense 1000000000 alone has 145000000000)") {
+		t.Fatalf("a dense layer of 10⁹ units: %v", err)
+	}
+	if after.TotalAlloc-before.TotalAlloc > 1<<20 {
+		t.Errorf("refusing it allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
 	}
 }

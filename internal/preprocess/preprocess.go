@@ -27,7 +27,7 @@ func Apply(r Recipe, img image.Image, c, h, w int) []uint8 {
 	if c != 1 {
 		return data.Resize(img, c, h, w) // colour: resize only (Check enforces it)
 	}
-	g := luminance(img)
+	g := luminance(shrink(img, maxWorkingSide))
 	invert := r.Invert == "yes"
 	if r.Invert == "auto" {
 		invert = g.borderMedian() > 0.5
@@ -69,6 +69,25 @@ func Apply(r Recipe, img image.Image, c, h, w int) []uint8 {
 		}
 	}
 	return out
+}
+
+// maxWorkingSide bounds the image the grey recipe works on: plenty to find
+// and centre the ink for an input of a few dozen pixels, and it keeps a
+// huge photo's working copies (8 bytes a pixel and a few more) to ~35 MB.
+const maxWorkingSide = 1024
+
+// shrink scales img down (keeping its aspect) so that neither side exceeds
+// side; smaller images are returned as they are.
+func shrink(img image.Image, side int) image.Image {
+	b := img.Bounds()
+	if b.Dx() <= side && b.Dy() <= side {
+		return img
+	}
+	k := float64(side) / float64(max(b.Dx(), b.Dy()))
+	w, h := max(1, int(float64(b.Dx())*k)), max(1, int(float64(b.Dy())*k))
+	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	return dst
 }
 
 // grey is a luminance image with values in [0,1].

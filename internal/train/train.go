@@ -133,10 +133,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := r.resume(opts.Resume); err != nil {
 			return nil, err
 		}
-	} else if err := r.fresh(); err != nil {
+	} else if err := r.fresh(trainSet); err != nil {
 		return nil, err
 	}
-	if err := r.checkMemory(trainSet); err != nil {
+	if err := r.checkMemory(trainSet); err != nil { // resumed: the checkpoint's network
 		return nil, err
 	}
 	if r.loss, r.imbalanced, err = r.lossSettings(trainSet); err != nil {
@@ -203,13 +203,18 @@ func (r *run) layerError(err error) error {
 	return err
 }
 
-func (r *run) fresh() error {
-	init := rand.New(rand.NewPCG(r.cfg.Seed, initStream))
-	net, err := model.New(r.cfg.Layers(), r.cfg.Data.Shape, len(r.classes), init)
+// fresh makes the network: planned, checked against the memory bound,
+// then allocated and initialised (from init_from where it says so).
+func (r *run) fresh(trainSet *data.Dataset) error {
+	net, err := model.Plan(r.cfg.Layers(), r.cfg.Data.Shape, len(r.classes))
 	if err != nil {
 		return r.layerError(err)
 	}
 	r.net = net
+	if err := r.checkMemory(trainSet); err != nil {
+		return err
+	}
+	net.Allocate(rand.New(rand.NewPCG(r.cfg.Seed, initStream)))
 	if from := r.cfg.Train.InitFrom; from != "" {
 		tr, err := checkpoint.InitFrom(from, net)
 		if err != nil {

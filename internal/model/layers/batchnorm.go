@@ -34,7 +34,8 @@ var batchnorm = &Kind{
 			}
 		},
 	},
-	Shape: same,
+	Shape:  same,
+	Params: func(l *Layer) int64 { return 2 * int64(l.In[0]) },
 	Init: func(l *Layer, _ *rand.Rand) {
 		c := l.In[0]
 		l.Weight = l.ConstParam("weight", 1, c)

@@ -53,6 +53,10 @@ var conv2d = &Kind{
 		}
 		return []int{s.Filters, oh, ow}, nil
 	},
+	Params: func(l *Layer) int64 {
+		s := &l.Spec
+		return int64(s.Filters)*int64(l.In[0]/s.Groups)*int64(s.Kernel.H)*int64(s.Kernel.W) + bias(s, s.Filters)
+	},
 	Init: func(l *Layer, rng *rand.Rand) {
 		s := &l.Spec
 		cg := l.In[0] / s.Groups

@@ -54,6 +54,10 @@ var convTranspose2d = &Kind{
 		}
 		return []int{s.Filters, oh, ow}, nil
 	},
+	Params: func(l *Layer) int64 {
+		s := &l.Spec
+		return int64(l.In[0])*int64(s.Filters/s.Groups)*int64(s.Kernel.H)*int64(s.Kernel.W) + bias(s, s.Filters)
+	},
 	Init: func(l *Layer, rng *rand.Rand) {
 		s := &l.Spec
 		og := s.Filters / s.Groups

@@ -31,6 +31,7 @@ var dense = &Kind{
 		}
 		return []int{s.Units}, nil
 	},
+	Params: func(l *Layer) int64 { return int64(l.Spec.Units)*int64(l.In[0]) + bias(&l.Spec, l.Spec.Units) },
 	Init: func(l *Layer, rng *rand.Rand) {
 		n := l.In[0]
 		l.Weight = l.NewParam("weight", true, rng, n, l.Spec.Units, n)

@@ -35,8 +35,10 @@ type Kind struct {
 	// an error that says what does not fit (the caller adds file:line).
 	Shape func(s *config.Layer, in [][]int) ([]int, error)
 	// Init allocates the layer's parameters (and batch-norm state), drawing
-	// initial values from rng.
-	Init func(l *Layer, rng *rand.Rand)
+	// initial values from rng; Params counts the values Init will allocate
+	// (from the shapes alone), so that a model too large is refused first.
+	Init   func(l *Layer, rng *rand.Rand)
+	Params func(l *Layer) int64
 	// Build adds the layer's ops to a graph, given its inputs' nodes.
 	Build func(b *Builder, l *Layer, in []*G.Node) (*G.Node, error)
 	// ONNX appends the layer's nodes, reading inputs in and writing out.
@@ -278,4 +280,12 @@ func checkPair(bad func(string, ...any), field string, p config.Pair, least int)
 	if p.H < least || p.W < least {
 		bad("%s must be at least %d, got %s", field, least, p)
 	}
+}
+
+// bias is the size of a layer's bias: n values, or none.
+func bias(s *config.Layer, n int) int64 {
+	if s.Bias != nil && *s.Bias {
+		return int64(n)
+	}
+	return 0
 }

@@ -21,6 +21,9 @@ func TestEveryKindIsComplete(t *testing.T) {
 		if k.ONNX == nil && k.Name != "dropout" {
 			t.Errorf("%s: no ONNX form", k.Name)
 		}
+		if (k.Init == nil) != (k.Params == nil) {
+			t.Errorf("%s: a kind with parameters must count them (Params) for the check before allocating", k.Name)
+		}
 		if (k.Init == nil) != (k.Fold == nil) && k.Name != "batchnorm" {
 			t.Errorf("%s: a kind with parameters should say whether batch norm folds into it", k.Name)
 		}

@@ -1,0 +1,58 @@
+package preprocess
+
+import (
+	"image"
+	"image/color"
+	"runtime"
+	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+)
+
+// bar draws a dark vertical bar on white, proportioned to the image.
+func bar(side int) *image.Gray {
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	for y := side / 5; y < 4*side/5; y++ {
+		for x := 9 * side / 20; x < 11*side/20; x++ {
+			img.SetGray(x, y, color.Gray{})
+		}
+	}
+	return img
+}
+
+// TestHugeImageIsShrunkFirst: a 4096×4096 scan is worked on at 1024 px —
+// the recipe's copies then take tens of MB, not the 8 bytes a pixel of the
+// full size — and comes out as the same 28×28 digit as a 1024 px scan.
+func TestHugeImageIsShrunkFirst(t *testing.T) {
+	r := Recipe(config.Preprocess{Mode: "mnist", Invert: "auto"})
+	big, small := bar(4096), bar(1024)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	a := Apply(r, big, 1, 28, 28)
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 40<<20 {
+		t.Errorf("preprocessing a 4096² image allocated %d MB", grew>>20)
+	}
+	b := Apply(r, small, 1, 28, 28)
+	// The same digit, give or take a row at its edges.
+	var inkA, inkB, differ int
+	for i := range a {
+		inkA, inkB = inkA+int(a[i]), inkB+int(b[i])
+		if d := int(a[i]) - int(b[i]); d > 24 || d < -24 {
+			differ++
+		}
+	}
+	if differ > 28 || inkA < inkB*95/100 || inkA > inkB*105/100 {
+		t.Fatalf("%d pixels differ; ink %d from the big scan, %d from the small one", differ, inkA, inkB)
+	}
+	if s := shrink(big, 1024).Bounds(); s.Dx() != 1024 || s.Dy() != 1024 {
+		t.Errorf("shrunk to %v", s)
+	}
+	if shrink(small, 1024) != image.Image(small) {
+		t.Error("a small image was resampled")
+	}
+}
