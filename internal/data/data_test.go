@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -435,5 +436,28 @@ func TestLabelCountCheckedBeforeInflating(t *testing.T) {
 	os.WriteFile(damaged, bad, 0o644)
 	if _, _, err := ReadIDX(damaged); err == nil || !strings.Contains(err.Error(), "a damaged gzip file (") || !strings.Contains(err.Error(), "download it again") {
 		t.Errorf("damaged gzip: %v", err)
+	}
+}
+
+// TestFolderTooLargeForMemory: a folder whose images, as bytes of the input
+// shape, exceed the dataset bound is refused before any is decoded.
+func TestFolderTooLargeForMemory(t *testing.T) {
+	dir := t.TempDir()
+	var pb bytes.Buffer
+	png.Encode(&pb, image.NewGray(image.Rect(0, 0, 3, 3)))
+	for _, c := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(dir, c), 0o755)
+		for i := range 3 {
+			os.WriteFile(filepath.Join(dir, c, fmt.Sprint(i, ".png")), pb.Bytes(), 0o644)
+		}
+	}
+	defer func(v int64) { MaxDatasetBytes = v }(MaxDatasetBytes)
+	MaxDatasetBytes = 6*3*4096*4096 - 1
+	_, err := LoadFolder(dir, [3]int{3, 4096, 4096})
+	if err == nil || !strings.Contains(err.Error(), dir+": 6 images of 3×4096×4096 take 0.30 GB as the network's input, more than the 0.30 GB a dataset may take") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := LoadFolder(dir, [3]int{1, 8, 8}); err != nil {
+		t.Fatalf("a small shape: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/cnnctl/cnnctl/internal/atomicfile"
+	"github.com/cnnctl/cnnctl/internal/machine"
 	_ "golang.org/x/image/bmp"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/tiff"
@@ -30,6 +31,9 @@ var ImageExts = []string{".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff
 func IsImageFile(name string) bool {
 	return slices.Contains(ImageExts, strings.ToLower(filepath.Ext(name)))
 }
+
+// MaxDatasetBytes bounds the bytes an image folder's dataset may take.
+var MaxDatasetBytes = machine.Budget()
 
 // MaxImagePixels and MaxImageBytes bound the declared size of an image we
 // agree to decode, and the memory its pixels take decoded (checked from
@@ -192,6 +196,12 @@ func LoadFolder(dir string, shape [3]int) (*Dataset, error) {
 	}
 	if len(d.Classes) < 2 {
 		return nil, fmt.Errorf("%s: found %d class folders; an image folder needs one subfolder per class, at least 2", dir, len(d.Classes))
+	}
+	// The images are held as bytes of the input shape: refuse, before
+	// decoding any, a folder that would not fit (a 4096×4096 shape, say).
+	if need, most := int64(len(files))*int64(d.Size()), MaxDatasetBytes; most > 0 && need > most {
+		return nil, fmt.Errorf("%s: %d images of %d×%d×%d take %.2f GB as the network's input, more than the %.2f GB a dataset may take (80 %% of the machine's memory): use a smaller data.shape or fewer images",
+			dir, len(files), shape[0], shape[1], shape[2], float64(need)/1e9, float64(most)/1e9)
 	}
 	d.Images = make([]uint8, len(files)*d.Size())
 	errs := make([]error, len(files))

@@ -1,11 +1,6 @@
 package model
 
-import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-)
+import "fmt"
 
 // Memory is an estimate, from the shapes alone, of what training a network
 // holds in memory at once.
@@ -39,22 +34,6 @@ func prod(s []int) int64 {
 		p *= int64(v)
 	}
 	return p
-}
-
-// MachineMemory is the machine's total memory in bytes (MemTotal of
-// /proc/meminfo), or 0 where it cannot be read.
-func MachineMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // GB renders bytes as "1.23 GB".

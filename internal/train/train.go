@@ -26,6 +26,7 @@ import (
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/eval"
 	"github.com/cnnctl/cnnctl/internal/inspect"
+	"github.com/cnnctl/cnnctl/internal/machine"
 	"github.com/cnnctl/cnnctl/internal/model"
 	"github.com/cnnctl/cnnctl/internal/ops"
 	"github.com/cnnctl/cnnctl/internal/parallel"
@@ -172,9 +173,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // checkMemory refuses a run whose estimated memory exceeds the bound.
 func (r *run) checkMemory(trainSet *data.Dataset) error {
 	limit := r.opts.MaxMemory
-	machine := model.MachineMemory()
 	if limit == 0 {
-		limit = machine * 8 / 10
+		limit = machine.Budget()
 	}
 	if limit <= 0 {
 		return nil
@@ -182,7 +182,7 @@ func (r *run) checkMemory(trainSet *data.Dataset) error {
 	m := r.net.EstimateMemory(r.cfg.Train.BatchSize, min(r.opts.EvalBatch, max(1, trainSet.Len())))
 	if m.Total() > limit {
 		return fmt.Errorf("%s: training this network at batch size %d needs about %s (activations %s, parameters and optimizer state %s), more than the %s allowed (the machine has %s; --max-memory sets the bound): use a smaller train.batch_size or a smaller network",
-			r.opts.ConfigPath, r.cfg.Train.BatchSize, model.GB(m.Total()), model.GB(m.Activations), model.GB(m.Params), model.GB(limit), model.GB(machine))
+			r.opts.ConfigPath, r.cfg.Train.BatchSize, model.GB(m.Total()), model.GB(m.Activations), model.GB(m.Params), model.GB(limit), model.GB(machine.Memory()))
 	}
 	return nil
 }
