@@ -9,6 +9,7 @@ import (
 
 	"github.com/cnnctl/cnnctl/internal/bench"
 	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
@@ -65,7 +66,7 @@ func runBench(o *benchOptions, s streams) error {
 	if err != nil {
 		return err
 	}
-	classes := classesOf(cfg)
+	classes := data.ClassCount(cfg)
 	if o.Threads > 0 {
 		defer parallel.UseCores(o.Threads)()
 	}
@@ -79,19 +80,4 @@ func runBench(o *benchOptions, s streams) error {
 	}
 	res.WriteTable(s.Out)
 	return nil
-}
-
-// classesOf is how many classes a config's data has, without reading it:
-// MNIST 10, X-vs-O 2, an image folder as many as the last dense layer has
-// units (the model must end with one logit per class).
-func classesOf(cfg *config.Config) int {
-	switch cfg.Data.Source {
-	case "xo":
-		return 2
-	case "folder":
-		if ls := cfg.Layers(); len(ls) > 0 && ls[len(ls)-1].Type == "dense" {
-			return ls[len(ls)-1].Units
-		}
-	}
-	return 10
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/model"
 	"github.com/spf13/cobra"
 )
@@ -67,7 +68,7 @@ func runSummary(o *summaryOptions, s streams) error {
 			return err
 		}
 		// The values are never used: a fixed seed keeps it cheap and quiet.
-		if net, err = model.New(cfg.Layers(), cfg.Data.Shape, classesOf(cfg), rand.New(rand.NewPCG(0, 0))); err != nil {
+		if net, err = model.New(cfg.Layers(), cfg.Data.Shape, data.ClassCount(cfg), rand.New(rand.NewPCG(0, 0))); err != nil {
 			return placeLayerError(o.ConfigPath, err)
 		}
 	}

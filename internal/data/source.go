@@ -78,3 +78,18 @@ func LoadDir(dir string, shape [3]int) (*Dataset, error) {
 	}
 	return LoadFolder(dir, shape)
 }
+
+// ClassCount is how many classes a config's data has, as far as the config
+// says without reading the data: MNIST 10, X-vs-O 2, an image folder the
+// units of the model's last dense layer (one logit per class).
+func ClassCount(cfg *config.Config) int {
+	switch cfg.Data.Source {
+	case "xo":
+		return 2
+	case "folder":
+		if ls := cfg.Layers(); len(ls) > 0 && ls[len(ls)-1].Type == "dense" {
+			return ls[len(ls)-1].Units
+		}
+	}
+	return 10
+}

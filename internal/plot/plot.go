@@ -19,9 +19,11 @@ import (
 )
 
 // Series is a named line of (x, y) points; NaN values are skipped.
+// Points draws them unjoined (a scatter plot).
 type Series struct {
-	Name string
-	X, Y []float64
+	Name   string
+	X, Y   []float64
+	Points bool
 }
 
 // Panel is one chart of several series.
@@ -29,6 +31,7 @@ type Panel struct {
 	Title, XLabel, YLabel string
 	Series                []Series
 	LegendBottom          bool // for rising curves such as accuracy
+	LogX                  bool // a logarithmic x axis (learning rates, parameter counts)
 }
 
 var lineColors = []color.Color{
@@ -55,6 +58,20 @@ func Panels(path string, panels []Panel) error {
 			if len(pts) == 0 {
 				continue
 			}
+			if s.Points {
+				sc, err := plotter.NewScatter(pts)
+				if err != nil {
+					return err
+				}
+				sc.Color = lineColors[i%len(lineColors)]
+				sc.Shape = draw.CircleGlyph{}
+				sc.Radius = vg.Points(3)
+				p.Add(sc)
+				if s.Name != "" {
+					p.Legend.Add(s.Name, sc)
+				}
+				continue
+			}
 			line, points, err := plotter.NewLinePoints(pts)
 			if err != nil {
 				return err
@@ -67,6 +84,10 @@ func Panels(path string, panels []Panel) error {
 			p.Legend.Add(s.Name, line, points)
 		}
 		p.Legend.Top = !pn.LegendBottom
+		if pn.LogX {
+			p.X.Scale = plot.LogScale{}
+			p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		}
 		plots[0] = append(plots[0], p)
 	}
 	img := vgimg.New(vg.Length(5*len(panels))*vg.Inch, 4*vg.Inch)
