@@ -85,7 +85,8 @@ func shrink(img image.Image, side int) image.Image {
 	}
 	k := float64(side) / float64(max(b.Dx(), b.Dy()))
 	w, h := max(1, int(float64(b.Dx())*k)), max(1, int(float64(b.Dy())*k))
-	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	// RGBA: x/image/draw has a fast path into it from every decoder's type.
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
 	return dst
 }
