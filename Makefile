@@ -37,10 +37,12 @@ test:
 	GODEBUG=cpu.avx512f=off $(GO) test -count=1 $(COMPUTE)
 	GODEBUG=cpu.avx512f=off,cpu.avx2=off $(GO) test -count=1 $(COMPUTE)
 
-# Printed digits in ten fonts against the LeNet-BN MNIST model (trains it first if needed).
+# Printed digits in ten fonts against the LeNet-BN MNIST model (trains it first if needed),
+# and a 1 and a 0 drawn on serve's page in headless Chromium.
 check-predict: build
 	test -f runs/lenet-bn-mnist/best.ckpt || $(MAKE) data train CONFIG=configs/lenet-bn-mnist.yaml
 	CNNCTL_MNIST_MODEL=$(CURDIR)/runs/lenet-bn-mnist/best.ckpt $(GO) test -count=1 -v -run PrintedDigits ./internal/predict/
+	CNNCTL_MNIST_MODEL=$(CURDIR)/runs/lenet-bn-mnist/best.ckpt $(GO) test -count=1 -v -run PageInChromium ./internal/serve/
 
 # The augmentation figures (not in CI: training takes minutes): trains
 # configs/lenet-bn-mnist-augment.yaml if needed, evaluates it on the MNIST

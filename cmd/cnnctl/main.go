@@ -50,7 +50,7 @@ or your own folder of images), and evaluates the checkpoints it writes.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newTrainCmd(s), newEvalCmd(s), newPredictCmd(s), newFuseCmd(s), newExportCmd(s), newBenchCmd(s), newSummaryCmd(s), newVisualizeCmd(s), newConvolveCmd(s), newAugmentCmd(s), newSweepCmd(s), newDataCmd(s), newVersionCmd(s))
+	root.AddCommand(newTrainCmd(s), newEvalCmd(s), newPredictCmd(s), newFuseCmd(s), newExportCmd(s), newBenchCmd(s), newSummaryCmd(s), newVisualizeCmd(s), newConvolveCmd(s), newAugmentCmd(s), newSweepCmd(s), newServeCmd(s), newDataCmd(s), newVersionCmd(s))
 	return root
 }
 

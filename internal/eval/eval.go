@@ -211,6 +211,29 @@ func (r *Runner) Logits(d *data.Dataset, norm data.Norm) ([]float32, error) {
 	return out, err
 }
 
+// LogitsOf returns the (N,K) logits of inputs already normalised, each of
+// the network's input size.
+func (r *Runner) LogitsOf(inputs [][]float32) ([]float32, error) {
+	k, B := r.net.Classes, r.graph.Batch
+	x := r.graph.Input.Data().([]float32)
+	size := len(x) / B
+	out := make([]float32, 0, len(inputs)*k)
+	for lo := 0; lo < len(inputs); lo += B {
+		hi := min(lo+B, len(inputs))
+		for i, in := range inputs[lo:hi] {
+			if len(in) != size {
+				return nil, fmt.Errorf("input %d has %d values, the network takes %d", lo+i, len(in), size)
+			}
+			copy(x[i*size:(i+1)*size], in)
+		}
+		if err := r.graph.Run(); err != nil {
+			return nil, err
+		}
+		out = append(out, r.graph.LogitsData()[:(hi-lo)*k]...)
+	}
+	return out, nil
+}
+
 // Throughput times passes of one full batch (whatever the input holds) and
 // returns the median images per second over passes runs, after a warm-up.
 func (r *Runner) Throughput(passes int) (float64, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,32 +12,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/cnnctl/cnnctl/internal/browsertest"
 )
-
-// browser starts headless Chromium, or skips the test where there is none
-// (in CI, where .ci/run installs it, that fails the test instead).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no chromium on PATH (CI is set: .ci/run should have installed it)")
-		}
-		t.Skip("no chromium on PATH: the HTML page is not checked in a browser (apt-get install chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	return ctx
-}
 
 // TestHTMLReportInChromium opens the report page in a real browser: it
 // loads without console errors or exceptions, and every figure is an image
@@ -82,7 +57,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	var mu sync.Mutex
 	var problems []string
 	err = chromedp.Listen(ctx, func(ev any) {

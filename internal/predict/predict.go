@@ -121,7 +121,7 @@ func (p *Predictor) Predict(inputs []Input, top int, report func(Prediction, err
 	k := p.State.Net.Classes
 	for i, in := range inputs {
 		if r := row[i]; r >= 0 {
-			report(rank(in.Name, logits[r*k:(r+1)*k], p.State.Classes, top), nil)
+			report(Rank(in.Name, logits[r*k:(r+1)*k], p.State.Classes, top), nil)
 		} else {
 			report(Prediction{File: in.Name}, errs[i])
 		}
@@ -129,8 +129,8 @@ func (p *Predictor) Predict(inputs []Input, top int, report func(Prediction, err
 	return failed, nil
 }
 
-// rank turns logits into a prediction with the top classes by probability.
-func rank(name string, z []float32, classes []string, top int) Prediction {
+// Rank turns logits into a prediction with the top classes by probability.
+func Rank(name string, z []float32, classes []string, top int) Prediction {
 	probs := make([]float32, len(z))
 	m := slices.Max(z)
 	var s float64
