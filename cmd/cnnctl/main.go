@@ -38,9 +38,12 @@ func newRootCmd(ctx context.Context, s streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "cnnctl",
 		Short: "Train, evaluate and ship small convolutional neural networks",
-		Long: `cnnctl builds LeNet-style convolutional networks from a YAML config, trains them
-with backpropagation on a Gorgonia autodiff graph (MNIST, a synthetic X-vs-O set,
-or your own folder of images), and evaluates the checkpoints it writes.`,
+		Long: `cnnctl builds convolutional networks — LeNet, VGG-style stacks, ResNet and Inception
+blocks, depthwise and transposed convolutions — from a YAML config, trains them with
+backpropagation on a Gorgonia autodiff graph (MNIST, a synthetic X-vs-O set, or your
+own folder of images; with augmentation and transfer learning), evaluates, looks
+inside (summary, visualize, convolve), sweeps hyper-parameters, and ships the
+checkpoints it writes (fuse, export, predict, serve).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
