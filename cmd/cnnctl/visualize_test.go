@@ -178,3 +178,15 @@ func TestAugmentCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestDataVibrationCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "vib")
+	code, stdout, errOut := cnnctl(t, "data", "vibration", "--out", out, "--n", "8", "--length", "256")
+	if code != 0 || !strings.Contains(stdout, "wrote 8 recordings of 256 samples") {
+		t.Fatalf("exit %d: %s %s", code, stdout, errOut)
+	}
+	decodePNG(t, filepath.Join(out, "examples.png"))
+	if code, _, errOut := cnnctl(t, "data", "vibration", "--out", out, "--n", "2"); code != 2 || !strings.Contains(errOut, "--n must be at least 4") {
+		t.Errorf("--n 2: exit %d %q", code, errOut)
+	}
+}

@@ -72,6 +72,19 @@ func Panels(path string, panels []Panel) error {
 				}
 				continue
 			}
+			if len(pts) > 200 { // a signal: the line alone
+				line, err := plotter.NewLine(pts)
+				if err != nil {
+					return err
+				}
+				line.Color = lineColors[i%len(lineColors)]
+				line.Width = vg.Points(0.7)
+				p.Add(line)
+				if s.Name != "" {
+					p.Legend.Add(s.Name, line)
+				}
+				continue
+			}
 			line, points, err := plotter.NewLinePoints(pts)
 			if err != nil {
 				return err
@@ -81,7 +94,9 @@ func Panels(path string, panels []Panel) error {
 			points.Color = line.Color
 			points.Shape = draw.CircleGlyph{}
 			p.Add(line, points)
-			p.Legend.Add(s.Name, line, points)
+			if s.Name != "" {
+				p.Legend.Add(s.Name, line, points)
+			}
 		}
 		p.Legend.Top = !pn.LegendBottom
 		if pn.LogX {
