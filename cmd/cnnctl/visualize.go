@@ -96,12 +96,7 @@ func runVisualize(o *visualizeOptions, image string, s streams) error {
 		if o.Invert != "" {
 			recipe.Invert = o.Invert
 		}
-		p, err := predict.New(st, recipe, 1)
-		if err != nil {
-			return err
-		}
-		px, err := p.Load(predict.Input{Name: image})
-		p.Close()
+		px, err := predict.NewLoader(st, recipe).Load(predict.Input{Name: image})
 		if err != nil {
 			return err
 		}

@@ -47,33 +47,22 @@ type Input struct {
 	Data []byte // if nil, Name is read as a file
 }
 
-// Predictor holds a loaded model and its preprocessing.
-type Predictor struct {
-	State  *checkpoint.State
+// Loader turns image files into a model's input pixels: decoding any
+// supported format, then the preprocessing recipe. It needs no graph (the
+// serve and visualize commands batch or differentiate elsewhere).
+type Loader struct {
 	Recipe preprocess.Recipe
-	// DebugDir, if set, receives each input as the network sees it (PNG).
-	DebugDir string
-	runner   *eval.Runner
-	shape    [3]int
-	norm     data.Norm
+	shape  [3]int
 }
 
-// New prepares a predictor for a checkpoint with batches of up to batch images.
-func New(st *checkpoint.State, recipe preprocess.Recipe, batch int) (*Predictor, error) {
+// NewLoader prepares the loading of inputs for a checkpoint's model.
+func NewLoader(st *checkpoint.State, recipe preprocess.Recipe) *Loader {
 	s := st.Config.Data.Shape
-	r, err := eval.NewRunner(st.Net, batch)
-	if err != nil {
-		return nil, err
-	}
-	return &Predictor{State: st, Recipe: recipe, runner: r, shape: [3]int{s[0], s[1], s[2]},
-		norm: data.Norm{Mean: st.Config.Data.Normalize.Mean, Std: st.Config.Data.Normalize.Std}}, nil
+	return &Loader{Recipe: recipe, shape: [3]int{s[0], s[1], s[2]}}
 }
-
-// Close releases the inference graph.
-func (p *Predictor) Close() error { return p.runner.Close() }
 
 // Load decodes and preprocesses one input into the model's input pixels.
-func (p *Predictor) Load(in Input) ([]uint8, error) {
+func (l *Loader) Load(in Input) ([]uint8, error) {
 	var img image.Image
 	var err error
 	if in.Data != nil {
@@ -84,8 +73,31 @@ func (p *Predictor) Load(in Input) ([]uint8, error) {
 	if err != nil {
 		return nil, err
 	}
-	return preprocess.Apply(p.Recipe, img, p.shape[0], p.shape[1], p.shape[2]), nil
+	return preprocess.Apply(l.Recipe, img, l.shape[0], l.shape[1], l.shape[2]), nil
 }
+
+// Predictor holds a loaded model and its preprocessing.
+type Predictor struct {
+	*Loader
+	State *checkpoint.State
+	// DebugDir, if set, receives each input as the network sees it (PNG).
+	DebugDir string
+	runner   *eval.Runner
+	norm     data.Norm
+}
+
+// New prepares a predictor for a checkpoint with batches of up to batch images.
+func New(st *checkpoint.State, recipe preprocess.Recipe, batch int) (*Predictor, error) {
+	r, err := eval.NewRunner(st.Net, batch)
+	if err != nil {
+		return nil, err
+	}
+	return &Predictor{Loader: NewLoader(st, recipe), State: st, runner: r,
+		norm: data.Norm{Mean: st.Config.Data.Normalize.Mean, Std: st.Config.Data.Normalize.Std}}, nil
+}
+
+// Close releases the inference graph.
+func (p *Predictor) Close() error { return p.runner.Close() }
 
 // Predict classifies inputs, calling report for each, in order, with
 // either a prediction or the error that stopped that input (a bad file

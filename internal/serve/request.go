@@ -90,7 +90,7 @@ func (s *Server) inputs(r *http.Request, m *Model) ([]input, int, error) {
 		mt = ""
 	}
 	image := func(name string, b []byte) (input, error) {
-		px, err := m.pred.Load(predict.Input{Name: name, Data: b})
+		px, err := m.load.Load(predict.Input{Name: name, Data: b})
 		return input{name: name, pixels: px}, err
 	}
 	switch {

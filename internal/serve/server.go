@@ -84,7 +84,7 @@ type Model struct {
 	Name  string
 	Path  string
 	State *checkpoint.State
-	pred  *predict.Predictor // decoding and preprocessing (its own runner is not used)
+	load  *predict.Loader // decoding and preprocessing, as predict does
 	batch *batcher
 	users sync.WaitGroup     // requests using it (a reload retires it after them)
 	stop  context.CancelFunc // ends its batcher
@@ -134,23 +134,17 @@ func (s *Server) load(name, path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := predict.New(st, st.Config.Preprocess, 1)
-	if err != nil {
-		return nil, err
-	}
 	b, err := newBatcher(st, s.opts.MaxBatch, s.opts.MaxWait, func(n int) { s.batches.Observe(float64(n)) })
 	if err != nil {
-		p.Close()
 		return nil, err
 	}
 	b.others = s.inFlight.Load
-	return &Model{Name: name, Path: path, State: st, pred: p, batch: b}, nil
+	return &Model{Name: name, Path: path, State: st, load: predict.NewLoader(st, st.Config.Preprocess), batch: b}, nil
 }
 
 // Close releases the models' graphs.
 func (s *Server) Close() {
 	for _, m := range s.models {
-		m.pred.Close()
 		m.batch.close()
 	}
 }
@@ -283,7 +277,6 @@ func (s *Server) Reload() error {
 		go func() {
 			old.users.Wait()
 			old.stop()
-			old.pred.Close()
 			old.batch.close()
 		}()
 		s.opts.Log.Info("reloaded", "model", name, "checkpoint", m.Path, "epoch", m.State.Epoch)
