@@ -54,9 +54,13 @@ func (g *Augmenter) FillWith(parallelFor func(n, cost int, fn func(lo, hi int)),
 	fill := func(lo, hi int) {
 		sp := g.pool.Get().(*scratchPlanes)
 		defer g.pool.Put(sp)
+		// One generator for the range, reseeded for each image: the same
+		// streams as a fresh one per image, without an allocation each.
+		src := rand.NewPCG(0, 0)
+		rng := rand.New(src)
 		for r := lo; r < hi; r++ {
 			i := idx[r]
-			rng := rand.New(rand.NewPCG(g.seed^0x9e3779b97f4a7c15, uint64(ep)<<32|uint64(first+r)))
+			src.Seed(g.seed^0x9e3779b97f4a7c15, uint64(ep)<<32|uint64(first+r))
 			g.one(rng, g.d.Image(i), x[r*size:(r+1)*size], sp.v)
 			if y != nil {
 				y[r] = float32(g.d.Labels[i])
