@@ -2,15 +2,12 @@ package inspect
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/cnnctl/cnnctl/internal/browsertest"
 )
@@ -58,23 +55,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	}
 
 	ctx := browsertest.Start(t)
-	var mu sync.Mutex
-	var problems []string
-	err = chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
-				problems = append(problems, fmt.Sprintf("console %s: %v", e.Type, e.Args))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	problems := browsertest.Problems(t, ctx)
 	type img struct {
 		Alt      string
 		Complete bool
@@ -96,10 +77,8 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Fatalf("the page reported: %v", problems)
+	if p := problems(); len(p) > 0 {
+		t.Fatalf("the page reported: %v", p)
 	}
 	if len(imgs) != len(r.Figures) {
 		t.Fatalf("%d images on the page, %d figures", len(imgs), len(r.Figures))

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/cnnctl/cnnctl/internal/browsertest"
@@ -92,8 +90,7 @@ func TestPageInChromium(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	ctx := browsertest.Start(t)
-	var problems []string
-	chromedp.Listen(ctx, func(ev any) { problems = append(problems, consoleProblem(ev)...) })
+	problems := browsertest.Problems(t, ctx)
 	tctx, stop := context.WithTimeout(ctx, 60*time.Second)
 	defer stop()
 	if err := chromedp.Do(tctx, chromedp.EmulateViewport(900, 700), chromedp.Navigate("http://"+ln.Addr().String()+"/"),
@@ -126,24 +123,7 @@ func TestPageInChromium(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "serve-page.png"), png, 0o644)
 		}
 	}
-	if len(problems) > 0 {
-		t.Errorf("the page reported: %v", problems)
+	if p := problems(); len(p) > 0 {
+		t.Errorf("the page reported: %v", p)
 	}
-}
-
-// consoleProblem reports console errors and warnings and uncaught exceptions.
-func consoleProblem(ev any) []string {
-	switch e := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeWarning {
-			var args []string
-			for _, a := range e.Args {
-				args = append(args, string(a.Value))
-			}
-			return []string{fmt.Sprintf("console %s: %v", e.Type, args)}
-		}
-	case *runtime.EventExceptionThrown:
-		return []string{"exception: " + e.ExceptionDetails.Text}
-	}
-	return nil
 }
