@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
+	"github.com/cnnctl/cnnctl/internal/machine"
 	"github.com/cnnctl/cnnctl/internal/parallel"
 	"github.com/cnnctl/cnnctl/internal/predict"
 	"github.com/cnnctl/cnnctl/internal/serve"
@@ -80,20 +81,6 @@ func digit(side int) []byte {
 	var b bytes.Buffer
 	png.Encode(&b, img)
 	return b.Bytes()
-}
-
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 func listen(h http.Handler) (string, func()) {
@@ -182,7 +169,7 @@ func run(model, levels string, n int, d, soak time.Duration, side int) error {
 		return err
 	}
 	runtime.GC()
-	before := rssMB()
+	before := machine.MB(machine.RSS())
 	fmt.Printf("cnnctl serve on loopback, %d cores, %d-byte PNG bodies; each level ≤ %d requests or %v\n", runtime.NumCPU(), len(body), n, d)
 	fmt.Printf("%-12s %6s %10s %9s %9s %7s %22s\n", "concurrency", "target", "requests/s", "p50 ms", "p99 ms", "errors", "serve/trivial")
 	for _, f := range strings.Split(levels, ",") {
@@ -204,7 +191,7 @@ func run(model, levels string, n int, d, soak time.Duration, side int) error {
 		}
 	}
 	runtime.GC()
-	fmt.Printf("RSS %.0f MB after warm-up, %.0f MB at the end\n", before, rssMB())
+	fmt.Printf("RSS %.0f MB after warm-up, %.0f MB at the end\n", before, machine.MB(machine.RSS()))
 	fmt.Printf("without HTTP, one request's work — PNG decode, preprocessing, batch-1 inference — takes %.3f ms (median of 1000)\n", ms(alone))
 	return nil
 }
@@ -291,13 +278,13 @@ func soakTest(client *http.Client, base string, srv *serve.Server, body []byte, 
 				fmt.Println("reload:", err)
 			}
 			reloads++
-			fmt.Printf("%8s %10d %10d %10d %8.0f\n", time.Since(start).Round(time.Second), good.Load(), bad.Load(), unexpected.Load(), rssMB())
+			fmt.Printf("%8s %10d %10d %10d %8.0f\n", time.Since(start).Round(time.Second), good.Load(), bad.Load(), unexpected.Load(), machine.MB(machine.RSS()))
 		case <-time.After(time.Until(deadline)):
 		}
 	}
 	wg.Wait()
 	fmt.Printf("soak %v: %d good, %d bad answered 4xx as they should, %d unexpected, %d reloads, RSS %.0f MB at the end\n",
-		d, good.Load(), bad.Load(), unexpected.Load(), reloads, rssMB())
+		d, good.Load(), bad.Load(), unexpected.Load(), reloads, machine.MB(machine.RSS()))
 	if unexpected.Load() > 0 {
 		return fmt.Errorf("%d unexpected answers", unexpected.Load())
 	}

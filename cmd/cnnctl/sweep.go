@@ -117,20 +117,27 @@ func runSweep(ctx context.Context, o *sweepOptions, s streams) error {
 	return nil
 }
 
-// inProcessTrial trains a trial in this process, on all cores.
-func inProcessTrial(ctx context.Context, dir string, cfg *config.Config, doc []byte, resume bool) error {
+// trialFile writes a trial's config into its run folder (for the record,
+// and for a child process to read) and returns its path.
+func trialFile(dir string, doc []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return "", err
 	}
 	path := filepath.Join(dir, "trial.yaml")
-	if err := atomicfile.WriteBytes(path, doc); err != nil {
+	return path, atomicfile.WriteBytes(path, doc)
+}
+
+// inProcessTrial trains a trial in this process, on all cores.
+func inProcessTrial(ctx context.Context, dir string, cfg *config.Config, doc []byte, resume bool) error {
+	path, err := trialFile(dir, doc)
+	if err != nil {
 		return err
 	}
 	opts := train.Options{Config: cfg, ConfigPath: path}
 	if resume {
 		opts.Resume = filepath.Join(dir, "last.ckpt")
 	}
-	_, err := train.Run(ctx, opts)
+	_, err = train.Run(ctx, opts)
 	return err
 }
 
@@ -138,11 +145,8 @@ func inProcessTrial(ctx context.Context, dir string, cfg *config.Config, doc []b
 // so that trials can run side by side.
 func processTrial(exe string, cores int) sweep.Runner {
 	return func(ctx context.Context, dir string, _ *config.Config, doc []byte, resume bool) error {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		path := filepath.Join(dir, "trial.yaml")
-		if err := atomicfile.WriteBytes(path, doc); err != nil {
+		path, err := trialFile(dir, doc)
+		if err != nil {
 			return err
 		}
 		args := []string{"train", "-c", path, "--quiet"}

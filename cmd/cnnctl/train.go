@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/cnnctl/cnnctl/internal/bench"
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/machine"
 	"github.com/cnnctl/cnnctl/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -160,7 +160,7 @@ func runTrain(ctx context.Context, o *trainOptions, s streams) error {
 		best = fmt.Sprintf("validation loss %.4f", res.BestValLoss)
 	}
 	fmt.Fprintf(s.Out, "best epoch %d (%s); checkpoints in %s\n", res.BestEpoch, best, res.RunDir)
-	if rss := bench.PeakRSSMB(); rss > 0 {
+	if rss := machine.MB(machine.PeakRSS()); rss > 0 {
 		fmt.Fprintf(s.Out, "peak RSS %.0f MB\n", rss)
 	}
 	return nil

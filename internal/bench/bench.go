@@ -8,17 +8,15 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/data"
 	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
 	"github.com/cnnctl/cnnctl/internal/kernels/scratch"
+	"github.com/cnnctl/cnnctl/internal/machine"
 	"github.com/cnnctl/cnnctl/internal/model"
 	"github.com/cnnctl/cnnctl/internal/parallel"
 	"github.com/cnnctl/cnnctl/internal/train"
@@ -127,7 +125,7 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	r.PeakGFLOPS = gemm.PeakGFLOPS(300*time.Millisecond) * float64(parallel.Workers)
 	r.TrainPeakFrac = r.TrainGFLOPS / r.PeakGFLOPS
 	r.InferPeakFrac = r.InferGFLOPS / r.PeakGFLOPS
-	r.PeakRSSMB = PeakRSSMB()
+	r.PeakRSSMB = machine.MB(machine.PeakRSS())
 	return r, nil
 }
 
@@ -236,24 +234,6 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// PeakRSSMB is the process's peak resident set (VmHWM) in MB, or 0 where
-// /proc is not available.
-func PeakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
-				return kb / 1024
-			}
-		}
-	}
-	return 0
 }
 
 // WriteTable prints the result for people.
