@@ -775,7 +775,7 @@ func (c *Config) Check(name string) Errors {
 	_, lerrs := c.expand(name)
 	es = append(es, lerrs...)
 	t := c.Train
-	if t.Epochs < 1 {
+	if t.Epochs < 1 && len(t.Stages) == 0 { // with stages, each stage's epochs are checked
 		add(0, "train.epochs must be at least 1, got %d", t.Epochs)
 	}
 	if t.BatchSize < 1 {

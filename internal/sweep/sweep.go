@@ -36,7 +36,6 @@ type Result struct {
 	Rung    int      `json:"rung"`  // from 0
 	Epochs  int      `json:"epochs"`
 	Values  []string `json:"values"`
-	Score   float64  `json:"-"`
 	ValAcc  float64  `json:"val_acc"`
 	ValLoss float64  `json:"val_loss"`
 	Params  int      `json:"params"`
