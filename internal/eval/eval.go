@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -91,6 +92,22 @@ func (r *Runner) Evaluate(d *data.Dataset, norm data.Norm, classes []string) (*R
 	res.Accuracy = float64(correct) / float64(d.Len())
 	res.PerClass = perClass(res.Confusion, classes)
 	return res, nil
+}
+
+// Softmax turns logits into probabilities (in float64, after subtracting
+// the largest logit, so nothing overflows).
+func Softmax(z []float32) []float64 {
+	m := slices.Max(z)
+	p := make([]float64, len(z))
+	var s float64
+	for i, v := range z {
+		p[i] = math.Exp(float64(v - m))
+		s += p[i]
+	}
+	for i := range p {
+		p[i] /= s
+	}
+	return p
 }
 
 // Argmax returns the index of the largest value (the first on ties).

@@ -83,7 +83,7 @@ func Examine(n *model.Network, norm data.Norm, px []uint8, class int) (*Look, er
 	if err := p.Run(); err != nil { // the forward pass gives the prediction
 		return nil, err
 	}
-	lk := &Look{Pixels: px, Input: slices.Clone(x), Probs: softmax(p.LogitsData()), Class: class, CAMLayer: at}
+	lk := &Look{Pixels: px, Input: slices.Clone(x), Probs: eval.Softmax(p.LogitsData()), Class: class, CAMLayer: at}
 	if lk.Class < 0 {
 		lk.Class = eval.Argmax(p.LogitsData())
 	}
@@ -167,18 +167,4 @@ func normalise(v []float32) []float32 {
 		}
 	}
 	return v
-}
-
-func softmax(z []float32) []float64 {
-	m := slices.Max(z)
-	p := make([]float64, len(z))
-	var s float64
-	for i, v := range z {
-		p[i] = math.Exp(float64(v - m))
-		s += p[i]
-	}
-	for i := range p {
-		p[i] /= s
-	}
-	return p
 }

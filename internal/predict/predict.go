@@ -12,7 +12,6 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,21 +142,14 @@ func (p *Predictor) Predict(inputs []Input, top int, report func(Prediction, err
 
 // Rank turns logits into a prediction with the top classes by probability.
 func Rank(name string, z []float32, classes []string, top int) Prediction {
-	probs := make([]float32, len(z))
-	m := slices.Max(z)
-	var s float64
-	for i, v := range z {
-		e := math.Exp(float64(v - m))
-		probs[i] = float32(e)
-		s += e
-	}
+	probs := eval.Softmax(z)
 	order := make([]Class, len(z))
 	for i := range z {
 		label := fmt.Sprint(i)
 		if i < len(classes) {
 			label = classes[i]
 		}
-		order[i] = Class{Label: label, Index: i, Probability: float64(probs[i]) / s}
+		order[i] = Class{Label: label, Index: i, Probability: probs[i]}
 	}
 	slices.SortStableFunc(order, func(a, b Class) int {
 		switch {
