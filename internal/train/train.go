@@ -134,10 +134,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := r.resume(opts.Resume); err != nil {
 			return nil, err
 		}
+		if err := r.checkMemory(trainSet); err != nil { // (a fresh network is checked before it is allocated)
+			return nil, err
+		}
 	} else if err := r.fresh(trainSet); err != nil {
-		return nil, err
-	}
-	if err := r.checkMemory(trainSet); err != nil { // resumed: the checkpoint's network
 		return nil, err
 	}
 	if r.loss, r.imbalanced, err = r.lossSettings(trainSet); err != nil {
