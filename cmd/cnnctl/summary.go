@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
@@ -67,8 +66,8 @@ func runSummary(o *summaryOptions, s streams) error {
 		if cfg, err = config.Load(o.ConfigPath); err != nil {
 			return err
 		}
-		// The values are never used: a fixed seed keeps it cheap and quiet.
-		if net, err = model.New(cfg.Layers(), cfg.Data.Shape, data.ClassCount(cfg), rand.New(rand.NewPCG(0, 0))); err != nil {
+		// Shapes and counts only: nothing is allocated.
+		if net, err = model.Plan(cfg.Layers(), cfg.Data.Shape, data.ClassCount(cfg)); err != nil {
 			return placeLayerError(o.ConfigPath, err)
 		}
 	}

@@ -210,10 +210,12 @@ func (n *Network) Trainable() []*Param {
 // norms keep running statistics), and every other layer trainable. It
 // refuses to freeze every parameter.
 func (n *Network) Freeze(ids map[string]bool, stats bool) error {
+	trainable := false
 	for _, l := range n.Layers {
 		l.Frozen, l.FrozenStats = ids[l.ID], ids[l.ID] && stats
+		trainable = trainable || (!l.Frozen && planned(l) > 0) // from the shapes: a planned network too
 	}
-	if len(n.Trainable()) == 0 {
+	if !trainable {
 		for _, l := range n.Layers {
 			l.Frozen, l.FrozenStats = false, false
 		}
@@ -226,9 +228,7 @@ func (n *Network) Freeze(ids map[string]bool, stats bool) error {
 func (n *Network) planned() int64 {
 	var total int64
 	for _, l := range n.Layers {
-		if l.Kind.Params != nil {
-			total += l.Kind.Params(l)
-		}
+		total += int64(planned(l))
 	}
 	return total
 }

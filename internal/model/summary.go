@@ -47,7 +47,7 @@ type NetworkSummary struct {
 
 // Summarize describes every layer and the totals at batch size batch.
 func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
-	s := NetworkSummary{Input: n.Input, Batch: batch, Params: n.NumParams()}
+	s := NetworkSummary{Input: n.Input, Batch: batch, Params: int(n.planned())}
 	// Receptive field and jump (input pixels between adjacent outputs) of
 	// each layer's output, per axis; rf nil: the whole input.
 	type field struct{ rf, jump [2]int }
@@ -97,7 +97,7 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 			}
 		}
 		fields[i] = f
-		row := LayerSummary{ID: l.ID, Type: l.Spec.Type, Layer: l.Describe(), Output: l.Out, Params: l.NumParams(), Frozen: l.Frozen, MACs: l.MACs(),
+		row := LayerSummary{ID: l.ID, Type: l.Spec.Type, Layer: l.Describe(), Output: l.Out, Params: planned(l), Frozen: l.Frozen, MACs: l.MACs(),
 			ActivationBytes: 4 * prod(l.Out) * int64(batch)}
 		if f != nil {
 			row.ReceptiveField = []int{f.rf[0], f.rf[1]}
@@ -173,4 +173,13 @@ func (n *Network) TrainMACs() int64 {
 		}
 	}
 	return total
+}
+
+// planned is a layer's parameter count from its shapes (so a planned,
+// unallocated network can be summarised).
+func planned(l *Layer) int {
+	if l.Kind.Params == nil {
+		return 0
+	}
+	return int(l.Kind.Params(l))
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,8 +206,9 @@ func (sw *Sweep) trial(ctx context.Context, id int, t Trial, rung, epochs int) R
 		res.Error = err.Error()
 		return res
 	}
-	if n, err := model.New(cfg.Layers(), cfg.Data.Shape, data.ClassCount(cfg), rand.New(rand.NewPCG(0, 0))); err == nil {
-		res.Params, res.MACs = n.NumParams(), n.Summarize(1, 1).MACs
+	if n, err := model.Plan(cfg.Layers(), cfg.Data.Shape, data.ClassCount(cfg)); err == nil {
+		sum := n.Summarize(1, 1)
+		res.Params, res.MACs = sum.Params, sum.MACs
 	}
 	t0 := sw.now()
 	err = sw.Run(ctx, dir, cfg, doc, rung > 0)
