@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -324,5 +325,28 @@ func TestParamsCountedBeforeAllocating(t *testing.T) {
 	}
 	if after.TotalAlloc-before.TotalAlloc > 1<<20 {
 		t.Errorf("refusing it allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
+	}
+}
+
+// TestPlannedSummaryIsTheAllocatedOne: a planned network (shapes only)
+// summarises exactly as the allocated one, frozen layers included.
+func TestPlannedSummaryIsTheAllocatedOne(t *testing.T) {
+	c := parseModel(t, frozenLayers)
+	planned, err := Plan(c.Layers(), c.Data.Shape, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _ := New(c.Layers(), c.Data.Shape, 3, rand.New(rand.NewPCG(1, 1)))
+	for _, n := range []*Network{planned, full} {
+		if err := n.Freeze(map[string]bool{"0": true, "1": true}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := planned.Summarize(16, 32), full.Summarize(16, 32)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("planned %+v\nallocated %+v", a, b)
+	}
+	if a.Frozen == 0 || a.Trainable == 0 || a.TrainFLOPs == 0 {
+		t.Fatalf("summary %+v", a)
 	}
 }

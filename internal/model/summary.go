@@ -167,7 +167,7 @@ func (n *Network) TrainMACs() int64 {
 		if trained[i] {
 			total += m // input gradient
 		}
-		if l.Weight != nil && !l.Frozen {
+		if planned(l) > 0 && !l.Frozen {
 			total += m // weight gradient
 			trained[i] = true
 		}
