@@ -91,7 +91,7 @@ func newDataVibrationCmd(s streams) *cobra.Command {
 		Long: `Writes N seeded accelerometer recordings (12 kHz) in four classes — healthy,
 inner_race, outer_race, ball — like the common bearing-fault benchmark:
 
-  every recording holds the shaft's rotation (25–30 Hz, drawn per recording) and
+  every recording holds the shaft's rotation (1720–1797 rpm, drawn per recording) and
   its harmonics, plus sensor noise; a defect is struck at a fixed multiple of the
   shaft frequency (inner race 5.415×, outer race 3.585×, ball 4.714×, for the
   benchmark's bearing size), and every strike rings the structure's resonance

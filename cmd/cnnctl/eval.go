@@ -57,10 +57,12 @@ func runEval(o *evalOptions, s streams) error {
 	}
 	cfg := st.Config
 	var ds *data.Dataset
-	shape := [3]int{cfg.Data.Shape[0], cfg.Data.Shape[1], cfg.Data.Shape[2]}
-	if o.DataDir != "" {
-		ds, err = data.LoadDir(o.DataDir, shape)
-	} else {
+	switch {
+	case o.DataDir != "" && cfg.Data.IsSignals():
+		ds, err = data.LoadSignals(o.DataDir, data.SignalFormatOf(cfg.Data), st.Classes)
+	case o.DataDir != "":
+		ds, err = data.LoadDir(o.DataDir, [3]int{cfg.Data.Shape[0], cfg.Data.Shape[1], cfg.Data.Shape[2]})
+	default:
 		ds, err = data.LoadTest(cfg.Data, cfg.Seed)
 	}
 	if err != nil {

@@ -78,6 +78,9 @@ func run(args []string, s streams) (status int) {
 	defer func() {
 		// A panic is a bug; still, say it in one line rather than a trace.
 		if r := recover(); r != nil {
+			if os.Getenv("CNNCTL_DEBUG") != "" {
+				panic(r) // for developers: the trace, from the panic's own frames
+			}
 			fmt.Fprintf(s.Err, "cnnctl: internal error: %v\n", r)
 			status = 1
 		}

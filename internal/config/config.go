@@ -54,14 +54,16 @@ type Preprocess struct {
 
 // Data says where examples come from and how they are shaped and scaled.
 type Data struct {
-	// Source is mnist (idx files in Dir), xo (generated from the seed) or
-	// folder (one subfolder of images per class in Dir).
+	// Source is mnist (idx files in Dir), xo (generated from the seed),
+	// folder (one subfolder of images per class in Dir) or signals (CSV or
+	// .npy recordings, see Signals).
 	Source string `yaml:"source"`
 	Dir    string `yaml:"dir,omitempty"`
 	// TestDir is a folder source's test set; without it TestSplit of Dir is held out.
 	TestDir   string  `yaml:"test_dir,omitempty"`
 	TestSplit float64 `yaml:"test_split,omitempty"`
-	// Shape is the network input [channels, height, width].
+	// Shape is the network input [channels, height, width], or
+	// [channels, length] for signals.
 	Shape []int `yaml:"shape,omitempty"`
 	// TrainSize and TestSize: how many X-vs-O examples to generate; for other
 	// sources TrainSize > 0 limits the training set (quick experiments).
@@ -70,6 +72,7 @@ type Data struct {
 	// Validation is the fraction of the training set held out for validation.
 	Validation float64   `yaml:"validation"`
 	Normalize  Normalize `yaml:"normalize"`
+	Signals    `yaml:",inline"`
 }
 
 // Normalize maps pixel values in [0,1] to (v − mean)/std, per channel (or one
@@ -387,7 +390,7 @@ type Output struct {
 var (
 	Optimizers = []string{"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam"}
 	Schedules  = []string{"constant", "step", "cosine"}
-	Sources    = []string{"mnist", "xo", "folder"}
+	Sources    = []string{"mnist", "xo", "folder", "signals"}
 )
 
 // UnmarshalYAML records the layer's line and keys, so that fields that do not
@@ -476,7 +479,7 @@ var (
 
 // sectionOf names a Go type as the section a user sees in the file.
 var sectionOf = map[string]string{
-	"Config": "the top level", "Data": "data", "Normalize": "data.normalize", "plain": "a layer",
+	"Config": "the top level", "Data": "data", "Normalize": "data.normalize", "Signals": "data", "plain": "a layer",
 	"Train": "train", "Optimizer": "train.optimizer", "Preprocess": "preprocess", "Schedule": "train.schedule", "Output": "output",
 	"EarlyStopping": "train.early_stopping", "Stage": "a stage of train.stages",
 	"Augment": "augment", "Elastic": "augment.elastic", "Erase": "augment.erase",
@@ -612,12 +615,15 @@ func (c *Config) SetDefaults() {
 	if d.Source == "mnist" && len(d.Normalize.Mean) == 0 && len(d.Normalize.Std) == 0 {
 		d.Normalize = Normalize{Mean: []float64{0.1307}, Std: []float64{0.3081}}
 	}
-	if len(d.Normalize.Mean) == 0 {
+	// Signals without a normalize section are normalised per channel by
+	// the training set's statistics (computed when training starts).
+	if len(d.Normalize.Mean) == 0 && !d.IsSignals() {
 		d.Normalize.Mean = []float64{0}
 	}
-	if len(d.Normalize.Std) == 0 {
+	if len(d.Normalize.Std) == 0 && !d.IsSignals() {
 		d.Normalize.Std = []float64{1}
 	}
+	d.signalDefaults()
 	if d.Source == "xo" {
 		if d.TrainSize == 0 {
 			d.TrainSize = 4000
@@ -727,7 +733,10 @@ func (c *Config) Check(name string) Errors {
 	if (d.Source == "mnist" || d.Source == "folder") && d.Dir == "" {
 		add(0, "data.dir is required for source %s", d.Source)
 	}
-	if len(d.Shape) != 3 {
+	c.checkSignals(add)
+	if d.IsSignals() {
+		// checked above
+	} else if len(d.Shape) != 3 {
 		add(0, "data.shape must be [channels, height, width], got %v", d.Shape)
 	} else {
 		for _, v := range d.Shape {

@@ -71,7 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"zero filters", "", "x.yaml:7: layer 0 (conv2d): filters must be at least 1, got 0"},
 		{"dropout rate", "", "x.yaml:12: layer 5 (dropout): rate must be in (0, 1), got 1.5"},
 		{"bad optimizer", "", "x.yaml:15: train.optimizer.name must be one of sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, got \"adamw\""},
-		{"bad source", "", "x.yaml:4: data.source must be one of mnist, xo, folder, got \"cifar\""},
+		{"bad source", "", "x.yaml:4: data.source must be one of mnist, xo, folder, signals, got \"cifar\""},
 		{"empty", "", "x.yaml: empty config"},
 		{"no epochs", "", "x.yaml:14: train.epochs must be at least 1, got 0"},
 		{"not a mapping", "", "x.yaml:7: a layer must be a mapping like {type: relu}"},

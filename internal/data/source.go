@@ -37,6 +37,19 @@ func Load(c config.Data, seed uint64) (train, test *Dataset, err error) {
 		} else {
 			train, test = train.Split(c.TestSplit, seed^0x7e57)
 		}
+	case "signals":
+		f := SignalFormatOf(c)
+		if train, err = LoadSignals(c.Dir, f, nil); err != nil {
+			return nil, nil, err
+		}
+		if c.TestDir != "" {
+			if test, err = LoadSignals(c.TestDir, f, train.Classes); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			// By recording: windows of one recording stay on one side.
+			train, test = train.Split(c.TestSplit, seed^0x7e57)
+		}
 	default:
 		return nil, nil, fmt.Errorf("unknown data source %q", c.Source)
 	}
@@ -81,12 +94,13 @@ func LoadDir(dir string, shape [3]int) (*Dataset, error) {
 
 // ClassCount is how many classes a config's data has, as far as the config
 // says without reading the data: MNIST 10, X-vs-O 2, an image folder the
-// units of the model's last dense layer (one logit per class).
+// units of the model's last dense layer (one logit per class), and so do
+// signals.
 func ClassCount(cfg *config.Config) int {
 	switch cfg.Data.Source {
 	case "xo":
 		return 2
-	case "folder":
+	case "folder", "signals":
 		if ls := cfg.Layers(); len(ls) > 0 && ls[len(ls)-1].Type == "dense" {
 			return ls[len(ls)-1].Units
 		}

@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -120,15 +121,38 @@ const (
 `
 )
 
-// randomNet builds a network on 1×12×12 inputs with random weights and
-// non-trivial batch-norm statistics.
+// signalLayers use every 1-D kind on 2×40 signals: strided, padded,
+// dilated and grouped conv1d, both 1-D poolings (ceil mode, padding),
+// batch norm on C×L, global pooling of a signal, and a residual join.
+const signalLayers = `  - {type: conv1d, name: stem, filters: 4, kernel: 7, stride: 2, padding: 3}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: conv1d, filters: 4, kernel: 3, padding: same, bias: false}
+  - {type: batchnorm, name: bn}
+  - {type: add, inputs: [bn, stem]}
+  - {type: maxpool1d, kernel: 3, stride: 2, padding: 1, ceil_mode: true}
+  - {type: conv1d, filters: 6, kernel: 3, dilation: 2, padding: 2, groups: 2}
+  - {type: tanh}
+  - {type: avgpool1d, kernel: 2}
+  - {type: conv1d, name: head, filters: 8, kernel: 1}
+  - {type: global_avgpool, name: gap}
+  - {type: global_maxpool, name: gmp, inputs: [head]}
+  - {type: concat, inputs: [gap, gmp]}
+  - {type: dense, units: 3}
+`
+
+// randomNet builds a network on 1×12×12 inputs (2×40 signals for
+// signalLayers) with random weights and non-trivial batch-norm statistics.
 func randomNet(t *testing.T, layers string, seed uint64) *model.Network {
 	t.Helper()
-	blocks := ""
-	if layers == graphLayers {
+	blocks, input := "", "data: {source: xo, shape: [1, 12, 12]}\n"
+	switch layers {
+	case graphLayers:
 		blocks = graphBlocks
+	case signalLayers:
+		input = "data: {source: signals, dir: s.csv, shape: [2, 40]}\n"
 	}
-	c, err := config.Parse("e.yaml", []byte(blocks+"data: {source: xo, shape: [1, 12, 12]}\nmodel:\n"+layers+"train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"))
+	c, err := config.Parse("e.yaml", []byte(blocks+input+"model:\n"+layers+"train: {epochs: 1, optimizer: {name: sgd, lr: 0.1}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +181,13 @@ func TestONNXMatchesCnnctl(t *testing.T) {
 	fused, _ := model.FoldBatchNorm(bn)
 	graph := randomNet(t, graphLayers, 5)
 	graphFused, _ := model.FoldBatchNorm(graph)
+	signals := randomNet(t, signalLayers, 7)
+	signalsFused, _ := model.FoldBatchNorm(signals)
 	for _, c := range []struct {
 		name string
 		net  *model.Network
 	}{{"batchnorm", bn}, {"fused", fused}, {"every layer", randomNet(t, everyLayer, 2)},
-		{"graph", graph}, {"graph fused", graphFused}} {
+		{"graph", graph}, {"graph fused", graphFused}, {"signals", signals}, {"signals fused", signalsFused}} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "m.onnx")
@@ -204,7 +230,7 @@ func TestONNXMatchesCnnctl(t *testing.T) {
 			}
 			in := filepath.Join(dir, "x.f32")
 			os.WriteFile(in, raw, 0o644)
-			cmd := exec.Command("node", filepath.Join(ort, "run.js"), path, in, "5", "1", "12", "12")
+			cmd := exec.Command("node", append([]string{filepath.Join(ort, "run.js"), path, in}, dims(B, c.net)...)...)
 			cmd.Dir = ort
 			res, err := cmd.Output()
 			if err != nil {
@@ -220,6 +246,15 @@ func TestONNXMatchesCnnctl(t *testing.T) {
 			compareLogits(t, "ONNX Runtime", r.Logits, r.Dims, g.LogitsData())
 		})
 	}
+}
+
+// dims is the input's shape on a command line: the batch, then the network's input.
+func dims(batch int, n *model.Network) []string {
+	d := []string{fmt.Sprint(batch)}
+	for _, v := range n.Input {
+		d = append(d, fmt.Sprint(v))
+	}
+	return d
 }
 
 func compareLogits(t *testing.T, who string, got []float64, dims []int, want []float32) {
@@ -253,10 +288,13 @@ func TestPyTorchLoadsTheExport(t *testing.T) {
 	py := tool(t, "PyTorch (Debian python3-torch)", pythonWithTorch)
 	graph := randomNet(t, graphLayers, 6)
 	graphFused, _ := model.FoldBatchNorm(graph)
+	signals := randomNet(t, signalLayers, 8)
+	signalsFused, _ := model.FoldBatchNorm(signals)
 	for _, c := range []struct {
 		name string
 		net  *model.Network
-	}{{"every layer", randomNet(t, everyLayer, 3)}, {"graph", graph}, {"graph fused", graphFused}} {
+	}{{"every layer", randomNet(t, everyLayer, 3)}, {"graph", graph}, {"graph fused", graphFused},
+		{"signals", signals}, {"signals fused", signalsFused}} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			weights, module, in := filepath.Join(dir, "w.safetensors"), filepath.Join(dir, "m.py"), filepath.Join(dir, "x.f32")
@@ -279,7 +317,7 @@ func TestPyTorchLoadsTheExport(t *testing.T) {
 			if err := g.Run(); err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command(py, "../../tools/pytorch/run.py", module, weights, in, "5", "1", "12", "12").CombinedOutput()
+			out, err := exec.Command(py, append([]string{"../../tools/pytorch/run.py", module, weights, in}, dims(5, c.net)...)...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("PyTorch: %v\n%s\nmodule:\n%s", err, out, PyTorchModule(c.net))
 			}

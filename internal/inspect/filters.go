@@ -51,9 +51,12 @@ func Filters(n *model.Network) (*Picture, error) {
 }
 
 // kernelDims reads a conv weight as d0 × d1 kernels of kh×kw: (out, in)
-// for a convolution, (in, out) for a transposed one.
+// for a convolution, (in, out) for a transposed one; a 1-D kernel is 1×k.
 func kernelDims(l *model.Layer) (d0, d1, kh, kw int) {
 	s := l.Weight.T.Shape()
+	if len(s) == 3 {
+		return s[0], s[1], 1, s[2]
+	}
 	return s[0], s[1], s[2], s[3]
 }
 
@@ -64,6 +67,9 @@ func kernelSheet(l *model.Layer, inputChannels int) (*image.RGBA, Grid) {
 	m := maxAbs(w)
 	z := scaleFor(max(kh, kw), 40)
 	g := Grid{CellW: kw * z, CellH: kh * z}
+	if kh == 1 { // a 1-D kernel: a strip, tall enough to see
+		g.CellH = max(g.CellH, min(16, g.CellW/4))
+	}
 	var cells []Cell
 	per := kh * kw
 	signed := func(v float32) float64 { return float64(v/(2*m)) + 0.5 } // ±m → 0…1, 0 → ½

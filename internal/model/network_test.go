@@ -181,7 +181,10 @@ func TestFrozenGradients(t *testing.T) {
 }
 
 func checkNetworkGradients(t *testing.T, layers string, tol float64, frozen ...map[string]bool) {
-	c := parseModel(t, layers)
+	checkGradients(t, parseModel(t, layers), tol, frozen...)
+}
+
+func checkGradients(t *testing.T, c *config.Config, tol float64, frozen ...map[string]bool) {
 	rng := rand.New(rand.NewPCG(2, 3))
 	n, err := New(c.Layers(), c.Data.Shape, 3, rng)
 	if err != nil {

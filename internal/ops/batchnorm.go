@@ -76,8 +76,8 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(xs) != 2 && len(xs) != 4 {
-		return nil, fmt.Errorf("%s: input must be (B,C) or (B,C,H,W), got %v", op.name, xs)
+	if len(xs) < 2 || len(xs) > 4 {
+		return nil, fmt.Errorf("%s: input must be (B,C), (B,C,L) or (B,C,H,W), got %v", op.name, xs)
 	}
 	if xs[1] != len(op.State.RunningMean) {
 		return nil, fmt.Errorf("%s: input has %d channels, layer %d", op.name, xs[1], len(op.State.RunningMean))

@@ -28,7 +28,9 @@ type dwPlanes struct {
 }
 
 func depthwise(op *ConvGeneral, d convGeneralDims) (dwPlanes, bool) {
-	if op.Transposed || d.G != d.C {
+	// One input channel into several outputs is an ordinary convolution
+	// (the first layer of a signal network): its GEMM has a row per output.
+	if op.Transposed || d.G != d.C || (d.C == 1 && d.O > 1) {
 		return dwPlanes{}, false
 	}
 	g := op.Geom

@@ -2,27 +2,46 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// Flatten views x (B,C,H,W) as (B,C·H·W) without copying; its gradient is
-// the inverse view.
-type Flatten struct {
+// View sees x (B, …) as (B, Per…) without copying; its gradient is the
+// inverse view. Flatten (Per nil) gives (B, size/B): C×H×W → C·H·W. A 1-D
+// layer views its [B,C,L] input as [B,C,1,L] to run the 2-D op, whose fast
+// paths then serve signals too.
+type View struct {
 	base
+	Per     []int // the per-example shape; nil flattens
 	inShape tensor.Shape
 	view    view
 }
 
-func NewFlatten(name string) *Flatten { return &Flatten{base: newBase("flatten:" + name)} }
+// NewFlatten views (B,C,H,W) as (B,C·H·W).
+func NewFlatten(name string) *View { return &View{base: newBase("flatten:" + name)} }
 
-func (op *Flatten) Apply(x *G.Node) (*G.Node, error) { return G.ApplyOp(op, x) }
-func (op *Flatten) Arity() int                       { return 1 }
-func (op *Flatten) Type() hm.Type                    { return hm.NewFnType(hm.TypeVariable('a'), tt(2)) }
+// NewView views (B, …) as (B, per…); per must hold as many values.
+func NewView(name string, per ...int) *View {
+	return &View{base: newBase("view:" + name), Per: slices.Clone(per)}
+}
 
-func (op *Flatten) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (op *View) Apply(x *G.Node) (*G.Node, error) { return G.ApplyOp(op, x) }
+func (op *View) Arity() int                       { return 1 }
+func (op *View) Type() hm.Type {
+	return hm.NewFnType(hm.TypeVariable('a'), tt(op.outDims()))
+}
+
+func (op *View) outDims() int {
+	if op.Per == nil {
+		return 2
+	}
+	return 1 + len(op.Per)
+}
+
+func (op *View) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	xs, err := shapeOf(in[0])
 	if err != nil {
 		return nil, err
@@ -31,50 +50,45 @@ func (op *Flatten) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("%s: input must have a batch dimension, got %v", op.name, xs)
 	}
 	op.inShape = xs.Clone()
-	return tensor.Shape{xs[0], xs.TotalSize() / xs[0]}, nil
+	return op.outShape(xs[0], xs.TotalSize()/xs[0])
 }
 
-func (op *Flatten) Do(vs ...G.Value) (G.Value, error) {
+func (op *View) outShape(batch, per int) (tensor.Shape, error) {
+	if op.Per == nil {
+		return tensor.Shape{batch, per}, nil
+	}
+	if n := tensor.Shape(op.Per).TotalSize(); n != per {
+		return nil, fmt.Errorf("%s: cannot view %d values an example as %v", op.name, per, op.Per)
+	}
+	return append(tensor.Shape{batch}, op.Per...), nil
+}
+
+func (op *View) Do(vs ...G.Value) (G.Value, error) {
 	ds, ss, err := inputs(op.name, 1, vs)
 	if err != nil {
 		return nil, err
 	}
-	return op.view.of(ds[0], ss[0][0], len(ds[0])/ss[0][0]), nil
+	s, err := op.outShape(ss[0][0], len(ds[0])/ss[0][0])
+	if err != nil {
+		return nil, err
+	}
+	return op.view.of(ds[0], s...), nil
 }
 
-func (op *Flatten) DiffWRT(int) []bool { return []bool{true} }
+func (op *View) DiffWRT(int) []bool { return []bool{true} }
 
-func (op *Flatten) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&unflatten{gradBase: newGradBase(op.name + ".dX"), fwd: op}, grad)
+func (op *View) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	back := &View{base: newBase(op.name + ".dX"), Per: slices.Clone(op.inShape[1:])}
+	dx, err := G.ApplyOp(&unview{back}, grad)
 	return G.Nodes{dx}, err
 }
 
-type unflatten struct {
-	gradBase
-	fwd  *Flatten
-	view view
-}
+// unview is a View that is a gradient (no second derivatives).
+type unview struct{ *View }
 
-func (op *unflatten) Arity() int    { return 1 }
-func (op *unflatten) Type() hm.Type { return hm.NewFnType(tt(2), tt(len(op.fwd.inShape))) }
-func (op *unflatten) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	gs, err := shapeOf(in[0])
-	if err != nil {
-		return nil, err
-	}
-	s := op.fwd.inShape.Clone()
-	s[0] = gs[0]
-	return s, nil
-}
-
-func (op *unflatten) Do(vs ...G.Value) (G.Value, error) {
-	ds, ss, err := inputs(op.name, 1, vs)
-	if err != nil {
-		return nil, err
-	}
-	s := op.fwd.inShape.Clone()
-	s[0] = ss[0][0]
-	return op.view.of(ds[0], s...), nil
+func (op *unview) DiffWRT(n int) []bool { return make([]bool, n) }
+func (op *unview) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%s: second derivatives are not supported", op.name)
 }
 
 // view is a tensor header over another op's buffer, rebuilt only when that

@@ -119,6 +119,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	trainSet, valSet := trainSet.Split(cfg.Data.Validation, cfg.Seed)
 	r.classes = trainSet.Classes
+	if cfg.Data.IsSignals() && len(cfg.Data.Normalize.Mean) == 0 {
+		// Computed once from what is trained on, and kept in the
+		// checkpoint's config so that eval and predict scale alike.
+		n := trainSet.ChannelStats()
+		cfg.Data.Normalize = config.Normalize{Mean: n.Mean, Std: n.Std}
+		fmt.Fprintf(opts.Log, "signals normalised per channel by the training set: mean %v, std %v\n", n.Mean, n.Std)
+	}
 	// Decompression buffers are garbage now; return them before the long run.
 	debug.FreeOSMemory()
 	if trainSet.Len() < cfg.Train.BatchSize {

@@ -18,7 +18,7 @@ import (
 // .running_var and .num_batches_tracked.
 var batchnorm = &Kind{
 	Name: "batchnorm", Family: Pointwise,
-	Doc: "batch normalisation per channel (of C×H×W or flat inputs): momentum, eps",
+	Doc: "batch normalisation per channel (of C×H×W, C×L or flat inputs): momentum, eps",
 	LayerSchema: config.LayerSchema{
 		Fields: []string{"momentum", "eps"},
 		Defaults: func(s *config.Layer) {
@@ -72,7 +72,7 @@ var batchnorm = &Kind{
 	},
 	Torch: func(l *Layer) Torch {
 		kind := "BatchNorm2d"
-		if len(l.In) == 1 {
+		if len(l.In) <= 2 { // flat, or a C×L signal
 			kind = "BatchNorm1d"
 		}
 		return Torch{Module: fmt.Sprintf("nn.%s(%d, eps=%g, momentum=%g)", kind, l.In[0], l.Spec.Eps, l.Spec.Momentum)}

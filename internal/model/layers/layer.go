@@ -223,6 +223,15 @@ func wantDims(s *config.Layer, in []int, dims int) error {
 	if dims == 3 && len(in) == 1 {
 		return fmt.Errorf("needs a C×H×W input, but its input is flat (%s); move it before the flatten layer", ShapeString(in))
 	}
+	if dims == 3 && len(in) == 2 {
+		return fmt.Errorf("needs a C×H×W image, but its input is a C×L signal (%s); use the 1-D kinds (conv1d, maxpool1d, avgpool1d)", ShapeString(in))
+	}
+	if dims == 2 && len(in) == 3 {
+		return fmt.Errorf("needs a C×L signal, but its input is a C×H×W image (%s); use the 2-D kinds (conv2d, maxpool, avgpool)", ShapeString(in))
+	}
+	if dims == 2 && len(in) == 1 {
+		return fmt.Errorf("needs a C×L input, but its input is flat (%s); move it before the flatten layer", ShapeString(in))
+	}
 	if dims == 1 {
 		return fmt.Errorf("needs a flat input, but its input is %s; add a flatten layer before it", ShapeString(in))
 	}
