@@ -121,7 +121,7 @@ of DIR/classes.txt) and DIR/examples.png (100 ms of one recording per class).`,
 	}
 	f := c.Flags()
 	f.StringVar(&o.Out, "out", "", "destination folder")
-	f.IntVar(&o.N, "n", 400, "number of recordings (equally many per class)")
+	f.IntVar(&o.N, "n", 1000, "number of recordings (equally many per class)")
 	f.IntVar(&o.Length, "length", 4096, "samples per recording")
 	f.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	return c

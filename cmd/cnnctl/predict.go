@@ -21,6 +21,7 @@ type predictOptions struct {
 	Invert       string
 	DebugDir     string
 	BatchSize    int
+	PlotPath     string
 	Stdin        io.Reader
 }
 
@@ -28,7 +29,7 @@ func newPredictCmd(s streams) *cobra.Command {
 	o := &predictOptions{Stdin: os.Stdin}
 	c := &cobra.Command{
 		Use:   "predict --model CKPT FILE|DIR|- ...",
-		Short: "Classify image files of any size and format",
+		Short: "Classify image files of any size and format, or signal recordings",
 		Long: `Predict classifies PNG, JPEG, GIF, BMP, TIFF and WebP files. A directory means every
 image file in it (sorted; --recursive to descend); - reads one image from
 standard input.
@@ -40,12 +41,20 @@ models cropped to the ink, fitted in 20×20 keeping the aspect ratio and centred
 by its centre of mass in 28×28 — the recipe MNIST itself was made with.
 --debug-dir shows what each file became.
 
+A signal model (data.source signals) classifies recordings instead: every row
+of a CSV file (a label column, if the header names it, is skipped) or every
+recording of an .npy array, cut into windows as in training and normalised by
+the checkpoint's statistics. Each window gets a line (its samples [start, end)),
+and a recording of several windows one more: the mean of their probabilities.
+--plot draws the recordings with each window coloured by its class.
+
 A file that cannot be read is reported on stderr and the others are still
 classified; the exit status is then 1.`,
 		Example: `  cnnctl predict --model runs/lenet-bn-mnist/best.ckpt photo_of_a_7.jpg scans/ digits/*.png
   cnnctl predict --model runs/xo/best.ckpt --top 2 --json drawing.png
   cat digit.png | cnnctl predict --model best.ckpt -
-  cnnctl predict --model best.ckpt --debug-dir seen/ scans/`,
+  cnnctl predict --model best.ckpt --debug-dir seen/ scans/
+  cnnctl predict --model runs/vibration-1d/best.ckpt --plot windows.png recording.csv`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			if o.Model == "" {
 				return usagef("predict needs --model CKPT")
@@ -70,7 +79,8 @@ classified; the exit status is then 1.`,
 	f.BoolVar(&o.NoPreprocess, "no-preprocess", false, "only resize the whole image to the input shape")
 	f.StringVar(&o.Invert, "invert", "", "ink polarity: auto, yes or no (default: the checkpoint's recipe)")
 	f.StringVar(&o.DebugDir, "debug-dir", "", "write each preprocessed input here as PNG")
-	f.IntVar(&o.BatchSize, "batch-size", 256, "images per forward pass")
+	f.IntVar(&o.BatchSize, "batch-size", 256, "images (or windows) per forward pass")
+	f.StringVar(&o.PlotPath, "plot", "", "signal models: draw the recordings, windows coloured by class, into this PNG")
 	return c
 }
 
@@ -85,6 +95,12 @@ func runPredict(o *predictOptions, args []string, s streams) error {
 	st, err := checkpoint.Load(o.Model)
 	if err != nil {
 		return err
+	}
+	if st.Config.Data.IsSignals() {
+		return runPredictSignals(o, st, args, s)
+	}
+	if o.PlotPath != "" {
+		return usagef("--plot draws the windows of signal recordings; %s is an image model", o.Model)
 	}
 	recipe := st.Config.Preprocess
 	if o.NoPreprocess {

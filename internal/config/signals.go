@@ -36,6 +36,8 @@ type Signals struct {
 	// recording stay in one split.
 	Window int `yaml:"window,omitempty"`
 	Hop    int `yaml:"hop,omitempty"`
+	// Rate is the sampling rate in Hz, for plots (time on the axis).
+	Rate float64 `yaml:"rate,omitempty"`
 }
 
 // IsSignals says whether the data are signals ([C, L] examples).
@@ -89,7 +91,7 @@ func (c *Config) checkSignals(add func(int, string, ...any)) {
 	d := c.Data
 	if !d.IsSignals() {
 		for f, set := range map[string]bool{"labels": d.Labels != "", "label_column": d.LabelColumn != "", "header": d.Header != "",
-			"channels": d.Channels != 0, "length": d.Length != 0, "window": d.Window != 0, "hop": d.Hop != 0} {
+			"channels": d.Channels != 0, "length": d.Length != 0, "window": d.Window != 0, "hop": d.Hop != 0, "rate": d.Rate != 0} {
 			if set {
 				add(0, "data.%s applies to source signals, not %s", f, d.Source)
 			}
@@ -108,8 +110,8 @@ func (c *Config) checkSignals(add func(int, string, ...any)) {
 	if d.Labels != "" && !strings.HasSuffix(strings.ToLower(d.Dir), ".npy") {
 		add(0, "data.labels goes with an .npy array of recordings in data.dir, got %s", d.Dir)
 	}
-	if d.Length < 0 || d.Window < 0 || d.Hop < 0 || d.Channels < 0 {
-		add(0, "data.length, window, hop and channels cannot be negative")
+	if d.Length < 0 || d.Window < 0 || d.Hop < 0 || d.Channels < 0 || d.Rate < 0 {
+		add(0, "data.length, window, hop, channels and rate cannot be negative")
 		return
 	}
 	if len(d.Shape) != 2 {

@@ -43,8 +43,8 @@ func SignalFormatOf(d config.Data) SignalFormat {
 	return f
 }
 
-// window is how many samples of each recording channel one example takes.
-func (f SignalFormat) window() int { return f.Shape[0] * f.Shape[1] / max(f.Channels, 1) }
+// Span is how many samples of each recording channel one example takes.
+func (f SignalFormat) Span() int { return f.Shape[0] * f.Shape[1] / max(f.Channels, 1) }
 
 // LoadSignals reads the recordings at path (a CSV or .npy file, a folder of
 // CSV files, or a folder of class folders) and cuts them into examples.
@@ -62,7 +62,7 @@ func LoadSignals(path string, f SignalFormat, classes []string) (*Dataset, error
 // padded to data.length if set), or its windows; an example's group is its
 // recording.
 func (f SignalFormat) Examples(recs []Recording, classes []string) (*Dataset, error) {
-	C, W := max(f.Channels, 1), f.window()
+	C, W := max(f.Channels, 1), f.Span()
 	d := &Dataset{Shape: [3]int{f.Shape[0], 1, f.Shape[1]}, Classes: classes, Values: []float32{}}
 	for g, r := range recs {
 		r = f.fitLength(r)
@@ -74,10 +74,8 @@ func (f SignalFormat) Examples(recs []Recording, classes []string) (*Dataset, er
 			return nil, fmt.Errorf("%s: the examples take more than the %.2f GB a dataset may take: use a larger data.hop or fewer recordings",
 				r.Source, float64(MaxDatasetBytes)/1e9)
 		}
-		for _, t := range starts {
-			for c := range C {
-				d.Values = append(d.Values, r.Values[c*r.Len+t:c*r.Len+t+W]...)
-			}
+		d.Values = f.appendWindows(d.Values, r, starts)
+		for range starts {
 			d.Labels = append(d.Labels, r.Label)
 			d.Groups = append(d.Groups, g)
 		}
@@ -87,6 +85,30 @@ func (f SignalFormat) Examples(recs []Recording, classes []string) (*Dataset, er
 		return nil, errors.New("no recordings")
 	}
 	return d, d.Check()
+}
+
+// Windows cuts one recording into examples, as training does (cropped or
+// padded to data.length first): their samples, one after another, and the
+// sample each starts at.
+func (f SignalFormat) Windows(r Recording) ([]float32, []int, error) {
+	r = f.fitLength(r)
+	starts, err := f.starts(r, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.appendWindows(nil, r, starts), starts, nil
+}
+
+// appendWindows appends the examples starting at starts: each the
+// window of every recording channel, channel after channel.
+func (f SignalFormat) appendWindows(v []float32, r Recording, starts []int) []float32 {
+	C, W := max(f.Channels, 1), f.Span()
+	for _, t := range starts {
+		for c := range C {
+			v = append(v, r.Values[c*r.Len+t:c*r.Len+t+W]...)
+		}
+	}
+	return v
 }
 
 // fitLength crops (from the start) or zero-pads a recording to data.length.
@@ -108,7 +130,7 @@ func (f SignalFormat) fitLength(r Recording) Recording {
 // the recording whole, which must then be one example long (first is the
 // first recording, to name in the message).
 func (f SignalFormat) starts(r, first Recording) ([]int, error) {
-	W := f.window()
+	W := f.Span()
 	if f.Window == 0 {
 		switch {
 		case r.Len == W:

@@ -1,6 +1,7 @@
 // Package predict classifies image files with a checkpoint: it decodes any
 // supported format, applies the checkpoint's preprocessing recipe, runs the
-// network in batches and reports the top classes per file.
+// network in batches and reports the top classes per file. A signal model
+// classifies recordings (CSV rows, .npy arrays) window by window instead.
 package predict
 
 import (
@@ -38,6 +39,10 @@ type Prediction struct {
 	Index       int     `json:"index"`
 	Probability float64 `json:"probability"`
 	Top         []Class `json:"top,omitempty"`
+	// Window is where a signal model's example lies in its recording;
+	// Windows, on a recording's own line, how many windows it averages.
+	Window  *Window `json:"window,omitempty"`
+	Windows int     `json:"windows,omitempty"`
 }
 
 // Input is one image to classify: a name for messages and its bytes or path.
@@ -57,6 +62,9 @@ type Loader struct {
 // NewLoader prepares the loading of inputs for a checkpoint's model.
 func NewLoader(st *checkpoint.State, recipe preprocess.Recipe) *Loader {
 	s := st.Config.Data.Shape
+	if len(s) == 2 { // a signal model: C×L, as a 1×L image of C channels
+		return &Loader{Recipe: recipe, shape: [3]int{s[0], 1, s[1]}}
+	}
 	return &Loader{Recipe: recipe, shape: [3]int{s[0], s[1], s[2]}}
 }
 
@@ -142,9 +150,13 @@ func (p *Predictor) Predict(inputs []Input, top int, report func(Prediction, err
 
 // Rank turns logits into a prediction with the top classes by probability.
 func Rank(name string, z []float32, classes []string, top int) Prediction {
-	probs := eval.Softmax(z)
-	order := make([]Class, len(z))
-	for i := range z {
+	return RankProbabilities(name, eval.Softmax(z), classes, top)
+}
+
+// RankProbabilities is Rank of class probabilities.
+func RankProbabilities(name string, probs []float64, classes []string, top int) Prediction {
+	order := make([]Class, len(probs))
+	for i := range probs {
 		label := fmt.Sprint(i)
 		if i < len(classes) {
 			label = classes[i]
@@ -182,6 +194,12 @@ func (p *Predictor) writeDebug(name string, i int, px []uint8) error {
 // directory as its image files (sorted; recursively if asked), "-" as
 // standard input.
 func Expand(args []string, recursive bool, stdin io.Reader) ([]Input, []error) {
+	return ExpandMatching(args, recursive, stdin, data.IsImageFile, "image files ("+strings.Join(data.ImageExts, " ")+")")
+}
+
+// ExpandMatching is Expand taking from directories the files that match
+// (what names them in the message for a directory without any).
+func ExpandMatching(args []string, recursive bool, stdin io.Reader, match func(string) bool, what string) ([]Input, []error) {
 	var ins []Input
 	var errs []error
 	for _, a := range args {
@@ -218,7 +236,7 @@ func Expand(args []string, recursive bool, stdin io.Reader) ([]Input, []error) {
 				}
 				return nil
 			}
-			if data.IsImageFile(path) {
+			if match(path) {
 				files = append(files, path)
 			}
 			return nil
@@ -227,7 +245,7 @@ func Expand(args []string, recursive bool, stdin io.Reader) ([]Input, []error) {
 			errs = append(errs, err)
 		}
 		if len(files) == 0 && err == nil {
-			errs = append(errs, fmt.Errorf("%s: no image files (%s)", a, strings.Join(data.ImageExts, " ")))
+			errs = append(errs, fmt.Errorf("%s: no %s", a, what))
 		}
 		slices.Sort(files)
 		for _, f := range files {
