@@ -63,19 +63,27 @@ func LoadSignals(path string, f SignalFormat, classes []string) (*Dataset, error
 // recording.
 func (f SignalFormat) Examples(recs []Recording, classes []string) (*Dataset, error) {
 	C, W := max(f.Channels, 1), f.Span()
-	d := &Dataset{Shape: [3]int{f.Shape[0], 1, f.Shape[1]}, Classes: classes, Values: []float32{}}
-	for g, r := range recs {
-		r = f.fitLength(r)
-		starts, err := f.starts(r, recs[0])
-		if err != nil {
+	// The windows are counted first: the examples are allocated once (a
+	// growing slice would copy them over and over).
+	starts := make([][]int, len(recs))
+	total := 0
+	for g := range recs {
+		recs[g] = f.fitLength(recs[g])
+		var err error
+		if starts[g], err = f.starts(recs[g], recs[0]); err != nil {
 			return nil, err
 		}
-		if need := int64(len(d.Values)+len(starts)*C*W) * 4; MaxDatasetBytes > 0 && need > MaxDatasetBytes {
-			return nil, fmt.Errorf("%s: the examples take more than the %.2f GB a dataset may take: use a larger data.hop or fewer recordings",
-				r.Source, float64(MaxDatasetBytes)/1e9)
-		}
-		d.Values = f.appendWindows(d.Values, r, starts)
-		for range starts {
+		total += len(starts[g])
+	}
+	if need := int64(total) * int64(C*W) * 4; MaxDatasetBytes > 0 && need > MaxDatasetBytes {
+		return nil, fmt.Errorf("%s and the rest: %d windows take %.2f GB, more than the %.2f GB a dataset may take: use a larger data.hop or fewer recordings",
+			recs[0].Source, total, float64(need)/1e9, float64(MaxDatasetBytes)/1e9)
+	}
+	d := &Dataset{Shape: [3]int{f.Shape[0], 1, f.Shape[1]}, Classes: classes, Values: make([]float32, 0, total*C*W),
+		Labels: make([]int, 0, total), Groups: make([]int, 0, total)}
+	for g, r := range recs {
+		d.Values = f.appendWindows(d.Values, r, starts[g])
+		for range starts[g] {
 			d.Labels = append(d.Labels, r.Label)
 			d.Groups = append(d.Groups, g)
 		}
@@ -96,7 +104,7 @@ func (f SignalFormat) Windows(r Recording) ([]float32, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return f.appendWindows(nil, r, starts), starts, nil
+	return f.appendWindows(make([]float32, 0, len(starts)*max(f.Channels, 1)*f.Span()), r, starts), starts, nil
 }
 
 // appendWindows appends the examples starting at starts: each the

@@ -39,6 +39,7 @@ const (
   - {type: maxpool1d, kernel: 3, stride: 2, ceil_mode: true}
   - {type: conv1d, filters: 5, kernel: 3}
   - {type: tanh}
+  - {type: maxpool1d, kernel: 2}
   - {type: flatten}
   - {type: dense, units: 3}
 `

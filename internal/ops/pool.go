@@ -142,6 +142,18 @@ func (op *Pool2D) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
+	if H == 1 && g.KH == 1 && g.PH == 0 { // a 1-D pooling: rows of W
+		parallel.ForCost(B*C, W*g.KW/g.SW, func(_, lo, hi int) {
+			for p := lo; p < hi; p++ {
+				var arg []int32
+				if op.Max {
+					arg = op.argmax[p*OW : (p+1)*OW]
+				}
+				g.poolRow(x[p*W:(p+1)*W], y[p*OW:(p+1)*OW], arg)
+			}
+		})
+		return out, nil
+	}
 	parallel.ForCost(B*C, H*W*g.KH*g.KW/max(1, g.SH*g.SW), func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			xp := x[p*H*W : (p+1)*H*W]
@@ -267,6 +279,40 @@ func (op *poolGrad) Do(vs ...G.Value) (G.Value, error) {
 func (g PoolGeom) rows(oy, h int) (y0, y1, n int) { return window(oy, g.KH, g.SH, g.PH, h) }
 
 func (g PoolGeom) cols(ox, w int) (x0, x1, n int) { return window(ox, g.KW, g.SW, g.PW, w) }
+
+// poolRow pools one row x into y: the max of each window (and where it
+// is, in argmax) if argmax is given, else the mean (padding counted).
+func (g PoolGeom) poolRow(x, y []float32, argmax []int32) {
+	if argmax != nil && g.KW == 2 && g.SW == 2 && g.PW == 0 && 2*len(y) <= len(x) {
+		for o := range y {
+			a, b := x[2*o], x[2*o+1]
+			if b > a {
+				y[o], argmax[o] = b, int32(2*o+1)
+			} else {
+				y[o], argmax[o] = a, int32(2*o)
+			}
+		}
+		return
+	}
+	for o := range y {
+		x0, x1, n := g.cols(o, len(x))
+		if argmax == nil {
+			var s float32
+			for _, v := range x[x0:x1] {
+				s += v
+			}
+			y[o] = s / float32(n)
+			continue
+		}
+		best, at := x[x0], x0
+		for i := x0 + 1; i < x1; i++ {
+			if x[i] > best {
+				best, at = x[i], i
+			}
+		}
+		y[o], argmax[o] = best, int32(at)
+	}
+}
 
 func window(o, k, s, p, in int) (lo, hi, n int) {
 	start := o*s - p

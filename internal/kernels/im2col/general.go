@@ -45,6 +45,10 @@ func (p Plane) Pix() int { return p.OH * p.OW }
 // row (c,ki,kj) holds, for every output position, the input under tap
 // (ki,kj), or zero where the tap falls in the padding.
 func General(x, col []float32, p Plane) {
+	if p.isRow() {
+		rows(x, col, p)
+		return
+	}
 	g, Pix := p.G, p.Pix()
 	r := 0
 	for c := range p.C {
@@ -78,6 +82,10 @@ func General(x, col []float32, p Plane) {
 // GeneralAdjoint is General's adjoint: it adds every entry of col onto
 // the input pixel it was read from (x is not cleared first).
 func GeneralAdjoint(col, x []float32, p Plane) {
+	if p.isRow() {
+		rowsAdjoint(col, x, p)
+		return
+	}
 	g, Pix := p.G, p.Pix()
 	r := 0
 	for c := range p.C {
@@ -98,6 +106,72 @@ func GeneralAdjoint(col, x []float32, p Plane) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// isRow says whether the plane is one row read by a 1×k window (a 1-D
+// convolution), which rows and rowsAdjoint lower without per-pixel tests.
+func (p Plane) isRow() bool { return p.H == 1 && p.G.KH == 1 && p.G.PH == 0 }
+
+// inside is the range [lo, hi) of outputs whose tap at offset off = j·d − p
+// falls inside a row of w inputs: 0 ≤ o·s + off < w.
+func inside(off, s, w, outs int) (lo, hi int) {
+	if off < 0 {
+		lo = min(outs, (-off+s-1)/s)
+	}
+	if w-1-off >= 0 {
+		hi = min(outs, (w-1-off)/s+1)
+	}
+	return lo, max(hi, lo)
+}
+
+// rows is General for one row: tap j of channel c reads x[c, o·s − p + j·d];
+// at stride 1 that is one copy.
+func rows(x, col []float32, p Plane) {
+	g, OW := p.G, p.OW
+	r := 0
+	for c := range p.C {
+		xc := x[c*p.W : (c+1)*p.W]
+		for j := range g.KW {
+			out := col[r*OW : (r+1)*OW]
+			r++
+			off := j*g.DW - g.PW
+			lo, hi := inside(off, g.SW, p.W, OW)
+			clear(out[:lo])
+			clear(out[hi:])
+			if g.SW == 1 {
+				copy(out[lo:hi], xc[lo+off:hi+off])
+				continue
+			}
+			for o := lo; o < hi; o++ {
+				out[o] = xc[o*g.SW+off]
+			}
+		}
+	}
+}
+
+// rowsAdjoint is rows' adjoint: col's entries added back onto x.
+func rowsAdjoint(col, x []float32, p Plane) {
+	g, OW := p.G, p.OW
+	r := 0
+	for c := range p.C {
+		xc := x[c*p.W : (c+1)*p.W]
+		for j := range g.KW {
+			in := col[r*OW : (r+1)*OW]
+			r++
+			off := j*g.DW - g.PW
+			lo, hi := inside(off, g.SW, p.W, OW)
+			if g.SW == 1 {
+				dst := xc[lo+off : hi+off]
+				for o, v := range in[lo:hi] {
+					dst[o] += v
+				}
+				continue
+			}
+			for o := lo; o < hi; o++ {
+				xc[o*g.SW+off] += in[o]
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package im2col
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -105,4 +106,61 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 		s[i] = float32(rng.NormFloat64())
 	}
 	return s
+}
+
+// TestRows checks the one-row lowering of 1-D convolutions against the
+// definition, col[c·k + j, o] = x[c, o·s − p + j·d] (zero outside), and
+// its adjoint by ⟨rows(x), y⟩ = ⟨x, rowsAdjoint(y)⟩, over strides,
+// paddings and dilations that put taps past both ends.
+func TestRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range []struct{ C, W, K, S, P, D int }{
+		{1, 20, 5, 1, 0, 1}, {2, 17, 3, 1, 1, 1}, {3, 30, 64, 8, 28, 1}, {2, 11, 3, 2, 4, 3},
+		{1, 9, 9, 1, 4, 1}, {2, 40, 7, 3, 3, 2}, {1, 5, 3, 4, 2, 1},
+	} {
+		g := Geom{KH: 1, KW: c.K, SH: 1, SW: c.S, PW: c.P, DH: 1, DW: c.D}
+		_, ow := g.Out(1, c.W)
+		p := Plane{C: c.C, H: 1, W: c.W, OH: 1, OW: ow, G: g}
+		if !p.isRow() {
+			t.Fatal("a 1×k window on one row is a row plane")
+		}
+		x := make([]float32, c.C*c.W)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		col := make([]float32, p.Rows()*p.Pix())
+		for i := range col {
+			col[i] = 99 // every entry must be written
+		}
+		General(x, col, p)
+		for ch := range c.C {
+			for j := range c.K {
+				for o := range ow {
+					want := float32(0)
+					if i := o*c.S - c.P + j*c.D; i >= 0 && i < c.W {
+						want = x[ch*c.W+i]
+					}
+					if got := col[(ch*c.K+j)*ow+o]; got != want {
+						t.Fatalf("%+v: col[%d·%d+%d, %d] = %v, want %v", c, ch, c.K, j, o, got, want)
+					}
+				}
+			}
+		}
+		y := make([]float32, len(col))
+		for i := range y {
+			y[i] = float32(rng.NormFloat64())
+		}
+		back := make([]float32, len(x))
+		GeneralAdjoint(y, back, p)
+		var lhs, rhs float64
+		for i := range col {
+			lhs += float64(col[i]) * float64(y[i])
+		}
+		for i := range x {
+			rhs += float64(x[i]) * float64(back[i])
+		}
+		if math.Abs(lhs-rhs) > 1e-4*math.Max(1, math.Abs(lhs)) {
+			t.Errorf("%+v: ⟨rows(x), y⟩ = %v, ⟨x, rowsAdjoint(y)⟩ = %v", c, lhs, rhs)
+		}
+	}
 }
