@@ -85,9 +85,17 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	}
 	s := cfg.Data.Shape
 	n := max(o.TrainBatch*8, o.InferBatch)
-	ds := &data.Dataset{Shape: [3]int{s[0], s[1], s[2]}, Images: make([]uint8, n*s[0]*s[1]*s[2]), Labels: make([]int, n)}
-	for i := range ds.Images {
-		ds.Images[i] = uint8(rng.IntN(256))
+	var ds *data.Dataset
+	if len(s) == 2 { // signals: Gaussian samples, as normalised ones look
+		ds = &data.Dataset{Shape: [3]int{s[0], 1, s[1]}, Values: make([]float32, n*s[0]*s[1]), Labels: make([]int, n)}
+		for i := range ds.Values {
+			ds.Values[i] = float32(rng.NormFloat64())
+		}
+	} else {
+		ds = &data.Dataset{Shape: [3]int{s[0], s[1], s[2]}, Images: make([]uint8, n*s[0]*s[1]*s[2]), Labels: make([]int, n)}
+		for i := range ds.Images {
+			ds.Images[i] = uint8(rng.IntN(256))
+		}
 	}
 	for i := range ds.Labels {
 		ds.Labels[i] = rng.IntN(classes)

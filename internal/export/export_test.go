@@ -123,7 +123,8 @@ const (
 
 // signalLayers use every 1-D kind on 2×40 signals: strided, padded,
 // dilated and grouped conv1d, both 1-D poolings (ceil mode, padding),
-// batch norm on C×L, global pooling of a signal, and a residual join.
+// batch norm on C×L (with a ReLU and pooling run inside it), global
+// pooling of a signal, and a residual join.
 const signalLayers = `  - {type: conv1d, name: stem, filters: 4, kernel: 7, stride: 2, padding: 3}
   - {type: batchnorm}
   - {type: relu}
@@ -132,6 +133,10 @@ const signalLayers = `  - {type: conv1d, name: stem, filters: 4, kernel: 7, stri
   - {type: add, inputs: [bn, stem]}
   - {type: maxpool1d, kernel: 3, stride: 2, padding: 1, ceil_mode: true}
   - {type: conv1d, filters: 6, kernel: 3, dilation: 2, padding: 2, groups: 2}
+  - {type: batchnorm}
+  - {type: relu}
+  - {type: maxpool1d, kernel: 2}
+  - {type: conv1d, filters: 6, kernel: 3, padding: 1}
   - {type: tanh}
   - {type: avgpool1d, kernel: 2}
   - {type: conv1d, name: head, filters: 8, kernel: 1}

@@ -40,21 +40,25 @@ func shippedNet(b *testing.B, name string) *Network {
 }
 
 func newBenchNet(b *testing.B, c *config.Config) *Network {
-	n, err := New(c.Layers(), c.Data.Shape, 10, rand.New(rand.NewPCG(1, 1)))
+	classes := 10
+	if ls := c.Layers(); ls[len(ls)-1].Type == "dense" {
+		classes = ls[len(ls)-1].Units
+	}
+	n, err := New(c.Layers(), c.Data.Shape, classes, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return n
 }
 
-func fillRandom(g *Graph) {
+func fillRandom(g *Graph, classes int) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	for i := range g.Input.Data().([]float32) {
 		g.Input.Data().([]float32)[i] = float32(rng.NormFloat64())
 	}
 	if g.Labels != nil {
 		for i := range g.Labels.Data().([]float32) {
-			g.Labels.Data().([]float32)[i] = float32(i % 10)
+			g.Labels.Data().([]float32)[i] = float32(i % classes)
 		}
 	}
 }
@@ -80,6 +84,28 @@ func BenchmarkTrainStepResNet(b *testing.B) {
 	runGraph(b, g, 3*n.ForwardFLOPs())
 }
 
+// BenchmarkTrainStepVibration1D is the same for configs/vibration-1d.yaml
+// (1-D convolutions over 1×2048 windows) at its batch of 32.
+func BenchmarkTrainStepVibration1D(b *testing.B) {
+	n := shippedNet(b, "vibration-1d.yaml")
+	g, err := n.BuildTrain(32, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	runGraph(b, g, 3*n.ForwardFLOPs())
+}
+
+// BenchmarkInferVibration1D1000 is the vibration network's inference at
+// batch 1000.
+func BenchmarkInferVibration1D1000(b *testing.B) {
+	n := shippedNet(b, "vibration-1d.yaml")
+	g, err := n.BuildInference(1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runGraph(b, g, n.ForwardFLOPs())
+}
+
 // BenchmarkInferLeNetBN1000 is inference at batch 1000.
 func BenchmarkInferLeNetBN1000(b *testing.B) { benchInfer(b, 1000) }
 
@@ -98,7 +124,7 @@ func benchInfer(b *testing.B, batch int) {
 // runGraph times Runs of g on random inputs and reports img/s and GFLOP/s
 // (flops per image).
 func runGraph(b *testing.B, g *Graph, flops float64) {
-	fillRandom(g)
+	fillRandom(g, g.Logits.Shape()[1])
 	g.Run()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -38,7 +38,8 @@ const (
   - {type: relu}
   - {type: maxpool1d, kernel: 3, stride: 2, ceil_mode: true}
   - {type: conv1d, filters: 5, kernel: 3}
-  - {type: tanh}
+  - {type: batchnorm}
+  - {type: relu}
   - {type: maxpool1d, kernel: 2}
   - {type: flatten}
   - {type: dense, units: 3}

@@ -55,6 +55,34 @@ func (op *BatchNorm) WithMaxPool() *BatchNorm {
 	return op
 }
 
+// WithMaxPool1D is WithMaxPool for C×L signals: a window of 2, stride 2.
+func (op *BatchNorm) WithMaxPool1D() *BatchNorm {
+	op.pool = &Pool2D{base: newBase(op.name + ".pool"), Geom: PoolGeom{KH: 1, KW: 2, SH: 1, SW: 2}, Max: true}
+	op.name = "batchnorm_relu_maxpool1d:" + op.name[len("batchnorm_relu:"):]
+	return op
+}
+
+// planeHW is a (B,C,H,W) or (B,C,L) shape's plane, L as 1×L.
+func planeHW(s tensor.Shape) (h, w int) {
+	if len(s) == 3 {
+		return 1, s[2]
+	}
+	return s[2], s[3]
+}
+
+// routeMax sets g (an H×W plane) to dy (OH×OW) at the maxima argmax
+// points to, zero elsewhere: the gradient through a fused max pooling.
+func routeMax(dy []float32, argmax []int32, g []float32, h, w, oh, ow int) {
+	if h > 1 {
+		vec.MaxPool2x2Grad(dy, argmax, g, 1, h, w, oh, ow)
+		return
+	}
+	clear(g[:w])
+	for o, v := range dy[:ow] {
+		g[argmax[o]] = v
+	}
+}
+
 func NewBatchNorm(name string, st *BNState, training, relu bool) *BatchNorm {
 	n := "batchnorm:"
 	if relu {
@@ -83,8 +111,12 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("%s: input has %d channels, layer %d", op.name, xs[1], len(op.State.RunningMean))
 	}
 	if op.pool != nil {
-		if !op.ReLU || len(xs) != 4 {
-			return nil, fmt.Errorf("%s: pooling inside a batch norm needs a ReLU and (B,C,H,W) input", op.name)
+		if op.pool.Geom.KH == 1 && op.ReLU && len(xs) == 3 {
+			op.pool.inShape = tensor.Shape{xs[0], xs[1], 1, xs[2]}
+			return tensor.Shape{xs[0], xs[1], xs[2] / 2}, nil
+		}
+		if !op.ReLU || len(xs) != 4 || op.pool.Geom.KH == 1 {
+			return nil, fmt.Errorf("%s: pooling inside a batch norm needs a ReLU and (B,C,H,W) input, or (B,C,L) for 1-D", op.name)
 		}
 		return op.pool.InferShape(xs)
 	}
@@ -102,6 +134,10 @@ func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) 
 	H, W := op.pool.inShape[2], op.pool.inShape[3]
 	OH, OW := op.pool.Geom.Out(H, W)
 	po := (b*C + c) * OH * OW
+	if H == 1 { // 1-D: relu(max(a·s + t, b·s + t)) of each pair
+		vec.MaxPool1x2Affine(x[off:off+S], y[po:po+OW], op.pool.argmax[po:po+OW], scale, shift, true)
+		return
+	}
 	vec.MaxPool2x2Affine(x[off:off+S], y[po:po+OH*OW], op.pool.argmax[po:po+OH*OW], H, W, OH, OW, scale, shift)
 }
 
@@ -124,9 +160,13 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	oshape := []int(ss[0])
 	if op.pool != nil {
 		xs := ss[0]
-		oh, ow := op.pool.Geom.Out(xs[2], xs[3])
+		h, w := planeHW(xs)
+		oh, ow := op.pool.Geom.Out(h, w)
 		oshape = []int{xs[0], xs[1], oh, ow}
-		op.pool.argmax = scratch.Grow(op.pool.argmax, B*C*oshape[2]*oshape[3])
+		if len(xs) == 3 {
+			oshape = []int{xs[0], xs[1], ow}
+		}
+		op.pool.argmax = scratch.Grow(op.pool.argmax, B*C*oh*ow)
 	}
 	out := op.out.get(oshape...)
 	y := out.Data().([]float32)
@@ -254,7 +294,8 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	// enough to stay in cache: the full-size gradient is never written).
 	grad := func(wk, b, c int, first bool) []float32 { return dy[(b*C+c)*S : (b*C+c+1)*S] }
 	if pool := op.fwd.pool; pool != nil {
-		H, W, OH, OW := ss[2][2], ss[2][3], ss[0][2], ss[0][3]
+		H, W := planeHW(ss[2])
+		OH, OW := planeHW(ss[0])
 		if len(pool.argmax) != B*C*OH*OW {
 			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 		}
@@ -265,7 +306,7 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			g := op.planes[(wk*B+b)*S : (wk*B+b+1)*S]
 			if first {
 				p := (b*C + c) * OH * OW
-				vec.MaxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, 1, H, W, OH, OW)
+				routeMax(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, H, W, OH, OW)
 			}
 			return g
 		}
@@ -354,9 +395,10 @@ func (op *bnEvalBackward) Do(vs ...G.Value) (G.Value, error) {
 			off := (b*C + c) * S
 			var g []float32
 			if pool != nil { // dy is pooled: route it to the plane's maxima first
-				H, W, OH, OW := ss[3][2], ss[3][3], ss[0][2], ss[0][3]
+				H, W := planeHW(ss[3])
+				OH, OW := planeHW(ss[0])
 				p := (b*C + c) * OH * OW
-				vec.MaxPool2x2Grad(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], op.plane, 1, H, W, OH, OW)
+				routeMax(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], op.plane, H, W, OH, OW)
 				g = op.plane
 			} else {
 				g = dy[off : off+S]

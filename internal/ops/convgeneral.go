@@ -40,6 +40,7 @@ type ConvGeneral struct {
 	training bool
 	cols     []float32 // one lowered matrix per worker
 	out      buffer
+	packedW  gemm.PackedA // ungrouped forward: the filters, packed once a call
 }
 
 // NewConvGeneral makes the op; training says whether gradients will be taken.
@@ -137,10 +138,26 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B)*slab)
 	inImg, outImg, pix := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW
 	cg, og := d.C/d.G, d.O/d.G
+	// Ungrouped, the filters are packed once for every image, and each
+	// output row starts at its bias (no pass to add it).
+	packed := d.G == 1 && !op.Transposed
+	if packed {
+		op.packedW.Pack(false, d.O, cg*op.Geom.KH*op.Geom.KW, 1, w, cg*op.Geom.KH*op.Geom.KW)
+		var bias []float32
+		if op.HasBias {
+			bias = ds[2]
+		}
+		op.packedW.SetBias(bias)
+	}
 	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]
 		for b := lo; b < hi; b++ {
 			xb, yb := x[b*inImg:(b+1)*inImg], y[b*outImg:(b+1)*outImg]
+			if packed {
+				im2col.General(xb, col, p)
+				gemm.SgemmPacked(&op.packedW, false, pix, col, pix, 0, yb, pix)
+				continue
+			}
 			if op.Transposed {
 				// col_g = w_gᵀ · x_g, then scattered onto y.
 				kk := og * op.Geom.KH * op.Geom.KW
@@ -276,9 +293,10 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 // convGeneralGradX computes dx from w and dy.
 type convGeneralGradX struct {
 	gradBase
-	fwd  *ConvGeneral
-	out  buffer
-	cols []float32
+	fwd     *ConvGeneral
+	out     buffer
+	cols    []float32
+	packedT gemm.PackedA // ungrouped: the filters transposed, packed once a call
 }
 
 func (op *convGeneralGradX) Arity() int    { return 2 }
@@ -315,10 +333,20 @@ func (op *convGeneralGradX) Do(vs ...G.Value) (G.Value, error) {
 	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
 	cg, og := d.C/d.G, d.O/d.G
 	kh, kw := f.Geom.KH, f.Geom.KW
+	packed := d.G == 1 && !f.Transposed
+	if packed {
+		op.packedT.Pack(true, cg*kh*kw, og, 1, w, cg*kh*kw)
+	}
 	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]
 		for b := lo; b < hi; b++ {
 			dxb, dyb := dx[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
+			if packed {
+				gemm.SgemmPacked(&op.packedT, false, pix, dyb, pix, 0, col, pix)
+				clear(dxb)
+				im2col.GeneralAdjoint(col, dxb, p)
+				continue
+			}
 			if f.Transposed {
 				// The input gradient of a transposed convolution is a
 				// convolution of dy: dx_g = w_g · im2col(dy_g).

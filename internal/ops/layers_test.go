@@ -3,6 +3,7 @@ package ops
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -107,6 +108,56 @@ func TestBatchNormMaxPool(t *testing.T) {
 			}
 			if !equal(st1.RunningMean, st2.RunningMean) || !equal(st1.RunningVar, st2.RunningVar) {
 				t.Fatalf("%v training=%v: running statistics differ", shape, training)
+			}
+		}
+	}
+}
+
+// TestBatchNormMaxPool1D is TestBatchNormMaxPool for (B,C,L) signals: the
+// fused batch norm, ReLU and window-2 pooling against finite differences,
+// and against the batch norm then a 1-D max pooling (odd lengths drop the
+// last sample, as PyTorch's floor mode does).
+func TestBatchNormMaxPool1D(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	for _, shape := range [][]int{{2, 3, 10}, {3, 2, 9}, {2, 4, 32}} {
+		c := shape[1]
+		gradCheck(t, []checkInput{
+			{"x", randTensor(rng, 2, shape...), true},
+			{"gamma", randTensor(rng, 1, c), true},
+			{"beta", randTensor(rng, 1, c), true},
+		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+			return NewBatchNorm("t", newBNState(c), true, true).WithMaxPool1D().Apply(n[0], n[1], n[2])
+		}, 2e-3)
+		for _, training := range []bool{true, false} {
+			x, gamma, beta := randTensor(rng, 2, shape...), randTensor(rng, 1, c), randTensor(rng, 1, c)
+			fused := NewBatchNorm("f", newBNState(c), training, true).WithMaxPool1D()
+			fused.dims = 3
+			if _, err := fused.InferShape(x.Shape()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := fused.Do(x, gamma, beta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bn := NewBatchNorm("b", newBNState(c), training, true)
+			bn.dims = 3
+			y, err := bn.Do(x, gamma, beta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			yd, L := y.Data().([]float32), shape[2]
+			var want []float32
+			for p := range shape[0] * c {
+				for o := range L / 2 {
+					want = append(want, max(yd[p*L+2*o], yd[p*L+2*o+1]))
+				}
+			}
+			near := len(got.Data().([]float32)) == len(want)
+			for i, v := range got.Data().([]float32) { // the affine map may round differently (FMA)
+				near = near && math.Abs(float64(v-want[i])) <= 1e-6*(1+math.Abs(float64(want[i])))
+			}
+			if !slices.Equal(got.Shape(), tensor.Shape{shape[0], c, L / 2}) || !near {
+				t.Fatalf("%v training=%v: fused %v %v, composed %v", shape, training, got.Shape(), got.Data(), want)
 			}
 		}
 	}

@@ -284,14 +284,7 @@ func (g PoolGeom) cols(ox, w int) (x0, x1, n int) { return window(ox, g.KW, g.SW
 // is, in argmax) if argmax is given, else the mean (padding counted).
 func (g PoolGeom) poolRow(x, y []float32, argmax []int32) {
 	if argmax != nil && g.KW == 2 && g.SW == 2 && g.PW == 0 && 2*len(y) <= len(x) {
-		for o := range y {
-			a, b := x[2*o], x[2*o+1]
-			if b > a {
-				y[o], argmax[o] = b, int32(2*o+1)
-			} else {
-				y[o], argmax[o] = a, int32(2*o)
-			}
-		}
+		vec.MaxPool1x2Affine(x, y, argmax, 1, 0, false)
 		return
 	}
 	for o := range y {

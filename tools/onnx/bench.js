@@ -1,5 +1,5 @@
 // Times an ONNX model in ONNX Runtime on random inputs and prints JSON:
-//   node bench.js model.onnx C H W [threads]
+//   node bench.js model.onnx C H W [threads]   (or: model.onnx CxL [threads] for a signal)
 // batch 1000: median of 15 runs after 3 warm-ups; batch 1: median of 300.
 // One InferenceSession with intraOpNumThreads = threads (default 2) and
 // all graph optimisations, as a user tuning it for a 2-core CPU would.
@@ -8,9 +8,13 @@ const ort = require('onnxruntime-node');
 function median(a) { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; }
 
 async function main() {
-  const [model, c, h, w, threads] = process.argv.slice(2);
-  const shape = [Number(c), Number(h), Number(w)];
-  const per = shape[0] * shape[1] * shape[2];
+  // The input shape is C H W, or one argument such as 1x2048 (a signal).
+  const args = process.argv.slice(2);
+  const model = args[0];
+  const signal = args[1].includes('x');
+  const shape = signal ? args[1].split('x').map(Number) : args.slice(1, 4).map(Number);
+  const threads = signal ? args[2] : args[4];
+  const per = shape.reduce((a, b) => a * b, 1);
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: Number(threads || 2), interOpNumThreads: 1, graphOptimizationLevel: 'all',
   });

@@ -1,5 +1,7 @@
 package vec
 
+import "math"
+
 // maxPool2x2Grad routes the gradient dy of planes pooled by maxPool2x2
 // back: dx (planes × h×w) is dy at each window's arg-max and zero elsewhere.
 
@@ -74,3 +76,28 @@ func maxPoolRowGo(r0, r1, yr []float32, ar []int32, base int32, w int) {
 		yr[ox], ar[ox] = best, base+int32(i)+at
 	}
 }
+
+// maxPool1x2AffineGo pools a row of pairs as maxPool2x2Affine pools 2×2
+// windows (a 1-D batch norm, ReLU and window-2 max pooling in one pass):
+// y[o] = max(u, v) for u, v = max(x[2o]·scale + shift, 0), max(x[2o+1]·scale
+// + shift, 0) (without the max with 0 if not relu), and argmax[o] the
+// position of the larger (the first on a tie). The choice comes from the sign of u − v, not a branch: on real
+// signals which of a pair is larger is a coin toss the predictor loses.
+func maxPool1x2AffineGo(x, y []float32, argmax []int32, scale, shift float32, relu bool) {
+	x, argmax = x[:2*len(y)], argmax[:len(y)]
+	clamp := uint32(0)
+	if relu {
+		clamp = 1
+	}
+	f := func(v float32) uint32 { b := math.Float32bits(v); return b &^ -(b >> 31 & clamp) } // negatives and −0 to +0
+	for o := range y {
+		// Fused multiply-adds, as the AVX2 kernel rounds (the same output
+		// whichever kernel runs, for a row's tail too).
+		ub, vb := f(fma(x[2*o], scale, shift)), f(fma(x[2*o+1], scale, shift))
+		less := math.Float32bits(math.Float32frombits(ub)-math.Float32frombits(vb)) >> 31 // 1 where u < v
+		argmax[o] = int32(2*o) + int32(less)
+		y[o] = math.Float32frombits(ub ^ ((ub ^ vb) & -less))
+	}
+}
+
+func fma(x, y, z float32) float32 { return float32(math.FMA(float64(x), float64(y), float64(z))) }

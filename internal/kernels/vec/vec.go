@@ -53,6 +53,9 @@ var (
 	MaxPool2x2       = maxPool2x2Go
 	MaxPool2x2Grad   = maxPool2x2GradGo
 	MaxPool2x2Affine = maxPool2x2AffineGo
+	// MaxPool1x2Affine is MaxPool2x2Affine along a row: a 1-D batch norm,
+	// ReLU and window-2 pooling (pool.go).
+	MaxPool1x2Affine = maxPool1x2AffineGo
 )
 
 func sumAndSquaresGo(x []float32, k float32) (s, sq float32) {

@@ -159,6 +159,24 @@ func copyRowsFast(dst []float32, dstStride int, src []float32, srcStride int, ro
 	}
 }
 
+//go:noescape
+func maxPool1x2AffineAVX2(n int, x, y *float32, argmax *int32, scale, shift float32, base *int32, relu bool)
+
+// pairBase is the arg-max of the first eight pairs when the first wins.
+var pairBase = [8]int32{0, 2, 4, 6, 8, 10, 12, 14}
+
+func maxPool1x2AffineFast(x, y []float32, argmax []int32, scale, shift float32, relu bool) {
+	n := len(y) &^ 7
+	if n > 0 {
+		_, _ = x[2*n-1], argmax[n-1]
+		maxPool1x2AffineAVX2(n, &x[0], &y[0], &argmax[0], scale, shift, &pairBase[0], relu)
+	}
+	maxPool1x2AffineGo(x[2*n:], y[n:], argmax[n:], scale, shift, relu)
+	for o := n; o < len(y); o++ {
+		argmax[o] += int32(2 * n)
+	}
+}
+
 func affineFast(x, y []float32, scale, shift float32, relu bool) {
 	n := len(x) &^ 7
 	if n > 0 {
@@ -260,5 +278,6 @@ func init() {
 		Momentum = momentumFast
 		AddRows, CopyRows = addRowsFast, copyRowsFast
 		MaxPool2x2, MaxPool2x2Grad, MaxPool2x2Affine = maxPool2x2Fast, maxPool2x2GradFast, maxPool2x2AffineFast
+		MaxPool1x2Affine = maxPool1x2AffineFast
 	}
 }

@@ -654,3 +654,57 @@ arloop:
 ardone:
 	VZEROUPPER
 	RET
+
+// func maxPool1x2AffineAVX2(n int, x, y *float32, argmax *int32, scale, shift float32, base *int32, relu bool)
+// Eight outputs a step from sixteen inputs: u, v = relu(x·scale + shift) of
+// the even and odd inputs (no relu: −∞ is the floor), y = max(u, v),
+// argmax = 2o + (u < v). base holds 0, 2, …, 14 (the first eight outputs'
+// even positions).
+TEXT ·maxPool1x2AffineAVX2(SB), NOSPLIT, $0-49
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	MOVQ         argmax+24(FP), DX
+	VBROADCASTSS scale+32(FP), Y8
+	VBROADCASTSS shift+36(FP), Y9
+	MOVQ         base+40(FP), AX
+	VMOVDQU      (AX), Y10       // 2o for the step's eight outputs
+	MOVL         $16, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11        // 16: the next step's positions
+	VXORPS       Y12, Y12, Y12
+	MOVBQZX      relu+48(FP), AX
+	TESTQ        AX, AX
+	JNE          pairloop
+	MOVL         $0xff800000, AX // −∞: max(x, −∞) = x
+	VMOVD        AX, X12
+	VBROADCASTSS X12, Y12
+
+pairloop:
+	TESTQ       CX, CX
+	JE          pairdone
+	VMOVUPS     (SI), Y0
+	VMOVUPS     32(SI), Y1
+	VFMADD213PS Y9, Y8, Y0       // x·scale + shift
+	VFMADD213PS Y9, Y8, Y1
+	VMAXPS      Y12, Y0, Y0      // ReLU (−0 to +0), or nothing
+	VMAXPS      Y12, Y1, Y1
+	VSHUFPS     $0x88, Y1, Y0, Y2 // evens, lane by lane
+	VSHUFPS     $0xDD, Y1, Y0, Y3 // odds
+	VPERMPD     $0xD8, Y2, Y2    // in order: u
+	VPERMPD     $0xD8, Y3, Y3    // v
+	VCMPPS      $1, Y3, Y2, Y4   // u < v: all ones
+	VMAXPS      Y3, Y2, Y5
+	VPSUBD      Y4, Y10, Y6      // 2o + (u < v)
+	VMOVUPS     Y5, (DI)
+	VMOVDQU     Y6, (DX)
+	VPADDD      Y11, Y10, Y10
+	ADDQ        $64, SI
+	ADDQ        $32, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         pairloop
+
+pairdone:
+	VZEROUPPER
+	RET

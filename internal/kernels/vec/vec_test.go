@@ -221,3 +221,48 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	}
 	return s
 }
+
+// TestMaxPool1x2AffineKernels checks the 1-D fused pooling, portable and
+// fast, against its definition: of each pair mapped by x·scale + shift
+// (one rounding: a fused multiply-add) and the ReLU, the larger (the first
+// on a tie, which the inputs include) and its position, with and without
+// the ReLU, for rows with and without a tail past a multiple of 8 outputs.
+func TestMaxPool1x2AffineKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	sets := map[string]func(x, y []float32, argmax []int32, scale, shift float32, relu bool){"go": maxPool1x2AffineGo}
+	if HasAVX2 {
+		sets["fast"] = maxPool1x2AffineFast
+	}
+	for name, fused := range sets {
+		for _, n := range []int{1, 7, 8, 9, 16, 37, 128, 131} {
+			for _, relu := range []bool{true, false} {
+				x := randSlice(rng, 2*n+1) // an odd length: the last input is not pooled
+				for i := 0; i+1 < len(x); i += 10 {
+					x[i+1] = x[i] // ties
+				}
+				mapped := make([]float32, len(x))
+				for i, v := range x {
+					mapped[i] = float32(math.FMA(float64(v), float64(float32(1.3)), float64(float32(-0.2))))
+					if relu {
+						mapped[i] = max(mapped[i], 0)
+					}
+				}
+				y, arg := make([]float32, n), make([]int32, n)
+				fused(x, y, arg, 1.3, -0.2, relu)
+				for o := range n {
+					want, at := mapped[2*o], int32(2*o)
+					if mapped[2*o+1] > want {
+						want, at = mapped[2*o+1], at+1
+					}
+					// float64's FMA rounds twice, the AVX2 one once: a last-bit
+					// difference is allowed, and then either position.
+					near := math.Abs(float64(y[o]-want)) <= 1e-7*math.Abs(float64(want))
+					close := math.Abs(float64(mapped[2*o]-mapped[2*o+1])) <= 1e-7*math.Abs(float64(want))
+					if !near || (arg[o] != at && !close) {
+						t.Fatalf("%s n=%d relu=%v output %d: (%v at %d), want (%v at %d)", name, n, relu, o, y[o], arg[o], want, at)
+					}
+				}
+			}
+		}
+	}
+}

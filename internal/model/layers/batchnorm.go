@@ -57,8 +57,12 @@ var batchnorm = &Kind{
 		bn := ops.NewBatchNorm(l.opName(), l.BN, b.Training, relu != nil)
 		if relu != nil {
 			b.Absorb(relu)
-			if p := b.Next(relu); p != nil && len(l.In) == 3 && isMaxPool2x2(p) {
+			switch p := b.Next(relu); {
+			case p != nil && len(l.In) == 3 && isMaxPool2x2(p):
 				bn.WithMaxPool()
+				b.Absorb(p)
+			case p != nil && len(l.In) == 2 && isMaxPool1x2(p):
+				bn.WithMaxPool1D()
 				b.Absorb(p)
 			}
 		}

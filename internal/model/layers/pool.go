@@ -156,6 +156,12 @@ func isMaxPool2x2(l *Layer) bool {
 	return s.Type == "maxpool" && s.Kernel == config.Square(2) && s.Stride == config.Square(2) && s.Padding.IsZero() && !s.CeilMode
 }
 
+// isMaxPool1x2 is isMaxPool2x2 for signals: maxpool1d with a window of 2.
+func isMaxPool1x2(l *Layer) bool {
+	s := &l.Spec
+	return s.Type == "maxpool1d" && s.Kernel == config.Square(2) && s.Stride == config.Square(2) && s.Padding.IsZero() && !s.CeilMode
+}
+
 // global_avgpool and global_maxpool reduce each channel to one number,
 // giving a flat [C]: the end of a Network-in-Network or a ResNet.
 var (

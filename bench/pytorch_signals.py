@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""PyTorch side of bench/compare-signals.sh: trains the network of a cnnctl
+signals config in PyTorch 1.13 (Debian) for one epoch, with the config's
+data layout and hyper-parameters, and times it as bench/pytorch_net.py does.
+
+The network is the PyTorch module cnnctl writes for the config (`cnnctl
+export --format safetensors --module net.py`: nn.Conv1d, nn.BatchNorm1d,
+nn.MaxPool1d, …), so both sides run the same architecture. The windows are
+cut from the same .npy recordings with the config's window and hop, and as
+many are trained on as cnnctl trains on (its split keeps whole recordings
+apart); Adam under the config's cosine schedule, batch by batch.
+
+  /usr/bin/python3 bench/pytorch_signals.py --config configs/vibration-1d.yaml \\
+      --module net.py --signals data/vibration/signals.npy --labels data/vibration/labels.npy \\
+      --train-windows 9000 --json out.json
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import time
+
+import numpy as np
+import yaml
+
+
+def windows(x, window, hop, channels, shape):
+    """Cuts recordings x [N, C·L] (channel-major) into examples of shape."""
+    n, per = x.shape
+    L = per // channels
+    x = x.reshape(n, channels, L)
+    out = [x[:, :, t:t + window] for t in range(0, L - window + 1, hop)]
+    w = np.stack(out, axis=1)  # N, windows, C, window
+    return w.reshape(n * len(out), *shape), len(out)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--module", required=True)
+    p.add_argument("--signals", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--train-windows", type=int, required=True, help="how many windows cnnctl trains on")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", default=None)
+    a = p.parse_args()
+
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    c = yaml.safe_load(open(a.config))
+    d, t = c["data"], c["train"]
+    o = t["optimizer"]
+    assert o["name"] == "adam", "compare-signals.sh compares configs trained with adam"
+    shape = d["shape"]
+    channels = d.get("channels", shape[0])
+    window = d.get("window") or shape[0] * shape[1] // channels
+    hop = d.get("hop", window)
+    x = np.load(a.signals).astype(np.float32)
+    y = np.load(a.labels).astype(np.int64)
+    X, per = windows(x, window, hop, channels, shape)
+    Y = np.repeat(y, per)
+    X = (X - X.mean()) / X.std()
+    rng = np.random.default_rng(a.seed)
+    idx = rng.permutation(len(X))[:a.train_windows]
+    Xtr, Ytr = torch.from_numpy(X[idx].copy()), torch.from_numpy(Y[idx].copy())
+    scope = {}
+    exec(open(a.module).read(), scope)
+    model = scope["model"]
+    lr, B, epochs = o["lr"], t["batch_size"], t["epochs"]
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8))
+    n = len(Xtr)
+    nb = n // B
+    model.train()
+    perm = torch.randperm(n)
+    t0 = time.perf_counter()
+    for j in range(nb):
+        for g in opt.param_groups:
+            g["lr"] = lr * (1 + math.cos(math.pi * (j / nb) / epochs)) / 2
+        b = perm[j * B:(j + 1) * B]
+        loss = F.cross_entropy(model(Xtr[b]), Ytr[b])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    train_s = time.perf_counter() - t0
+    model.eval()
+    Xte = torch.from_numpy(X[:1000].copy())
+    with torch.no_grad():
+        times = []
+        for _ in range(6):
+            s = time.perf_counter()
+            model(Xte)
+            times.append(time.perf_counter() - s)
+        lat = []
+        for i in range(220):
+            s = time.perf_counter()
+            model(Xte[i:i + 1]).argmax(1).item()
+            lat.append(time.perf_counter() - s)
+    res = {
+        "torch": torch.__version__, "threads": a.threads, "batch": B, "train_windows": nb * B,
+        "train_s": train_s, "train_img_s": nb * B / train_s,
+        "infer_b1000_img_s": 1000 / statistics.median(times[1:]),
+        "latency_b1_ms": 1e3 * statistics.median(lat[20:]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(res))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+main()
