@@ -54,7 +54,7 @@ check-augment: build data
 
 # fuzz: every parser's fuzz target for FUZZTIME each (.ci/run: 10s).
 FUZZTIME ?= 30s
-FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors ./internal/data:FuzzParseIDX ./internal/data:FuzzDecodeImage ./internal/serve:FuzzRequest
+FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors ./internal/data:FuzzParseIDX ./internal/data:FuzzDecodeImage ./internal/data:FuzzParseCSV ./internal/data:FuzzParseNPY ./internal/serve:FuzzRequest
 fuzz:
 	@for t in $(FUZZ); do pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \

@@ -30,6 +30,7 @@ func TestBadInputCorpus(t *testing.T) {
 	defer f.Close()
 	dir := t.TempDir()
 	model := trainTiny(t, dir, tinyConfig)
+	signalModel := trainTinySignals(t, t.TempDir())
 	// Each case runs in its own process of the real binary, so that its
 	// peak memory can be measured.
 	bin := filepath.Join(dir, "cnnctl")
@@ -58,6 +59,12 @@ func TestBadInputCorpus(t *testing.T) {
 					"data: {source: xo, shape: [1, 16, 16], train_size: 256, test_size: 100, validation: 0.1}",
 					"data: {source: mnist, dir: "+file+"}", 1))
 				args = []string{"train", "-c", cfg, "--out", filepath.Join(dir, "run-"+strconv.Itoa(n)), "--quiet"}
+			case "train-signals", "train-signals-window":
+				abs, _ := filepath.Abs(file)
+				cfg := writeFile(t, dir, "signals-"+strconv.Itoa(n)+".yaml", badSignalsConfig(abs, cmd == "train-signals-window"))
+				args = []string{"train", "-c", cfg, "--out", filepath.Join(dir, "run-"+strconv.Itoa(n)), "--quiet"}
+			case "predict-signals":
+				args = []string{"predict", "--model", signalModel, file}
 			case "predict":
 				args = []string{"predict", "--model", model, file}
 			case "eval":
@@ -82,7 +89,7 @@ func TestBadInputCorpus(t *testing.T) {
 				t.Errorf("peak RSS %d MB, more than %d MB", rss>>20, maxCaseRSS>>20)
 			}
 			msg := strings.TrimSpace(stderr.String())
-			if cmd == "predict" {
+			if cmd == "predict" || cmd == "predict-signals" {
 				// predict names each file it could not read, then sums up.
 				msg = strings.TrimSuffix(msg, "\ncnnctl: 1 input(s) could not be classified")
 			}
@@ -105,4 +112,19 @@ func TestBadInputCorpus(t *testing.T) {
 	if n < 60 {
 		t.Errorf("the corpus has %d cases, fewer than 60", n)
 	}
+}
+
+// badSignalsConfig reads the recordings at path as 1×16 examples (1×32
+// windows with window), an .npy array with the corpus's labels beside it.
+func badSignalsConfig(path string, window bool) string {
+	extra, shape := "", "[1, 16]"
+	if strings.HasSuffix(path, ".npy") {
+		extra = ", labels: " + filepath.Join(filepath.Dir(path), "labels4.npy")
+	}
+	if window {
+		extra, shape = extra+", window: 32", "[1, 32]"
+	}
+	return "name: s\ndata: {source: signals, dir: " + path + ", shape: " + shape + ", validation: 0" + extra + "}\n" +
+		"model:\n  - {type: conv1d, filters: 4, kernel: 3}\n  - {type: relu}\n  - {type: global_avgpool}\n  - {type: dense, units: 2}\n" +
+		"train: {epochs: 1, batch_size: 2, optimizer: {name: sgd, lr: 0.1}}\n"
 }

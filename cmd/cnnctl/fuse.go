@@ -73,7 +73,7 @@ func runFuse(o *fuseOptions, s streams) error {
 		fmt.Fprintln(w, f.Describe(st.Net))
 	}
 	if folded == 0 {
-		fmt.Fprintln(w, "nothing to fold: the model has no batch norm directly after a conv2d, conv_transpose2d or dense layer")
+		fmt.Fprintln(w, "nothing to fold: the model has no batch norm directly after a "+model.FoldableKinds()+" layer")
 		if o.Out == "" {
 			return nil
 		}
@@ -108,21 +108,18 @@ func runFuse(o *fuseOptions, s streams) error {
 // --check-data, else seeded random pixels.
 func proofData(st *checkpoint.State, o *fuseOptions) (*data.Dataset, string, error) {
 	cfg := st.Config
-	shape := [3]int{cfg.Data.Shape[0], cfg.Data.Shape[1], cfg.Data.Shape[2]}
+	if o.CheckData != "" && cfg.Data.IsSignals() {
+		d, err := data.LoadSignals(o.CheckData, data.SignalFormatOf(cfg.Data), st.Classes)
+		return d, o.CheckData, err
+	}
 	if o.CheckData != "" {
-		d, err := data.LoadDir(o.CheckData, shape)
+		d, err := data.LoadDir(o.CheckData, data.ShapeOf(cfg.Data))
 		return d, o.CheckData, err
 	}
 	if d, err := data.LoadTest(cfg.Data, cfg.Seed); err == nil && d.Len() > 0 {
 		return d, "the test split of " + cfg.Data.Source, nil
 	}
-	const n = 1000
-	rng := rand.New(rand.NewPCG(1, 2))
-	d := &data.Dataset{Shape: shape, Images: make([]uint8, n*shape[0]*shape[1]*shape[2]), Labels: make([]int, n), Classes: st.Classes}
-	for i := range d.Images {
-		d.Images[i] = uint8(rng.IntN(256))
-	}
-	return d, "1000 seeded random inputs (no test data found; pass --check-data)", nil
+	return data.Random(cfg.Data, 1000, st.Classes, rand.New(rand.NewPCG(1, 2))), "1000 seeded random inputs (no test data found; pass --check-data)", nil
 }
 
 func proveFusion(w io.Writer, st *checkpoint.State, fused *model.Network, o *fuseOptions) error {

@@ -48,7 +48,7 @@ func TestFuse(t *testing.T) {
 	}
 	for _, want := range []string{
 		"folded    layer 1 (batchnorm) into layer 0 (conv2d 4@3×3 s1 p0)",
-		"kept      layer 3 (batchnorm): it follows relu (layer 2), not a conv2d, conv_transpose2d or dense layer",
+		"kept      layer 3 (batchnorm): it follows relu (layer 2), not a conv1d, conv2d, conv_transpose2d or dense layer",
 		"folded    layer 7 (batchnorm) into layer 6 (dense 8)",
 		"proof on  the test split of xo: 100 inputs",
 		"changed predictions 0 of 100",

@@ -109,7 +109,7 @@ func writeSummary(w io.Writer, s model.NetworkSummary) {
 		}
 		rf := "all"
 		if l.ReceptiveField != nil {
-			rf = fmt.Sprintf("%d×%d", l.ReceptiveField[0], l.ReceptiveField[1])
+			rf = model.ShapeString(l.ReceptiveField)
 		}
 		trainable, frozen := l.Params, 0
 		if l.Frozen {

@@ -88,6 +88,9 @@ func runVisualize(o *visualizeOptions, image string, s streams) error {
 		}
 	}
 	var lk *inspect.Look
+	if image != "" && st.Config.Data.IsSignals() {
+		return fmt.Errorf("%s: a signal model draws its filters only (no image to look at); its windows are drawn by cnnctl predict --plot", o.Model)
+	}
 	if image != "" {
 		recipe := st.Config.Preprocess
 		if o.NoPreprocess {

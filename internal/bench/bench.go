@@ -56,7 +56,8 @@ type Result struct {
 }
 
 // Run measures cfg's network with random weights on random uint8 images of
-// its input shape (the data path — uint8 to normalised float32 — included).
+// its input shape (the data path — uint8 to normalised float32 — included),
+// or random signals.
 func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	if o.TrainBatch == 0 {
 		o.TrainBatch = cfg.Train.BatchSize
@@ -83,23 +84,9 @@ func Run(cfg *config.Config, classes int, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := cfg.Data.Shape
 	n := max(o.TrainBatch*8, o.InferBatch)
-	var ds *data.Dataset
-	if len(s) == 2 { // signals: Gaussian samples, as normalised ones look
-		ds = &data.Dataset{Shape: [3]int{s[0], 1, s[1]}, Values: make([]float32, n*s[0]*s[1]), Labels: make([]int, n)}
-		for i := range ds.Values {
-			ds.Values[i] = float32(rng.NormFloat64())
-		}
-	} else {
-		ds = &data.Dataset{Shape: [3]int{s[0], s[1], s[2]}, Images: make([]uint8, n*s[0]*s[1]*s[2]), Labels: make([]int, n)}
-		for i := range ds.Images {
-			ds.Images[i] = uint8(rng.IntN(256))
-		}
-	}
-	for i := range ds.Labels {
-		ds.Labels[i] = rng.IntN(classes)
-	}
+	names := make([]string, classes)
+	ds := data.Random(cfg.Data, n, names, rng)
 	norm := data.Norm{Mean: cfg.Data.Normalize.Mean, Std: cfg.Data.Normalize.Std}
 	r := &Result{Config: cfg.Name, Kernel: gemm.KernelName(), Cores: parallel.Workers, TrainBatch: o.TrainBatch,
 		InferBatch: o.InferBatch, FwdMFLOP: net.ForwardFLOPs() / 1e6}

@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Signals are the data fields of source signals: recordings of C channels
@@ -102,7 +104,7 @@ func (c *Config) checkSignals(add func(int, string, ...any)) {
 		add(0, "data.dir is required for source signals (a CSV file, a folder of them, an .npy array, or a folder of class folders)")
 	}
 	if c.Augment != nil {
-		add(0, "augment applies to images; source signals has no augmentation")
+		add(c.topLine("augment"), "augment applies to images; source signals has no augmentation")
 	}
 	if !slices.Contains([]string{"auto", "yes", "no"}, d.Header) {
 		add(0, "data.header must be auto, yes or no, got %q", d.Header)
@@ -146,4 +148,21 @@ func (c *Config) checkSignals(add func(int, string, ...any)) {
 	if (len(d.Normalize.Mean) == 0) != (len(d.Normalize.Std) == 0) {
 		add(0, "data.normalize needs both mean and std, or neither (computed from the training set)")
 	}
+}
+
+// topLine is the line of a top-level key in the file, or 0.
+func (c *Config) topLine(key string) int {
+	n := c.src
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return 0
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return 0
 }

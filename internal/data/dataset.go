@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/kernels/vec"
 )
 
@@ -298,4 +299,36 @@ func (b *Batcher) fill(x, y []float32, idx []int) {
 			y[r] = float32(b.d.Labels[i])
 		}
 	}
+}
+
+// ShapeOf is the dataset shape of a config's input: C, H, W, or C, 1, L
+// for signals.
+func ShapeOf(d config.Data) [3]int {
+	if len(d.Shape) == 2 {
+		return [3]int{d.Shape[0], 1, d.Shape[1]}
+	}
+	return [3]int{d.Shape[0], d.Shape[1], d.Shape[2]}
+}
+
+// Random is n seeded random examples of a config's input: uniform pixels,
+// or for signals standard normal samples (as normalised ones look), with
+// labels drawn from the classes.
+func Random(d config.Data, n int, classes []string, rng *rand.Rand) *Dataset {
+	s := ShapeOf(d)
+	ds := &Dataset{Shape: s, Labels: make([]int, n), Classes: classes}
+	if d.IsSignals() {
+		ds.Values = make([]float32, n*ds.Size())
+		for i := range ds.Values {
+			ds.Values[i] = float32(rng.NormFloat64())
+		}
+	} else {
+		ds.Images = make([]uint8, n*ds.Size())
+		for i := range ds.Images {
+			ds.Images[i] = uint8(rng.IntN(256))
+		}
+	}
+	for i := range ds.Labels {
+		ds.Labels[i] = rng.IntN(max(len(classes), 1))
+	}
+	return ds
 }

@@ -5,9 +5,14 @@ import (
 	"compress/gzip"
 	"image"
 	"image/png"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
+
+	"codeberg.org/sbinet/npyio"
+
+	"github.com/cnnctl/cnnctl/internal/config"
 )
 
 // FuzzParseIDX: any bytes (plain or gzip) give an idx array whose size
@@ -75,4 +80,67 @@ func TestIDXClaimIsNotAllocated(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
 		t.Errorf("allocated %d bytes for 3 bytes of data", got)
 	}
+}
+
+// FuzzParseCSV: any text gives recordings whose values are finite and a
+// whole number of samples per channel, each labelled with a known class,
+// or an error naming the file; never a panic.
+func FuzzParseCSV(f *testing.F) {
+	f.Add([]byte("label,s0,s1,s2,s3\na,1,2,3,4\nb,5,6,7,8\n"), uint8(1))
+	f.Add([]byte("1,2,x\n3,4,y\n"), uint8(2))
+	f.Add([]byte("label,a\n\"q,1\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, channels uint8) {
+		c := int(channels%4) + 1
+		fm := SignalFormat{Signals: config.Signals{LabelColumn: "label", Header: "auto", Channels: c}, Shape: [2]int{c, 2}}
+		lab := &labeller{}
+		recs, err := ParseCSV("f.csv", b, fm, -1, lab)
+		if err != nil {
+			if !strings.Contains(err.Error(), "f.csv") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		for _, r := range recs {
+			if r.Len*c != len(r.Values) || r.Label < 0 || r.Label >= len(lab.names) {
+				t.Fatalf("recording %+v of %d channels, %d classes", r, c, len(lab.names))
+			}
+			for _, v := range r.Values {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("%s holds %v", r.Source, v)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseNPY: any bytes give recordings of finite values whose sizes
+// match the declared shape, or an error naming the file; never a panic
+// and never an allocation the body does not back.
+func FuzzParseNPY(f *testing.F) {
+	for _, v := range []any{[]float32{1, 2, 3, 4}, []int16{1, 2}, []float64{0.5}, []uint8{7, 8, 9}} {
+		var buf bytes.Buffer
+		npyio.Write(&buf, v)
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte("\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', 'fortran_order': False, 'shape': (9999999999,), }"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fm := SignalFormat{Signals: config.Signals{Channels: 1}, Shape: [2]int{1, 2}}
+		recs, err := ParseNPY("f.npy", b, fm, nil, 0, &labeller{names: []string{"a"}, fixed: true})
+		if err != nil {
+			if !strings.Contains(err.Error(), "f.npy") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		total := 0
+		for _, r := range recs {
+			total += len(r.Values)
+			if r.Len != len(r.Values) {
+				t.Fatalf("recording of %d values, length %d", len(r.Values), r.Len)
+			}
+		}
+		if total > len(b) { // at least one byte of body a value
+			t.Fatalf("%d values from %d bytes", total, len(b))
+		}
+	})
 }

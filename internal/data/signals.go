@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -440,7 +441,17 @@ var npyTypes = map[string]func() any{
 
 // readNPY reads an .npy array of numbers as float64s, with its shape,
 // checking that the body holds what the header declares.
-func readNPY(path string, b []byte) ([]float64, []int, error) {
+func readNPY(path string, b []byte) (v []float64, shape []int, err error) {
+	// The reader indexes its header's fields as it finds them: a corrupt
+	// header can make it panic. That is a bad file, said in one line.
+	defer func() {
+		if r := recover(); r != nil {
+			v, shape, err = nil, nil, fmt.Errorf("%s: not a NumPy .npy file: its header is corrupt", path)
+		}
+	}()
+	if err := checkNPYPreamble(b); err != nil {
+		return nil, nil, fmt.Errorf("%s: not a NumPy .npy file: %v", path, err)
+	}
 	br := bytes.NewReader(b)
 	r, err := npyio.NewReader(br)
 	if err != nil {
@@ -475,6 +486,26 @@ func readNPY(path string, b []byte) ([]float64, []int, error) {
 		return nil, nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return toFloat64(ptr), slices.Clone(h.Shape), nil
+}
+
+// checkNPYPreamble checks the magic and that the header the file declares
+// fits in it: the reader allocates that length (up to 4 GB in version 2)
+// before reading a byte of it.
+func checkNPYPreamble(b []byte) error {
+	if len(b) < 10 || string(b[:6]) != "\x93NUMPY" {
+		return errors.New("no .npy magic")
+	}
+	n, start := int(binary.LittleEndian.Uint16(b[8:10])), 10
+	if b[6] >= 2 {
+		if len(b) < 12 {
+			return errors.New("truncated preamble")
+		}
+		n, start = int(binary.LittleEndian.Uint32(b[8:12])), 12
+	}
+	if n > len(b)-start {
+		return fmt.Errorf("the header declares %d bytes, the file holds %d after the preamble", n, len(b)-start)
+	}
+	return nil
 }
 
 func toFloat64(ptr any) []float64 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/model/layers"
 )
 
 // BNScaleShift is an inference-mode batch norm as an affine map per
@@ -43,6 +44,21 @@ type Fold struct {
 // parameter names of unnamed layers) after them change; its outputs equal
 // the old network's in inference up to float rounding. The original is not
 // modified.
+// FoldableKinds names the layer kinds a batch norm folds into: "conv1d,
+// conv2d, conv_transpose2d or dense".
+func FoldableKinds() string {
+	var names []string
+	for _, k := range layers.Kinds() {
+		if k.Fold != nil {
+			names = append(names, k.Name)
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 func FoldBatchNorm(n *Network) (*Network, []Fold) {
 	consumers := n.Consumers()
 	var folds []Fold
@@ -57,8 +73,8 @@ func FoldBatchNorm(n *Network) (*Network, []Fold) {
 		case j < 0:
 			folds = append(folds, Fold{BN: i, Into: -1, Reason: "it is the first layer"})
 		case n.Layers[j].Kind.Fold == nil:
-			folds = append(folds, Fold{BN: i, Into: -1, Reason: fmt.Sprintf("it follows %s (layer %s), not a conv2d, conv_transpose2d or dense layer",
-				n.Layers[j].Describe(), n.Layers[j].ID)})
+			folds = append(folds, Fold{BN: i, Into: -1, Reason: fmt.Sprintf("it follows %s (layer %s), not a %s layer",
+				n.Layers[j].Describe(), n.Layers[j].ID, FoldableKinds())})
 		case len(consumers[j]) > 1:
 			folds = append(folds, Fold{BN: i, Into: -1, Reason: fmt.Sprintf("the output of layer %s is also read by other layers, which need it unnormalised",
 				n.Layers[j].ID)})

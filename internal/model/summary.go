@@ -62,7 +62,7 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 		var f *field
 		sp := &l.Spec
 		switch {
-		case len(l.Out) != 3:
+		case len(l.Out) != 3 && len(l.Out) != 2:
 			f = nil // flat: every value may depend on the whole input
 		default:
 			// The widest of the inputs (joins), then the layer's window.
@@ -83,6 +83,9 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 				k := [2]int{sp.Kernel.H, sp.Kernel.W}
 				st := [2]int{max(sp.Stride.H, 1), max(sp.Stride.W, 1)}
 				d := [2]int{max(sp.Dilation.H, 1), max(sp.Dilation.W, 1)}
+				if len(l.Out) == 2 { // a signal: its length is the second axis, the first stays 1
+					k[0], st[0], d[0] = 1, 1, 1
+				}
 				for a := range 2 {
 					if sp.Type == "conv_transpose2d" {
 						// Each output sees ⌈k/s⌉ inputs per axis, which are
@@ -101,6 +104,9 @@ func (n *Network) Summarize(batch, evalBatch int) NetworkSummary {
 			ActivationBytes: 4 * prod(l.Out) * int64(batch)}
 		if f != nil {
 			row.ReceptiveField = []int{f.rf[0], f.rf[1]}
+			if len(l.Out) == 2 {
+				row.ReceptiveField = []int{f.rf[1]}
+			}
 		}
 		if len(l.Inputs) != 1 || l.Inputs[0] != i-1 {
 			for _, j := range l.Inputs {

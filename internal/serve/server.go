@@ -134,6 +134,9 @@ func (s *Server) load(name, path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.Config.Data.IsSignals() {
+		return nil, fmt.Errorf("%s: a signal model (input %v); serve takes image models — classify recordings with cnnctl predict", path, st.Config.Data.Shape)
+	}
 	b, err := newBatcher(st, s.opts.MaxBatch, s.opts.MaxWait, func(n int) { s.batches.Observe(float64(n)) })
 	if err != nil {
 		return nil, err
