@@ -24,7 +24,7 @@ func parseSignalModel(t *testing.T, shape []int, layers string) *config.Config {
 // check: every 1-D kind, with strides, padding, dilation and groups; the
 // second with the kinks of max pooling and ReLU (checked loosely).
 const (
-	smoothSignalLayers = `  - {type: conv1d, filters: 4, kernel: 5, stride: 2, padding: 2}
+	smoothSignalLayers = `  - {type: conv1d, filters: 4, kernel: 16, stride: 2, padding: 6}
   - {type: batchnorm}
   - {type: tanh}
   - {type: avgpool1d, kernel: 3, stride: 2, padding: 1}
@@ -95,6 +95,8 @@ func TestOneDLayersMatchNaiveLoops(t *testing.T) {
 		layer string
 	}{
 		{1, 50, "{type: conv1d, filters: 6, kernel: 9, stride: 3, padding: 4}"},
+		{1, 100, "{type: conv1d, filters: 6, kernel: 20, stride: 3, padding: 7}"}, // long kernels: lowered window by window
+		{2, 60, "{type: conv1d, filters: 5, kernel: 16, padding: 8}"},
 		{3, 31, "{type: conv1d, filters: 4, kernel: 3}"},
 		{4, 29, "{type: conv1d, filters: 6, kernel: 5, stride: 2, padding: 3, dilation: 2, groups: 2}"},
 		{4, 20, "{type: conv1d, filters: 8, kernel: 3, padding: same, groups: 4, bias: false}"},

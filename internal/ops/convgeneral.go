@@ -141,6 +141,7 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 	// Ungrouped, the filters are packed once for every image, and each
 	// output row starts at its bias (no pass to add it).
 	packed := d.G == 1 && !op.Transposed
+	windowMajor := packed && p.WindowMajor()
 	if packed {
 		op.packedW.Pack(false, d.O, cg*op.Geom.KH*op.Geom.KW, 1, w, cg*op.Geom.KH*op.Geom.KW)
 		var bias []float32
@@ -153,6 +154,11 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 		col := op.cols[wk*slab : (wk+1)*slab]
 		for b := lo; b < hi; b++ {
 			xb, yb := x[b*inImg:(b+1)*inImg], y[b*outImg:(b+1)*outImg]
+			if packed && windowMajor {
+				im2col.RowsT(xb, col, p)
+				gemm.SgemmPacked(&op.packedW, true, pix, col, p.Rows(), 0, yb, pix)
+				continue
+			}
 			if packed {
 				im2col.General(xb, col, p)
 				gemm.SgemmPacked(&op.packedW, false, pix, col, pix, 0, yb, pix)
@@ -278,6 +284,12 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 				continue
 			}
 			kk := cg * kh * kw
+			if d.G == 1 && p.WindowMajor() {
+				// dW += dy · (colᵀ), with colᵀ lowered window by window.
+				im2col.RowsT(xb, col, p)
+				gemm.Sgemm(false, false, og, kk, pix, 1, dyb, pix, col, kk, 1, dw, kk)
+				continue
+			}
 			im2col.General(xb, col, p)
 			for g := range d.G {
 				gemm.Sgemm(false, true, og, kk, pix, 1, dyb[g*og*pix:], pix, col[g*kk*pix:], pix, 1, dw[g*og*kk:], kk)

@@ -176,3 +176,33 @@ func rowsAdjoint(col, x []float32, p Plane) {
 		}
 	}
 }
+
+// WindowMajor says whether a plane is better lowered window by window
+// (RowsT) than tap by tap (General): a row read by a long, undilated
+// kernel, whose every window is one contiguous run of the input — a copy
+// of k floats — where tap by tap is k strided gathers at a stride > 1.
+func (p Plane) WindowMajor() bool { return p.isRow() && p.G.DW == 1 && p.G.KW >= 16 }
+
+// RowsT is General's matrix transposed, for a row plane: colT (OW ×
+// C·KW) holds in row o the window of output o, channel after channel —
+// colT[o, c·k + j] = x[c, o·s − p + j], zero in the padding.
+func RowsT(x, colT []float32, p Plane) {
+	g, K := p.G, p.G.KW
+	ck := p.C * K
+	for o := range p.OW {
+		start := o*g.SW - g.PW
+		row := colT[o*ck : (o+1)*ck]
+		for c := range p.C {
+			xc, dst := x[c*p.W:(c+1)*p.W], row[c*K:(c+1)*K]
+			if start >= 0 && start+K <= p.W {
+				copy(dst, xc[start:start+K])
+				continue
+			}
+			lo, hi := max(0, -start), min(K, p.W-start)
+			clear(dst)
+			if lo < hi {
+				copy(dst[lo:hi], xc[start+lo:start+hi])
+			}
+		}
+	}
+}

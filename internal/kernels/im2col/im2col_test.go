@@ -164,3 +164,33 @@ func TestRows(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsT: the window-major lowering is General's matrix transposed.
+func TestRowsT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct{ C, W, K, S, P int }{{1, 2048, 64, 8, 28}, {2, 50, 16, 3, 9}, {3, 40, 20, 1, 10}, {1, 17, 16, 4, 0}} {
+		g := Geom{KH: 1, KW: c.K, SH: 1, SW: c.S, PW: c.P, DH: 1, DW: 1}
+		_, ow := g.Out(1, c.W)
+		p := Plane{C: c.C, H: 1, W: c.W, OH: 1, OW: ow, G: g}
+		if !p.WindowMajor() {
+			t.Fatalf("%+v is a window-major plane", c)
+		}
+		x := make([]float32, c.C*c.W)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		col, colT := make([]float32, p.Rows()*ow), make([]float32, p.Rows()*ow)
+		for i := range colT {
+			colT[i] = 99
+		}
+		General(x, col, p)
+		RowsT(x, colT, p)
+		for r := range p.Rows() {
+			for o := range ow {
+				if colT[o*p.Rows()+r] != col[r*ow+o] {
+					t.Fatalf("%+v: colT[%d, %d] = %v, col[%d, %d] = %v", c, o, r, colT[o*p.Rows()+r], r, o, col[r*ow+o])
+				}
+			}
+		}
+	}
+}
