@@ -26,7 +26,7 @@ func FuzzParseIDX(f *testing.F) {
 	w.Close()
 	f.Add(gz.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		dims, data, err := parseIDX(bytes.NewReader(b))
+		dims, data, err := parseIDX(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			return
 		}
@@ -72,7 +72,7 @@ func TestIDXClaimIsNotAllocated(t *testing.T) {
 	b := []byte{0, 0, 8, 2, 0, 0x0f, 0x42, 0x40, 0, 0, 3, 0x10, 1, 2, 3} // 1,000,000 × 784 bytes claimed, 3 given
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, _, err := parseIDX(bytes.NewReader(b))
+	_, _, err := parseIDX(bytes.NewReader(b), int64(len(b)))
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), "promises 784000000 bytes of data, found 3") {
 		t.Fatalf("err = %v", err)
