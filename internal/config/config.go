@@ -379,6 +379,10 @@ type Schedule struct {
 	StepEpochs int     `yaml:"step_epochs,omitempty"`
 	Gamma      float64 `yaml:"gamma,omitempty"`
 	MinLR      float64 `yaml:"min_lr,omitempty"`
+	// Warmup is how many epochs (a fraction allowed) the learning rate rises
+	// linearly from lr/25 to lr before the schedule starts; a cosine then
+	// runs over the epochs after it (PyTorch's OneCycleLR, with cos_anneal).
+	Warmup float64 `yaml:"warmup,omitempty"`
 }
 
 // Output says where the run folder goes.
@@ -864,6 +868,9 @@ func (c *Config) Check(name string) Errors {
 	}
 	if s.Gamma < 0 || s.MinLR < 0 {
 		add(0, "train.schedule gamma and min_lr cannot be negative")
+	}
+	if s.Warmup < 0 || (s.Warmup > 0 && t.Epochs > 0 && s.Warmup >= float64(t.Epochs)) {
+		add(0, "train.schedule.warmup is a number of epochs in [0, train.epochs), got %v", s.Warmup)
 	}
 	return es
 }

@@ -172,6 +172,14 @@ func oneMinus(beta float64) float32 { return float32(1 - beta) }
 func LR(c config.Train, t float64) float64 {
 	lr := c.Optimizer.LR
 	s := c.Schedule
+	if w := s.Warmup; w > 0 {
+		if t < w { // linear from lr/25, as OneCycleLR's default div_factor
+			return lr * (1 + 24*t/w) / 25
+		}
+		if s.Name == "cosine" { // the cosine spans the epochs after the warm-up
+			return s.MinLR + (lr-s.MinLR)*(1+math.Cos(math.Pi*(t-w)/(float64(c.Epochs)-w)))/2
+		}
+	}
 	switch s.Name {
 	case "step":
 		return lr * math.Pow(s.Gamma, math.Floor(math.Floor(t)/float64(s.StepEpochs)))

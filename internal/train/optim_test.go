@@ -166,6 +166,20 @@ func TestSchedules(t *testing.T) {
 			t.Errorf("cosine at %v: %v, want %v", c.t, got, c.want)
 		}
 	}
+	// A warm-up of one epoch: from lr/25 linearly to lr, then the cosine
+	// over the three epochs after it; a constant schedule just holds lr.
+	tr.Schedule = config.Schedule{Name: "cosine", Warmup: 1}
+	for _, c := range []struct{ t, want float64 }{{0, 0.004}, {0.5, 0.052}, {1, 0.1}, {2.5, 0.05}, {4, 0}} {
+		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("cosine with warm-up at %v: %v, want %v", c.t, got, c.want)
+		}
+	}
+	tr.Schedule = config.Schedule{Name: "constant", Warmup: 0.5}
+	for _, c := range []struct{ t, want float64 }{{0.25, 0.052}, {0.5, 0.1}, {3, 0.1}} {
+		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("constant with warm-up at %v: %v, want %v", c.t, got, c.want)
+		}
+	}
 }
 
 // The moving averages take 1 − β as PyTorch does (in double precision, then
