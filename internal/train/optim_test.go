@@ -149,35 +149,25 @@ func TestOptimizerStateRoundTrip(t *testing.T) {
 }
 
 func TestSchedules(t *testing.T) {
+	type at struct{ t, want float64 }
 	tr := config.Train{Epochs: 4, Optimizer: config.Optimizer{LR: 0.1}}
-	tr.Schedule = config.Schedule{Name: "constant"}
-	if got := LR(tr, 3.5); got != 0.1 {
-		t.Errorf("constant: %v", got)
-	}
-	tr.Schedule = config.Schedule{Name: "step", StepEpochs: 2, Gamma: 0.5}
-	for _, c := range []struct{ t, want float64 }{{0, 0.1}, {1.9, 0.1}, {2, 0.05}, {3.99, 0.05}} {
-		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("step at %v: %v, want %v", c.t, got, c.want)
-		}
-	}
-	tr.Schedule = config.Schedule{Name: "cosine", MinLR: 0.01}
-	for _, c := range []struct{ t, want float64 }{{0, 0.1}, {2, 0.055}, {4, 0.01}} {
-		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("cosine at %v: %v, want %v", c.t, got, c.want)
-		}
-	}
-	// A warm-up of one epoch: from lr/25 linearly to lr, then the cosine
-	// over the three epochs after it; a constant schedule just holds lr.
-	tr.Schedule = config.Schedule{Name: "cosine", Warmup: 1}
-	for _, c := range []struct{ t, want float64 }{{0, 0.004}, {0.5, 0.052}, {1, 0.1}, {2.5, 0.05}, {4, 0}} {
-		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("cosine with warm-up at %v: %v, want %v", c.t, got, c.want)
-		}
-	}
-	tr.Schedule = config.Schedule{Name: "constant", Warmup: 0.5}
-	for _, c := range []struct{ t, want float64 }{{0.25, 0.052}, {0.5, 0.1}, {3, 0.1}} {
-		if got := LR(tr, c.t); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("constant with warm-up at %v: %v, want %v", c.t, got, c.want)
+	for _, c := range []struct {
+		s    config.Schedule
+		want []at
+	}{
+		{config.Schedule{Name: "constant"}, []at{{3.5, 0.1}}},
+		{config.Schedule{Name: "step", StepEpochs: 2, Gamma: 0.5}, []at{{0, 0.1}, {1.9, 0.1}, {2, 0.05}, {3.99, 0.05}}},
+		{config.Schedule{Name: "cosine", MinLR: 0.01}, []at{{0, 0.1}, {2, 0.055}, {4, 0.01}}},
+		// A warm-up of one epoch: from lr/25 linearly to lr, then the cosine
+		// over the three epochs after it; a constant schedule just holds lr.
+		{config.Schedule{Name: "cosine", Warmup: 1}, []at{{0, 0.004}, {0.5, 0.052}, {1, 0.1}, {2.5, 0.05}, {4, 0}}},
+		{config.Schedule{Name: "constant", Warmup: 0.5}, []at{{0.25, 0.052}, {0.5, 0.1}, {3, 0.1}}},
+	} {
+		tr.Schedule = c.s
+		for _, w := range c.want {
+			if got := LR(tr, w.t); math.Abs(got-w.want) > 1e-12 {
+				t.Errorf("%+v at %v: %v, want %v", c.s, w.t, got, w.want)
+			}
 		}
 	}
 }
