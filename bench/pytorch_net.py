@@ -14,15 +14,12 @@ schedule (the learning rate follows the fractional epoch, batch by batch).
 """
 import argparse
 import gzip
-import json
-import math
 import os
-import resource
-import statistics
 import struct
-import time
 
 import numpy as np
+
+import torch_timing
 
 
 def read_idx(path):
@@ -65,53 +62,21 @@ def main():
     import torch.nn.functional as F
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    scope = {}
-    exec(open(a.module).read(), scope)
-    model = scope["model"]
+    model = torch_timing.load_module(a.module)
     xtr, ytr, xte, yte = load_mnist(a.data, a.mean, a.std)
     Xtr, Ytr, Xte, Yte = map(torch.from_numpy, (xtr, ytr, xte, yte))
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
     gen = torch.Generator().manual_seed(a.seed)
-    n = Xtr.shape[0]
-    nb = n // a.batch
-    model.train()
-    perm = torch.randperm(n, generator=gen)
-    t0 = time.perf_counter()
-    for j in range(nb):
-        for g in opt.param_groups:
-            g["lr"] = a.lr * (1 + math.cos(math.pi * (j / nb) / a.epochs_total)) / 2
-        idx = perm[j * a.batch:(j + 1) * a.batch]
-        loss = F.cross_entropy(model(Xtr[idx]), Ytr[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    train_s = time.perf_counter() - t0
+    nb, train_s = torch_timing.train_epoch(model, opt, Xtr, Ytr, a.batch, a.lr, a.epochs_total, gen)
     model.eval()
     with torch.no_grad():
         correct = sum((model(Xte[i:i + 1000]).argmax(1) == Yte[i:i + 1000]).sum().item() for i in range(0, 10000, 1000))
-        times = []
-        for _ in range(4):
-            t = time.perf_counter()
-            for i in range(0, 10000, 1000):
-                model(Xte[i:i + 1000])
-            times.append(time.perf_counter() - t)
-        lat = []
-        for i in range(220):
-            t = time.perf_counter()
-            model(Xte[i:i + 1]).argmax(1).item()
-            lat.append(time.perf_counter() - t)
-    res = {
+    infer, latency = torch_timing.time_inference(model, Xte, 4)
+    torch_timing.report({
         "torch": torch.__version__, "threads": a.threads, "batch": a.batch,
         "params": sum(q.numel() for q in model.parameters()),
         "train_s": train_s, "train_img_s": nb * a.batch / train_s, "test_acc": correct / 10000,
-        "infer_b1000_img_s": 10000 / statistics.median(times[1:]),
-        "latency_b1_ms": 1e3 * statistics.median(lat[20:]),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-    print(json.dumps(res))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
-
+        "infer_b1000_img_s": infer, "latency_b1_ms": latency,
+    }, a.json)
 
 main()

@@ -15,14 +15,12 @@ apart); Adam under the config's cosine schedule, batch by batch.
       --train-windows 9000 --json out.json
 """
 import argparse
-import json
-import math
-import resource
-import statistics
-import time
 
 import numpy as np
+
 import yaml
+
+import torch_timing
 
 
 def windows(x, window, hop, channels, shape):
@@ -67,49 +65,15 @@ def main():
     rng = np.random.default_rng(a.seed)
     idx = rng.permutation(len(X))[:a.train_windows]
     Xtr, Ytr = torch.from_numpy(X[idx].copy()), torch.from_numpy(Y[idx].copy())
-    scope = {}
-    exec(open(a.module).read(), scope)
-    model = scope["model"]
+    model = torch_timing.load_module(a.module)
     lr, B, epochs = o["lr"], t["batch_size"], t["epochs"]
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(o.get("beta1", 0.9), o.get("beta2", 0.999)), eps=o.get("eps", 1e-8))
-    n = len(Xtr)
-    nb = n // B
-    model.train()
-    perm = torch.randperm(n)
-    t0 = time.perf_counter()
-    for j in range(nb):
-        for g in opt.param_groups:
-            g["lr"] = lr * (1 + math.cos(math.pi * (j / nb) / epochs)) / 2
-        b = perm[j * B:(j + 1) * B]
-        loss = F.cross_entropy(model(Xtr[b]), Ytr[b])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    train_s = time.perf_counter() - t0
-    model.eval()
-    Xte = torch.from_numpy(X[:1000].copy())
-    with torch.no_grad():
-        times = []
-        for _ in range(6):
-            s = time.perf_counter()
-            model(Xte)
-            times.append(time.perf_counter() - s)
-        lat = []
-        for i in range(220):
-            s = time.perf_counter()
-            model(Xte[i:i + 1]).argmax(1).item()
-            lat.append(time.perf_counter() - s)
-    res = {
+    nb, train_s = torch_timing.train_epoch(model, opt, Xtr, Ytr, B, lr, epochs)
+    infer, latency = torch_timing.time_inference(model, torch.from_numpy(X[:1000].copy()), 6)
+    torch_timing.report({
         "torch": torch.__version__, "threads": a.threads, "batch": B, "train_windows": nb * B,
         "train_s": train_s, "train_img_s": nb * B / train_s,
-        "infer_b1000_img_s": 1000 / statistics.median(times[1:]),
-        "latency_b1_ms": 1e3 * statistics.median(lat[20:]),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-    print(json.dumps(res))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
-
+        "infer_b1000_img_s": infer, "latency_b1_ms": latency,
+    }, a.json)
 
 main()

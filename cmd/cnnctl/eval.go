@@ -57,12 +57,9 @@ func runEval(o *evalOptions, s streams) error {
 	}
 	cfg := st.Config
 	var ds *data.Dataset
-	switch {
-	case o.DataDir != "" && cfg.Data.IsSignals():
-		ds, err = data.LoadSignals(o.DataDir, data.SignalFormatOf(cfg.Data), st.Classes)
-	case o.DataDir != "":
-		ds, err = data.LoadDir(o.DataDir, [3]int{cfg.Data.Shape[0], cfg.Data.Shape[1], cfg.Data.Shape[2]})
-	default:
+	if o.DataDir != "" {
+		ds, err = data.LoadDir(o.DataDir, cfg.Data, st.Classes)
+	} else {
 		ds, err = data.LoadTest(cfg.Data, cfg.Seed)
 	}
 	if err != nil {

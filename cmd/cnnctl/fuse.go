@@ -108,12 +108,8 @@ func runFuse(o *fuseOptions, s streams) error {
 // --check-data, else seeded random pixels.
 func proofData(st *checkpoint.State, o *fuseOptions) (*data.Dataset, string, error) {
 	cfg := st.Config
-	if o.CheckData != "" && cfg.Data.IsSignals() {
-		d, err := data.LoadSignals(o.CheckData, data.SignalFormatOf(cfg.Data), st.Classes)
-		return d, o.CheckData, err
-	}
 	if o.CheckData != "" {
-		d, err := data.LoadDir(o.CheckData, data.ShapeOf(cfg.Data))
+		d, err := data.LoadDir(o.CheckData, cfg.Data, st.Classes)
 		return d, o.CheckData, err
 	}
 	if d, err := data.LoadTest(cfg.Data, cfg.Seed); err == nil && d.Len() > 0 {

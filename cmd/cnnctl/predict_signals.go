@@ -36,14 +36,14 @@ func runPredictSignals(o *predictOptions, st *checkpoint.State, args []string, s
 				_ = enc.Encode(pr)
 				return
 			}
-			line := formatPrediction(pr)
+			// The recording, then where the window lies (or how many it averages).
 			switch {
 			case pr.Window != nil:
-				line = fmt.Sprintf("%s [%d, %d)%s", pr.File, pr.Window.Start, pr.Window.End, line[len(pr.File):])
+				pr.File += fmt.Sprintf(" [%d, %d)", pr.Window.Start, pr.Window.End)
 			case pr.Windows > 0:
-				line = fmt.Sprintf("%s (%d windows)%s", pr.File, pr.Windows, line[len(pr.File):])
+				pr.File += fmt.Sprintf(" (%d windows)", pr.Windows)
 			}
-			fmt.Fprintln(s.Out, line)
+			fmt.Fprintln(s.Out, formatPrediction(pr))
 		}
 		n, err := p.PredictSignals(inputs, o.Top, func(r predict.SignalResult, err error) {
 			if err != nil {

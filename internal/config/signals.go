@@ -45,14 +45,18 @@ type Signals struct {
 // IsSignals says whether the data are signals ([C, L] examples).
 func (d *Data) IsSignals() bool { return d.Source == "signals" }
 
-// PerWindow is how many samples of each recording channel one example
-// takes.
-func (d *Data) PerWindow() int {
-	if len(d.Shape) != 2 || d.Channels < 1 {
+// SamplesPerExample is how many samples of each recording channel one
+// example of shape [C, L] takes: L, or C·L from a one-channel recording
+// folded into C rows.
+func (s Signals) SamplesPerExample(shape []int) int {
+	if len(shape) != 2 {
 		return 0
 	}
-	return d.Shape[0] * d.Shape[1] / d.Channels
+	return shape[0] * shape[1] / max(s.Channels, 1)
 }
+
+// PerWindow is SamplesPerExample of the data's shape.
+func (d *Data) PerWindow() int { return d.SamplesPerExample(d.Shape) }
 
 func (d *Data) signalDefaults() {
 	if !d.IsSignals() {

@@ -45,7 +45,7 @@ func SignalFormatOf(d config.Data) SignalFormat {
 }
 
 // Span is how many samples of each recording channel one example takes.
-func (f SignalFormat) Span() int { return f.Shape[0] * f.Shape[1] / max(f.Channels, 1) }
+func (f SignalFormat) Span() int { return f.SamplesPerExample(f.Shape[:]) }
 
 // LoadSignals reads the recordings at path (a CSV or .npy file, a folder of
 // CSV files, or a folder of class folders) and cuts them into examples.
@@ -262,6 +262,22 @@ func isSignalFile(name string) bool {
 
 // readSignalFile reads one file; label ≥ 0 is its class folder's class.
 func readSignalFile(path string, f SignalFormat, lab *labeller, label int) ([]Recording, error) {
+	b, err := ReadBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	var labels []int64
+	if f.Labels != "" && label < 0 && isNPY(path, b) {
+		if labels, err = readNPYLabels(f.Labels); err != nil {
+			return nil, err
+		}
+	}
+	return ParseRecordings(path, b, f, labels, label, lab)
+}
+
+// ReadBounded reads a data file whole, refusing one larger than a dataset
+// may take before reading it.
+func ReadBounded(path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -269,20 +285,21 @@ func readSignalFile(path string, f SignalFormat, lab *labeller, label int) ([]Re
 	if most := MaxDatasetBytes; most > 0 && st.Size() > most {
 		return nil, fmt.Errorf("%s: %.2f GB, more than the %.2f GB a dataset may take", path, float64(st.Size())/1e9, float64(most)/1e9)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	return os.ReadFile(path)
+}
+
+// ParseRecordings reads the recordings of one file's bytes: an .npy array
+// (by its name or its magic) or CSV text. labels, label and lab are as
+// ParseNPY and ParseCSV take them (lab nil: no labels wanted, as predict).
+func ParseRecordings(name string, b []byte, f SignalFormat, labels []int64, label int, lab *labeller) ([]Recording, error) {
+	if isNPY(name, b) {
+		return ParseNPY(name, b, f, labels, label, lab)
 	}
-	if strings.EqualFold(filepath.Ext(path), ".npy") {
-		var labels []int64
-		if f.Labels != "" && label < 0 {
-			if labels, err = readNPYLabels(f.Labels); err != nil {
-				return nil, err
-			}
-		}
-		return ParseNPY(path, b, f, labels, label, lab)
-	}
-	return ParseCSV(path, b, f, label, lab)
+	return ParseCSV(name, b, f, label, lab)
+}
+
+func isNPY(name string, b []byte) bool {
+	return strings.EqualFold(filepath.Ext(name), ".npy") || bytes.HasPrefix(b, []byte("\x93NUMPY"))
 }
 
 // ParseCSV reads recordings from CSV text: one a row, the label in the

@@ -79,9 +79,15 @@ func LoadTest(c config.Data, seed uint64) (*Dataset, error) {
 	return test, err
 }
 
-// LoadDir reads a folder given on the command line for evaluation: an MNIST
-// idx folder if it holds the test files, else an image folder.
-func LoadDir(dir string, shape [3]int) (*Dataset, error) {
+// LoadDir reads data given on the command line for evaluation, as a
+// model whose data section is d takes them: recordings for a signal model
+// (a file or folder, its classes fixed to the model's), else an MNIST idx
+// folder if it holds the test files, else an image folder.
+func LoadDir(dir string, d config.Data, classes []string) (*Dataset, error) {
+	if d.IsSignals() {
+		return LoadSignals(dir, SignalFormatOf(d), classes)
+	}
+	shape := ShapeOf(d)
 	if ip, err := findMNIST(dir, TestImages); err == nil {
 		lp, err := findMNIST(dir, TestLabels)
 		if err != nil {

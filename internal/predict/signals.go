@@ -2,7 +2,6 @@ package predict
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -57,21 +56,12 @@ func (p *Predictor) PredictSignals(inputs []Input, top int, report func(SignalRe
 func readRecordings(in Input, f data.SignalFormat) ([]data.Recording, error) {
 	b := in.Data
 	if b == nil {
-		st, err := os.Stat(in.Name)
-		if err != nil {
-			return nil, err
-		}
-		if most := data.MaxDatasetBytes; most > 0 && st.Size() > most {
-			return nil, fmt.Errorf("%s: %.2f GB, more than the %.2f GB an input may take", in.Name, float64(st.Size())/1e9, float64(most)/1e9)
-		}
-		if b, err = os.ReadFile(in.Name); err != nil {
+		var err error
+		if b, err = data.ReadBounded(in.Name); err != nil {
 			return nil, err
 		}
 	}
-	if strings.EqualFold(filepath.Ext(in.Name), ".npy") || strings.HasPrefix(string(b), "\x93NUMPY") {
-		return data.ParseNPY(in.Name, b, f, nil, -1, nil)
-	}
-	recs, err := data.ParseCSV(in.Name, b, f, -1, nil)
+	recs, err := data.ParseRecordings(in.Name, b, f, nil, -1, nil)
 	if err == nil && len(recs) == 0 {
 		err = fmt.Errorf("%s: no recordings", in.Name)
 	}
