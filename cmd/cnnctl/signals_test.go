@@ -171,6 +171,11 @@ func TestSignalsEndToEnd(t *testing.T) {
 		!strings.Contains(out, "the test split of signals: 56 inputs") || !strings.Contains(out, "changed predictions 0 of 56") {
 		t.Errorf("fuse: %d\n%s%s", code, out, errOut)
 	}
+	// --plot draws recordings: an image model refuses it as a usage error.
+	if code, _, errOut := cnnctl(t, "predict", "--model", trainTiny(t, t.TempDir(), tinyConfig), "--plot", plotPath, filepath.Join(vib, "examples.png")); code != 2 ||
+		!strings.Contains(errOut, "--plot draws the windows of signal recordings") {
+		t.Errorf("predict --plot on an image model: exit %d, %q", code, errOut)
+	}
 	// Images to a signal model, and a signal model to the image tools, are refused in one line.
 	for _, args := range [][]string{
 		{"predict", "--model", ckpt, "--debug-dir", dir, filepath.Join(vib, "vibration.csv")},

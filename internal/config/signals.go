@@ -116,8 +116,17 @@ func (c *Config) checkSignals(add func(int, string, ...any)) {
 	if d.Labels != "" && !strings.HasSuffix(strings.ToLower(d.Dir), ".npy") {
 		add(0, "data.labels goes with an .npy array of recordings in data.dir, got %s", d.Dir)
 	}
-	if d.Length < 0 || d.Window < 0 || d.Hop < 0 || d.Channels < 0 || d.Rate < 0 {
-		add(0, "data.length, window, hop, channels and rate cannot be negative")
+	negative := false
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"length", float64(d.Length)}, {"window", float64(d.Window)}, {"hop", float64(d.Hop)}, {"channels", float64(d.Channels)}, {"rate", d.Rate}} {
+		if f.v < 0 {
+			add(0, "data.%s cannot be negative, got %v", f.name, f.v)
+			negative = true
+		}
+	}
+	if negative {
 		return
 	}
 	if len(d.Shape) != 2 {
