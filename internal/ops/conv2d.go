@@ -37,8 +37,7 @@ type Conv2D struct {
 	training bool          // gradients will be taken (a training graph)
 	cols     []float32     // im2col matrices, one slab per worker
 	pad      im2col.Padded // stride 1 and padding: each worker's image with its border
-	packedW  gemm.PackedA  // the filters, packed once per batch for the GEMMs
-	packedOf []float32     // inference: the filter values packedW holds
+	packedW  packedFilters // the filters, packed once per batch for the GEMMs
 	wino     winograd      // the F(2×2,3×3) path's transformed filters and scratch
 	shift    shifted       // the shifted-GEMM path's filters and planes (convshift.go)
 	out      buffer
@@ -118,22 +117,34 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// packedFilters are a convolution's filters (O × C·K, row-major) packed
+// for the GEMM, with the bias its rows start from.
+type packedFilters struct {
+	gemm.PackedA
+	of []float32 // inference: the filter values packed
+}
+
+// pack packs w, unless at inference it holds the values packed last time:
+// inference graphs usually see the same filters call after call, and
+// comparing them (memcmp) is much cheaper than repacking.
+func (p *packedFilters) pack(training bool, o, ck int, w, bias []float32) {
+	if training || !vec.SameFloats(p.of, w) {
+		p.Pack(false, o, ck, 1, w, ck)
+		if !training {
+			p.of = append(p.of[:0], w...)
+		}
+	}
+	p.SetBias(bias)
+}
+
 // im2colForward lowers each image with im2col and multiplies by the packed
 // filters.
 func (op *Conv2D) im2colForward(x, w, bias, y []float32, d im2col.Dims) {
 	ckk, pix := d.CKK(), d.Pix()
 	slab := ckk * pix
 	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B)*slab)
-	if op.training || !vec.SameFloats(op.packedOf, w) {
-		op.packedW.Pack(false, d.O, ckk, 1, w, ckk)
-		if !op.training {
-			// Inference graphs usually see the same filters call after
-			// call: comparing them (memcmp) is much cheaper than repacking.
-			op.packedOf = append(op.packedOf[:0], w...)
-		}
-	}
 	// The GEMM starts each output row at its bias: no pass to fill it in.
-	op.packedW.SetBias(bias)
+	op.packedW.pack(op.training, d.O, ckk, w, bias)
 	if d.B < parallel.Workers {
 		// Too few images to share out: lower each one, then split its
 		// output pixels between the workers.
@@ -144,7 +155,7 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d im2col.Dims) {
 			parallel.ForCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2col.Im2colPart(xb, col, dl, pix, lo, hi) })
 			yb := y[b*d.O*pix : (b+1)*d.O*pix]
 			parallelCols(pix, func(lo, hi int) {
-				gemm.SgemmPacked(&op.packedW, false, hi-lo, col[lo:], pix, 0, yb[lo:], pix)
+				gemm.SgemmPacked(&op.packedW.PackedA, false, hi-lo, col[lo:], pix, 0, yb[lo:], pix)
 			})
 		}
 		return
@@ -159,7 +170,7 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d im2col.Dims) {
 			} else {
 				im2col.Im2col(xb, col, dl)
 			}
-			gemm.SgemmPacked(&op.packedW, false, pix, col, pix, 0, y[b*d.O*pix:(b+1)*d.O*pix], pix)
+			gemm.SgemmPacked(&op.packedW.PackedA, false, pix, col, pix, 0, y[b*d.O*pix:(b+1)*d.O*pix], pix)
 		}
 	})
 }

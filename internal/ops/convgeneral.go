@@ -40,7 +40,7 @@ type ConvGeneral struct {
 	training bool
 	cols     []float32 // one lowered matrix per worker
 	out      buffer
-	packedW  gemm.PackedA // ungrouped forward: the filters, packed once a call
+	packedW  packedFilters // ungrouped forward: the filters, packed once a call
 }
 
 // NewConvGeneral makes the op; training says whether gradients will be taken.
@@ -143,12 +143,11 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 	packed := d.G == 1 && !op.Transposed
 	windowMajor := packed && p.WindowMajor()
 	if packed {
-		op.packedW.Pack(false, d.O, cg*op.Geom.KH*op.Geom.KW, 1, w, cg*op.Geom.KH*op.Geom.KW)
 		var bias []float32
 		if op.HasBias {
 			bias = ds[2]
 		}
-		op.packedW.SetBias(bias)
+		op.packedW.pack(op.training, d.O, cg*op.Geom.KH*op.Geom.KW, w, bias)
 	}
 	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]
@@ -156,12 +155,12 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 			xb, yb := x[b*inImg:(b+1)*inImg], y[b*outImg:(b+1)*outImg]
 			if packed && windowMajor {
 				im2col.RowsT(xb, col, p)
-				gemm.SgemmPacked(&op.packedW, true, pix, col, p.Rows(), 0, yb, pix)
+				gemm.SgemmPacked(&op.packedW.PackedA, true, pix, col, p.Rows(), 0, yb, pix)
 				continue
 			}
 			if packed {
 				im2col.General(xb, col, p)
-				gemm.SgemmPacked(&op.packedW, false, pix, col, pix, 0, yb, pix)
+				gemm.SgemmPacked(&op.packedW.PackedA, false, pix, col, pix, 0, yb, pix)
 				continue
 			}
 			if op.Transposed {
