@@ -77,10 +77,7 @@ func routeMax(dy []float32, argmax []int32, g []float32, h, w, oh, ow int) {
 		vec.MaxPool2x2Grad(dy, argmax, g, 1, h, w, oh, ow)
 		return
 	}
-	clear(g[:w])
-	for o, v := range dy[:ow] {
-		g[argmax[o]] = v
-	}
+	vec.MaxPool1x2Grad(dy[:ow], argmax[:ow], g[:w])
 }
 
 func NewBatchNorm(name string, st *BNState, training, relu bool) *BatchNorm {
@@ -262,7 +259,7 @@ type bnBackward struct {
 	fwd                *BatchNorm
 	dims               int
 	out, dgamma, dbeta buffer
-	planes             []float32 // pooled op: a channel's planes of gradient per worker
+	planes             []float32 // 2-D pooled op: a channel's planes of routed gradient per worker
 }
 
 func (op *bnBackward) Arity() int { return 3 }
@@ -289,62 +286,84 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	if len(op.fwd.mean) != C {
 		return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 	}
-	// The gradient of plane (b, c): dy's, or, when the op pooled, dy routed
-	// through the pooling into scratch (a channel's worth per worker, small
-	// enough to stay in cache: the full-size gradient is never written).
-	grad := func(wk, b, c int, first bool) []float32 { return dy[(b*C+c)*S : (b*C+c+1)*S] }
-	if pool := op.fwd.pool; pool != nil {
-		H, W := planeHW(ss[2])
-		OH, OW := planeHW(ss[0])
-		if len(pool.argmax) != B*C*OH*OW {
-			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
-		}
-		// A channel's planes (B·S floats a worker) are routed on the first
-		// pass and read again on the second.
-		op.planes = scratch.Grow(op.planes, parallel.Workers*B*S)
-		grad = func(wk, b, c int, first bool) []float32 {
-			g := op.planes[(wk*B+b)*S : (wk*B+b+1)*S]
-			if first {
-				p := (b*C + c) * OH * OW
-				routeMax(dy[p:p+OH*OW], pool.argmax[p:p+OH*OW], g, H, W, OH, OW)
-			}
-			return g
-		}
-	}
 	out := op.out.get(ss[2]...)
 	dx := out.Data().([]float32)
 	dg := op.dgamma.get(C).Data().([]float32)
 	db := op.dbeta.get(C).Data().([]float32)
+	f := op.fwd
+	// Per plane (b, c), two passes: Σg and Σg·(x − μ) of its gradient g, then
+	// dx = a·g + b·x + c; g is dy masked by the fused ReLU, and, when the op
+	// pooled, routed through the pooling first. A switch per plane, not a
+	// function value: planes can be 32 floats, and a call through a closure
+	// then costs a tenth of the work.
+	const (
+		plain = iota
+		relu
+		pooled1D // the kernels take the pooled gradient and choose again, from x, which of each pair the pooling took
+		pooled2D // a channel's planes routed into scratch by the first pass, read again by the second
+	)
+	mode := plain
+	if f.ReLU {
+		mode = relu
+	}
+	pool := f.pool
+	var H, W, OH, OW int
+	if pool != nil {
+		H, W = planeHW(ss[2])
+		OH, OW = planeHW(ss[0])
+		if len(pool.argmax) != B*C*OH*OW {
+			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
+		}
+		mode = pooled1D
+		if H > 1 {
+			mode = pooled2D
+			// B·S floats a worker, small enough to stay in cache: the
+			// full-size gradient is never written.
+			op.planes = scratch.Grow(op.planes, parallel.Workers*B*S)
+		}
+	}
 	n := float32(B * S)
-	relu := op.fwd.ReLU
 	parallel.ForCost(C, 2*B*S, func(wk, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			mean, inv := op.fwd.mean[c], op.fwd.invStd[c]
-			scale, shift := op.fwd.scale[c], op.fwd.shift[c]
+			mean, inv, scale, shift := f.mean[c], f.invStd[c], f.scale[c], f.shift[c]
 			var sdy, sdyx float32
 			for b := range B {
-				off := (b*C + c) * S
+				p, q := (b*C+c)*S, (b*C+c)*OH*OW
+				xp := x[p : p+S]
 				var s, d float32
-				if relu {
-					s, d = vec.SumAndDotRelu(grad(wk, b, c, true), x[off:off+S], mean, scale, shift)
-				} else {
-					s, d = vec.SumAndDot(grad(wk, b, c, true), x[off:off+S], mean)
+				switch mode {
+				case plain:
+					s, d = vec.SumAndDot(dy[p:p+S], xp, mean)
+				case relu:
+					s, d = vec.SumAndDotRelu(dy[p:p+S], xp, mean, scale, shift)
+				case pooled1D:
+					s, d = vec.SumAndDotReluPool1x2(dy[q:q+OW], xp, mean, scale, shift)
+				case pooled2D:
+					g := op.planes[(wk*B+b)*S : (wk*B+b+1)*S]
+					routeMax(dy[q:q+OH*OW], pool.argmax[q:q+OH*OW], g, H, W, OH, OW)
+					s, d = vec.SumAndDotRelu(g, xp, mean, scale, shift)
 				}
 				sdy += s
 				sdyx += d
 			}
 			sdyx *= inv // Σ g·x̂
 			dg[c], db[c] = sdyx, sdy
-			// dx = k·(n·g − Σg − x̂·Σgx̂) with x̂ = (x − μ)·inv, as a·g + b·x + c.
+			// dx = k·(n·g − Σg − x̂·Σgx̂) with x̂ = (x − μ)·inv and k = γ·inv/n,
+			// as a·g + b·x + c.
 			k := gamma[c] * inv / n
-			a, bx := k*n, -k*inv*sdyx
-			c0 := -k*sdy + k*mean*inv*sdyx
+			a, bx, c0 := k*n, -k*inv*sdyx, -k*sdy+k*mean*inv*sdyx
 			for b := range B {
-				off := (b*C + c) * S
-				if relu {
-					vec.AxpbyRelu(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0, scale, shift)
-				} else {
-					vec.Axpby(grad(wk, b, c, false), x[off:off+S], dx[off:off+S], a, bx, c0)
+				p, q := (b*C+c)*S, (b*C+c)*OH*OW
+				xp, dxp := x[p:p+S], dx[p:p+S]
+				switch mode {
+				case plain:
+					vec.Axpby(dy[p:p+S], xp, dxp, a, bx, c0)
+				case relu:
+					vec.AxpbyRelu(dy[p:p+S], xp, dxp, a, bx, c0, scale, shift)
+				case pooled1D:
+					vec.AxpbyReluPool1x2(dy[q:q+OW], xp, dxp, a, bx, c0, scale, shift)
+				case pooled2D:
+					vec.AxpbyRelu(op.planes[(wk*B+b)*S:(wk*B+b+1)*S], xp, dxp, a, bx, c0, scale, shift)
 				}
 			}
 		}

@@ -146,3 +146,34 @@ func BenchmarkOpSoftmaxCrossEntropy(b *testing.B) {
 	op.InferShape(z.Shape(), labels.Shape())
 	benchOp(b, op, 0, z, labels)
 }
+
+// BenchmarkOpBatchNormReLU1D is the batch norm with its ReLU at the shapes
+// of configs/vibration-1d.yaml (batch 32), each with the window-2 max
+// pooling fused in as that config runs it, the last without.
+func BenchmarkOpBatchNormReLU1D(b *testing.B) {
+	const B = 32
+	for _, s := range []struct {
+		C, L   int
+		pooled bool
+	}{{16, 256, true}, {32, 128, true}, {64, 64, true}, {64, 32, false}} {
+		x := benchTensor(B, s.C, s.L)
+		gamma, beta := benchTensor(s.C), benchTensor(s.C)
+		op := NewBatchNorm("b", newBNState(s.C), true, true)
+		op.dims = 3
+		name := fmt.Sprintf("%dx%d", s.C, s.L)
+		dy := benchTensor(B, s.C, s.L)
+		if s.pooled {
+			op.WithMaxPool1D()
+			name += "+maxpool"
+			dy = benchTensor(B, s.C, s.L/2)
+		}
+		if _, err := op.InferShape(x.Shape()); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/forward", func(b *testing.B) { benchOp(b, op, 0, x, gamma, beta) })
+		op.Do(x, gamma, beta)
+		b.Run(name+"/backward", func(b *testing.B) {
+			benchOp(b, &bnBackward{gradBase: newGradBase("b"), fwd: op, dims: 3}, 0, dy, gamma, x)
+		})
+	}
+}

@@ -144,18 +144,10 @@ func (o *Optimizer) update(i, lo, hi int, grad []float32, wd, lr float32) {
 			w[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}
 	case "adam":
-		b1, b2, ob1, ob2 := float32(c.Beta1), float32(c.Beta2), oneMinus(c.Beta1), oneMinus(c.Beta2)
-		m, v := slot("exp_avg"), slot("exp_avg_sq")
 		t := float64(o.Step)
-		bc1 := float32(1 - math.Pow(c.Beta1, t))
-		bc2 := float32(1 - math.Pow(c.Beta2, t))
-		step := lr / bc1
-		for j := range w {
-			gj := g[j] + wd*w[j]
-			m[j] = b1*m[j] + ob1*gj
-			v[j] = b2*v[j] + ob2*gj*gj
-			w[j] -= step * m[j] / (sqrt32(v[j]/bc2) + eps)
-		}
+		vec.Adam(w, g, slot("exp_avg"), slot("exp_avg_sq"), vec.AdamStep{
+			B1: float32(c.Beta1), B2: float32(c.Beta2), OB1: oneMinus(c.Beta1), OB2: oneMinus(c.Beta2),
+			Step: lr / float32(1-math.Pow(c.Beta1, t)), BC2: float32(1 - math.Pow(c.Beta2, t)), Eps: eps, WD: wd})
 	}
 }
 

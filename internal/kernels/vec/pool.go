@@ -100,4 +100,63 @@ func maxPool1x2AffineGo(x, y []float32, argmax []int32, scale, shift float32, re
 	}
 }
 
+// maxPool1x2GradGo is the gradient of a row's window-2 pooling: of each
+// pair, the position argmax[o] holds (2o or 2o+1) gets dy[o], the other
+// 0, and so does an unpaired last input of g. Masks, not a branch, as in
+// the forward pass.
+func maxPool1x2GradGo(dy []float32, argmax []int32, g []float32) {
+	argmax, pairs := argmax[:len(dy)], g[:2*len(dy)]
+	for o, d := range dy {
+		odd := uint32(argmax[o]-int32(2*o)) & 1
+		b := math.Float32bits(d)
+		pairs[2*o] = math.Float32frombits(b &^ -odd)
+		pairs[2*o+1] = math.Float32frombits(b & -odd)
+	}
+	clear(g[2*len(dy):])
+}
+
+// pool1x2Grad is a pair's share of its pooled gradient dy, through the
+// ReLU and the window-2 max pooling of maxPool1x2AffineGo: the larger of
+// u, v = relu(x·scale + shift) took it (the first on a tie), and passes it
+// on where its ReLU did (u > 0); the other gets 0. It repeats the forward
+// pass's arithmetic, so it makes the same choice, and the backward pass
+// needs no stored arg-maxima: it reads x anyway.
+func pool1x2Grad(dy, x0, x1, scale, shift float32) (g0, g1 float32) {
+	m0, m1 := fma(x0, scale, shift), fma(x1, scale, shift)
+	u, v := max(m0, 0), max(m1, 0)
+	switch {
+	case u < v:
+		return 0, dy
+	case m0 > 0:
+		return dy, 0
+	}
+	return 0, 0
+}
+
+// sumAndDotReluPool1x2Go returns Σg and Σg·(x − c) over a row of x (an
+// unpaired last value has g = 0), g the gradient pool1x2Grad routes.
+func sumAndDotReluPool1x2Go(dy, x []float32, c, scale, shift float32) (s, d float32) {
+	x = x[:2*len(dy)]
+	for o, v := range dy {
+		g0, g1 := pool1x2Grad(v, x[2*o], x[2*o+1], scale, shift)
+		s += g0 + g1
+		d += g0*(x[2*o]-c) + g1*(x[2*o+1]-c)
+	}
+	return s, d
+}
+
+// axpbyReluPool1x2Go sets out = a·g + b·x + c over a row, g as in
+// sumAndDotReluPool1x2Go.
+func axpbyReluPool1x2Go(dy, x, out []float32, a, b, c, scale, shift float32) {
+	x = x[:len(out)]
+	for o, v := range dy[:len(out)/2] {
+		g0, g1 := pool1x2Grad(v, x[2*o], x[2*o+1], scale, shift)
+		out[2*o] = a*g0 + b*x[2*o] + c
+		out[2*o+1] = a*g1 + b*x[2*o+1] + c
+	}
+	for p := 2 * len(dy); p < len(out); p++ {
+		out[p] = b*x[p] + c
+	}
+}
+
 func fma(x, y, z float32) float32 { return float32(math.FMA(float64(x), float64(y), float64(z))) }

@@ -44,6 +44,8 @@ var (
 	AxpbyRelu     = axpbyReluGo
 	// Momentum is SGD with momentum's update of one tensor (momentumGo).
 	Momentum = momentumGo
+	// Adam is Adam's update of one tensor (adamGo).
+	Adam = adamGo
 	// AddRows and CopyRows move 2-D spans (addRowsGo).
 	AddRows  = addRowsGo
 	CopyRows = copyRowsGo
@@ -56,6 +58,15 @@ var (
 	// MaxPool1x2Affine is MaxPool2x2Affine along a row: a 1-D batch norm,
 	// ReLU and window-2 pooling (pool.go).
 	MaxPool1x2Affine = maxPool1x2AffineGo
+	// MaxPool1x2Grad routes a window-2 pooling's gradient to the arg-maxima
+	// MaxPool1x2Affine chose (pool.go).
+	MaxPool1x2Grad = maxPool1x2GradGo
+	// SumAndDotReluPool1x2 and AxpbyReluPool1x2 are SumAndDotRelu and
+	// AxpbyRelu of a row whose ReLU output was pooled by MaxPool1x2Affine,
+	// given the pooled gradient: the pooling's choice is made again from x
+	// (pool.go).
+	SumAndDotReluPool1x2 = sumAndDotReluPool1x2Go
+	AxpbyReluPool1x2     = axpbyReluPool1x2Go
 )
 
 func sumAndSquaresGo(x []float32, k float32) (s, sq float32) {
@@ -144,6 +155,27 @@ func momentumGo(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
 		} else {
 			w[j] -= lr * v[j]
 		}
+	}
+}
+
+// AdamStep holds what Adam's update of step t shares across elements:
+// β₁, β₂, 1 − β₁ and 1 − β₂ (as PyTorch rounds them), lr/(1 − β₁ᵗ), the
+// second moment's correction 1 − β₂ᵗ, ε and the weight decay.
+type AdamStep struct {
+	B1, B2, OB1, OB2, Step, BC2, Eps, WD float32
+}
+
+// adamGo is Adam's update as PyTorch defines it: g' = g + wd·w;
+// m = β₁m + (1−β₁)g'; v = β₂v + (1−β₂)g'²; w −= step·m / (√(v/bc2) + ε).
+// Vectorised (8 lanes, a hardware square root and division), it costs a
+// tenth of this loop, which was 2–3 % of a small network's training step.
+func adamGo(w, g, m, v []float32, s AdamStep) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for j := range w {
+		gj := g[j] + s.WD*w[j]
+		m[j] = s.B1*m[j] + s.OB1*gj
+		v[j] = s.B2*v[j] + s.OB2*gj*gj
+		w[j] -= s.Step * m[j] / (float32(math.Sqrt(float64(v[j]/s.BC2))) + s.Eps)
 	}
 }
 

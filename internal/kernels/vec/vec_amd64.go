@@ -177,6 +177,54 @@ func maxPool1x2AffineFast(x, y []float32, argmax []int32, scale, shift float32, 
 	}
 }
 
+//go:noescape
+func maxPool1x2GradAVX2(n int, dy *float32, argmax *int32, grad *float32, base *int32)
+
+func maxPool1x2GradFast(dy []float32, argmax []int32, g []float32) {
+	n := len(dy) &^ 7
+	if n > 0 {
+		_, _ = argmax[n-1], g[2*n-1]
+		maxPool1x2GradAVX2(n, &dy[0], &argmax[0], &g[0], &pairBase[0])
+	}
+	tail := argmax[n:len(dy)]
+	for o, d := range dy[n:] {
+		k := 2*(n+o) + int(tail[o]-int32(2*(n+o)))&1
+		g[2*(n+o)], g[2*(n+o)+1] = 0, 0
+		g[k] = d
+	}
+	clear(g[2*len(dy):])
+}
+
+//go:noescape
+func sumDotReluPool1x2AVX2(n int, dy, x *float32, c, scale, shift float32) (s, d float32)
+
+//go:noescape
+func axpbyReluPool1x2AVX2(n int, dy, x, out *float32, a, b, c, scale, shift float32)
+
+// The pooled row is split as maxPool1x2AffineFast splits it (eight outputs
+// at a time, then the portable tail), so each pair is judged by the kernel
+// that pooled it.
+
+func sumAndDotReluPool1x2Fast(dy, x []float32, c, scale, shift float32) (float32, float32) {
+	n := len(dy) &^ 7
+	var s, d float32
+	if n > 0 {
+		_ = x[2*n-1]
+		s, d = sumDotReluPool1x2AVX2(n, &dy[0], &x[0], c, scale, shift)
+	}
+	s2, d2 := sumAndDotReluPool1x2Go(dy[n:], x[2*n:], c, scale, shift)
+	return s + s2, d + d2
+}
+
+func axpbyReluPool1x2Fast(dy, x, out []float32, a, b, c, scale, shift float32) {
+	n := len(dy) &^ 7
+	if n > 0 {
+		_, _ = x[2*n-1], out[2*n-1]
+		axpbyReluPool1x2AVX2(n, &dy[0], &x[0], &out[0], a, b, c, scale, shift)
+	}
+	axpbyReluPool1x2Go(dy[n:], x[2*n:], out[2*n:], a, b, c, scale, shift)
+}
+
 func affineFast(x, y []float32, scale, shift float32, relu bool) {
 	n := len(x) &^ 7
 	if n > 0 {
@@ -248,6 +296,18 @@ func momentumFast(w, g, v []float32, mu, lr, wd float32, nesterov bool) {
 	momentumGo(w[n:], g[n:], v[n:], mu, lr, wd, nesterov)
 }
 
+//go:noescape
+func adamAVX2(n int, w, grad, m, v *float32, s *AdamStep)
+
+func adamFast(w, g, m, v []float32, s AdamStep) {
+	n := len(w) &^ 7
+	if n > 0 {
+		_, _, _ = g[n-1], m[n-1], v[n-1]
+		adamAVX2(n, &w[0], &g[0], &m[0], &v[0], &s)
+	}
+	adamGo(w[n:], g[n:], m[n:], v[n:], s)
+}
+
 func axpbyFast(g, x, out []float32, a, b, c float32) {
 	n := len(g) &^ 7
 	if n > 0 {
@@ -275,9 +335,10 @@ func init() {
 	if HasAVX2 {
 		Affine, SumAndSquares, SumAndDot, Axpby, ReluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
 		SumAndDotRelu, AxpbyRelu = sumAndDotReluFast, axpbyReluFast
-		Momentum = momentumFast
+		Momentum, Adam = momentumFast, adamFast
 		AddRows, CopyRows = addRowsFast, copyRowsFast
 		MaxPool2x2, MaxPool2x2Grad, MaxPool2x2Affine = maxPool2x2Fast, maxPool2x2GradFast, maxPool2x2AffineFast
-		MaxPool1x2Affine = maxPool1x2AffineFast
+		MaxPool1x2Affine, MaxPool1x2Grad = maxPool1x2AffineFast, maxPool1x2GradFast
+		SumAndDotReluPool1x2, AxpbyReluPool1x2 = sumAndDotReluPool1x2Fast, axpbyReluPool1x2Fast
 	}
 }

@@ -502,6 +502,59 @@ modone:
 	VZEROUPPER
 	RET
 
+// func adamAVX2(n int, w, grad, m, v *float32, s *AdamStep)
+// For n (a multiple of 8) parameters: g' = g + wd·w; m = β₁m + (1−β₁)g';
+// v = β₂v + (1−β₂)g'²; w −= step·m / (√(v/bc2) + ε). AdamStep's fields,
+// in order: B1, B2, OB1, OB2, Step, BC2, Eps, WD.
+TEXT ·adamAVX2(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         w+8(FP), SI
+	MOVQ         grad+16(FP), DI
+	MOVQ         m+24(FP), DX
+	MOVQ         v+32(FP), R8
+	MOVQ         s+40(FP), AX
+	VBROADCASTSS 0(AX), Y8   // β₁
+	VBROADCASTSS 4(AX), Y9   // β₂
+	VBROADCASTSS 8(AX), Y10  // 1 − β₁
+	VBROADCASTSS 12(AX), Y11 // 1 − β₂
+	VBROADCASTSS 16(AX), Y12 // step
+	VBROADCASTSS 20(AX), Y13 // bc2
+	VBROADCASTSS 24(AX), Y14 // ε
+	VBROADCASTSS 28(AX), Y15 // wd
+
+adloop:
+	TESTQ       CX, CX
+	JE          addone
+	VMOVUPS     (SI), Y0
+	VMOVUPS     (DI), Y1
+	VMOVUPS     (DX), Y2
+	VMOVUPS     (R8), Y3
+	VFMADD231PS Y15, Y0, Y1 // g' = g + w·wd
+	VMULPS      Y10, Y1, Y4 // (1−β₁)g'
+	VFMADD231PS Y8, Y2, Y4  // m = β₁m + that
+	VMOVUPS     Y4, (DX)
+	VMULPS      Y1, Y1, Y5  // g'²
+	VMULPS      Y11, Y5, Y5 // (1−β₂)g'²
+	VFMADD231PS Y9, Y3, Y5  // v = β₂v + that
+	VMOVUPS     Y5, (R8)
+	VDIVPS      Y13, Y5, Y5 // v/bc2
+	VSQRTPS     Y5, Y5
+	VADDPS      Y14, Y5, Y5 // √(v/bc2) + ε
+	VMULPS      Y12, Y4, Y4 // step·m
+	VDIVPS      Y5, Y4, Y4
+	VSUBPS      Y4, Y0, Y0
+	VMOVUPS     Y0, (SI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, DX
+	ADDQ        $32, R8
+	SUBQ        $8, CX
+	JMP         adloop
+
+addone:
+	VZEROUPPER
+	RET
+
 // MP_SPREAD routes eight gradients Y0 to their windows' arg-max positions,
 // the inverse of MP_WINDOW: with Y3 = the arg-max indices minus Y12 (each 0,
 // 1, w or w+1), it leaves r0's sixteen values in Y4:Y5 and r1's in Y6:Y7,
@@ -706,5 +759,151 @@ pairloop:
 	JMP         pairloop
 
 pairdone:
+	VZEROUPPER
+	RET
+
+// func maxPool1x2GradAVX2(n int, dy *float32, argmax *int32, grad *float32, base *int32)
+// Eight gradients a step to sixteen positions: with k = argmax − 2o (0 or
+// 1), g[2o] = dy[o] where k = 0 and g[2o+1] = dy[o] where k = 1, else 0.
+// base holds 0, 2, …, 14 (the first eight outputs' even positions).
+TEXT ·maxPool1x2GradAVX2(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), CX
+	MOVQ         dy+8(FP), SI
+	MOVQ         argmax+16(FP), DX
+	MOVQ         grad+24(FP), DI
+	MOVQ         base+32(FP), AX
+	VMOVDQU      (AX), Y10 // 2o for the step's eight outputs
+	MOVL         $16, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11  // 16: the next step's positions
+
+gradloop:
+	TESTQ      CX, CX
+	JE         graddone
+	VMOVUPS    (SI), Y0
+	VMOVDQU    (DX), Y1
+	VPSUBD     Y10, Y1, Y1             // k
+	VPSLLD     $31, Y1, Y1
+	VPSRAD     $31, Y1, Y1             // all ones where k = 1
+	VANDPS     Y1, Y0, Y3              // odd positions' values
+	VANDNPS    Y0, Y1, Y2              // even positions'
+	VUNPCKLPS  Y3, Y2, Y4              // pairs 0,1 | 4,5 of each half
+	VUNPCKHPS  Y3, Y2, Y5              // pairs 2,3 | 6,7
+	VPERM2F128 $0x20, Y5, Y4, Y6       // pairs 0–3
+	VPERM2F128 $0x31, Y5, Y4, Y7       // pairs 4–7
+	VMOVUPS    Y6, (DI)
+	VMOVUPS    Y7, 32(DI)
+	VPADDD     Y11, Y10, Y10
+	ADDQ       $32, SI
+	ADDQ       $32, DX
+	ADDQ       $64, DI
+	SUBQ       $8, CX
+	JMP        gradloop
+
+graddone:
+	VZEROUPPER
+	RET
+
+// POOL_GRAD takes sixteen inputs Y0:Y1 and their eight pooled gradients Y2
+// and leaves the gradients each input gets: evens' in Y8, odds' in Y7, and
+// the inputs themselves in Y3 (evens), Y4 (odds), all in the order
+// VSHUFPS leaves them (outputs 0, 1, 4, 5 | 2, 3, 6, 7). u, v = max(x·scale
+// + shift, 0) as maxPool1x2AffineAVX2 computes them: the odd input takes
+// dy where u < v, the even one where not and u > 0. Y9, Y10 = scale, shift;
+// Y11 = 0.
+#define POOL_GRAD \
+	VSHUFPS     $0x88, Y1, Y0, Y3; \
+	VSHUFPS     $0xDD, Y1, Y0, Y4; \
+	VMOVAPS     Y3, Y5; \
+	VFMADD213PS Y10, Y9, Y5; \
+	VMOVAPS     Y4, Y6; \
+	VFMADD213PS Y10, Y9, Y6; \
+	VMAXPS      Y11, Y5, Y5; \
+	VMAXPS      Y11, Y6, Y6; \
+	VCMPPS      $1, Y6, Y5, Y7; \
+	VCMPPS      $0x1e, Y11, Y5, Y8; \
+	VANDNPS     Y8, Y7, Y8; \
+	VPERMPD     $0xD8, Y2, Y2; \
+	VANDPS      Y2, Y7, Y7; \
+	VANDPS      Y2, Y8, Y8
+
+// func sumDotReluPool1x2AVX2(n int, dy, x *float32, c, scale, shift float32) (s, d float32)
+// Σg and Σg·(x − c) over 2n inputs, g routed by POOL_GRAD from n pooled
+// gradients (n a multiple of 8).
+TEXT ·sumDotReluPool1x2AVX2(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         dy+8(FP), SI
+	MOVQ         x+16(FP), DI
+	VBROADCASTSS c+24(FP), Y12
+	VBROADCASTSS scale+28(FP), Y9
+	VBROADCASTSS shift+32(FP), Y10
+	VXORPS       Y11, Y11, Y11
+	VXORPS       Y13, Y13, Y13
+	VXORPS       Y14, Y14, Y14
+
+sploop:
+	TESTQ       CX, CX
+	JE          spdone
+	VMOVUPS     (DI), Y0
+	VMOVUPS     32(DI), Y1
+	VMOVUPS     (SI), Y2
+	POOL_GRAD
+	VSUBPS      Y12, Y3, Y3
+	VSUBPS      Y12, Y4, Y4
+	VADDPS      Y8, Y13, Y13
+	VADDPS      Y7, Y13, Y13
+	VFMADD231PS Y3, Y8, Y14
+	VFMADD231PS Y4, Y7, Y14
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	SUBQ        $8, CX
+	JMP         sploop
+
+spdone:
+	VMOVAPS Y13, Y0
+	VMOVAPS Y14, Y1
+	HSUM2
+	MOVSS   X0, s+40(FP)
+	MOVSS   X1, d+44(FP)
+	VZEROUPPER
+	RET
+
+// func axpbyReluPool1x2AVX2(n int, dy, x, out *float32, a, b, c, scale, shift float32)
+// out = a·g + b·x + c over 2n inputs, g routed by POOL_GRAD from n pooled
+// gradients (n a multiple of 8); UNPCK puts the pairs back in order.
+TEXT ·axpbyReluPool1x2AVX2(SB), NOSPLIT, $0-52
+	MOVQ         n+0(FP), CX
+	MOVQ         dy+8(FP), SI
+	MOVQ         x+16(FP), DI
+	MOVQ         out+24(FP), DX
+	VBROADCASTSS a+32(FP), Y13
+	VBROADCASTSS b+36(FP), Y14
+	VBROADCASTSS c+40(FP), Y15
+	VBROADCASTSS scale+44(FP), Y9
+	VBROADCASTSS shift+48(FP), Y10
+	VXORPS       Y11, Y11, Y11
+
+aploop:
+	TESTQ       CX, CX
+	JE          apdone
+	VMOVUPS     (DI), Y0
+	VMOVUPS     32(DI), Y1
+	VMOVUPS     (SI), Y2
+	POOL_GRAD
+	VFMADD213PS Y15, Y14, Y3 // b·x + c
+	VFMADD231PS Y8, Y13, Y3  // + a·g
+	VFMADD213PS Y15, Y14, Y4
+	VFMADD231PS Y7, Y13, Y4
+	VUNPCKLPS   Y4, Y3, Y5   // inputs 0–7
+	VUNPCKHPS   Y4, Y3, Y6   // inputs 8–15
+	VMOVUPS     Y5, (DX)
+	VMOVUPS     Y6, 32(DX)
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	ADDQ        $64, DX
+	SUBQ        $8, CX
+	JMP         aploop
+
+apdone:
 	VZEROUPPER
 	RET

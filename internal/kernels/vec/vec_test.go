@@ -119,6 +119,24 @@ func TestVectorKernels(t *testing.T) {
 				}
 			}
 		}
+		for _, wd := range []float32{0, 1e-2} {
+			w1, m1, v1 := randSlice(rng, n), randSlice(rng, n), randSlice(rng, n)
+			for i := range v1 {
+				v1[i] *= v1[i] // a second moment is not negative
+			}
+			w2, m2, v2 := append([]float32(nil), w1...), append([]float32(nil), m1...), append([]float32(nil), v1...)
+			for step := 1; step <= 2; step++ { // the second step reads the moments the first wrote
+				s := AdamStep{B1: 0.9, B2: 0.999, OB1: 0.1, OB2: 0.001, Step: 1e-3 / float32(1-math.Pow(0.9, float64(step))),
+					BC2: float32(1 - math.Pow(0.999, float64(step))), Eps: 1e-8, WD: wd}
+				adamGo(w1, g, m1, v1, s)
+				adamFast(w2, g, m2, v2, s)
+			}
+			for i := range w1 {
+				if !near(w2[i], w1[i], 1) || !near(m2[i], m1[i], 1) || !near(v2[i], v1[i], 1) {
+					t.Fatalf("adam n=%d wd=%v [%d]: w %v m %v v %v, want %v %v %v", n, wd, i, w2[i], m2[i], v2[i], w1[i], m1[i], v1[i])
+				}
+			}
+		}
 		y := make([]float32, n)
 		affineGo(x, y, 1, 0, true) // a ReLU output: zeros and positives
 		a, b = make([]float32, n), make([]float32, n)
@@ -260,6 +278,95 @@ func TestMaxPool1x2AffineKernels(t *testing.T) {
 					close := math.Abs(float64(mapped[2*o]-mapped[2*o+1])) <= 1e-7*math.Abs(float64(want))
 					if !near || (arg[o] != at && !close) {
 						t.Fatalf("%s n=%d relu=%v output %d: (%v at %d), want (%v at %d)", name, n, relu, o, y[o], arg[o], want, at)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMaxPool1x2GradKernels checks the window-2 pooling's gradient,
+// portable and fast, against its definition: dy[o] at argmax[o], zero at
+// the pair's other position and at an unpaired last input, for rows with
+// and without a tail past a multiple of 8 outputs.
+func TestMaxPool1x2GradKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	sets := map[string]func(dy []float32, argmax []int32, g []float32){"go": maxPool1x2GradGo}
+	if HasAVX2 {
+		sets["fast"] = maxPool1x2GradFast
+	}
+	for name, grad := range sets {
+		for _, n := range []int{1, 7, 8, 9, 16, 37, 128, 131} {
+			for _, odd := range []int{0, 1} {
+				dy := randSlice(rng, n)
+				arg := make([]int32, n)
+				for o := range arg {
+					arg[o] = int32(2*o + rng.IntN(2))
+				}
+				g := randSlice(rng, 2*n+odd) // stale values: every one must be written
+				grad(dy, arg, g)
+				want := make([]float32, len(g))
+				for o, d := range dy {
+					want[arg[o]] = d
+				}
+				for i := range g {
+					if g[i] != want[i] {
+						t.Fatalf("%s n=%d len %d [%d]: %v, want %v", name, n, len(g), i, g[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReluPool1x2BackwardKernels checks the fused backward kernels of a
+// 1-D batch norm, ReLU and window-2 pooling, portable and fast, against
+// the gradient the forward kernel of the same set implies: dy[o] at the
+// arg-max it chose where its output is positive, zero elsewhere (ties,
+// pairs the ReLU cut, an unpaired last input, tails past a multiple of 8).
+func TestReluPool1x2BackwardKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	type set struct {
+		fwd func(x, y []float32, argmax []int32, scale, shift float32, relu bool)
+		sum func(dy, x []float32, c, scale, shift float32) (float32, float32)
+		axp func(dy, x, out []float32, a, b, c, scale, shift float32)
+	}
+	sets := map[string]set{"go": {maxPool1x2AffineGo, sumAndDotReluPool1x2Go, axpbyReluPool1x2Go}}
+	if HasAVX2 {
+		sets["fast"] = set{maxPool1x2AffineFast, sumAndDotReluPool1x2Fast, axpbyReluPool1x2Fast}
+	}
+	const scale, shift, c, a, b, c0 = 1.3, -0.2, 0.1, 0.7, -0.3, 0.05
+	for name, k := range sets {
+		for _, n := range []int{1, 7, 8, 9, 16, 37, 128, 131} {
+			for _, odd := range []int{0, 1} {
+				x := randSlice(rng, 2*n+odd)
+				for i := 0; i+1 < len(x); i += 10 {
+					x[i+1] = x[i] // ties
+				}
+				dy := randSlice(rng, n)
+				y, arg := make([]float32, n), make([]int32, n)
+				k.fwd(x, y, arg, scale, shift, true)
+				g := make([]float64, len(x))
+				for o := range dy {
+					if y[o] > 0 {
+						g[arg[o]] = float64(dy[o])
+					}
+				}
+				var ws, wd float64
+				for p, v := range g {
+					ws += v
+					wd += v * float64(x[p]-c)
+				}
+				s, d := k.sum(dy, x, c, scale, shift)
+				if math.Abs(float64(s)-ws) > 1e-5*float64(n) || math.Abs(float64(d)-wd) > 1e-5*float64(n) {
+					t.Fatalf("%s n=%d len %d: sums (%v, %v), want (%v, %v)", name, n, len(x), s, d, ws, wd)
+				}
+				out := randSlice(rng, len(x)) // stale values: every one must be written
+				k.axp(dy, x, out, a, b, c0, scale, shift)
+				for p := range out {
+					want := a*g[p] + b*float64(x[p]) + c0
+					if math.Abs(float64(out[p])-want) > 1e-6*(1+math.Abs(want)) {
+						t.Fatalf("%s n=%d len %d [%d]: %v, want %v", name, n, len(x), p, out[p], want)
 					}
 				}
 			}
