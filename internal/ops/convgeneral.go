@@ -220,10 +220,11 @@ func (op *ConvGeneral) SymDiff(in G.Nodes, output, grad *G.Node) (G.Nodes, error
 // its shape) and dy, one partial sum per worker.
 type convGeneralGradW struct {
 	gradBase
-	fwd     *ConvGeneral
-	out, db buffer
-	cols    []float32
-	partial []float32
+	fwd      *ConvGeneral
+	out, db  buffer
+	cols     []float32
+	dyBlocks [][]float32 // 1-D: the images whose dy go side by side, per worker
+	partial  []float32
 }
 
 func (op *convGeneralGradW) Arity() int    { return 3 }
@@ -258,16 +259,48 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 	nw := parallel.NumWorkers(d.B)
 	nW := len(ds[1])
 	per := nW + d.O
-	op.cols = scratch.Grow(op.cols, nw*slab)
-	op.partial = scratch.Grow(op.partial, nw*per)
 	inImg, outImg, pix, hw := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW, d.H*d.W
+	// A 1-D convolution lowered tap by tap has a short product per image
+	// (pix = its output length, 32–128 in the shipped configs) over the
+	// same dW: q images side by side make one product a panel deep.
+	q := 1
+	rowsSideBySide := d.G == 1 && !f.Transposed && p.IsRow() && !p.WindowMajor()
+	if rowsSideBySide {
+		q = max(1, min(gemm.PanelDepth/pix, (d.B+nw-1)/nw))
+		if len(op.dyBlocks) < nw*q {
+			op.dyBlocks = make([][]float32, nw*q)
+		}
+	}
+	op.cols = scratch.Grow(op.cols, nw*q*slab)
+	op.partial = scratch.Grow(op.partial, nw*per)
 	cg, og := d.C/d.G, d.O/d.G
 	kh, kw := f.Geom.KH, f.Geom.KW
 	parallel.For(d.B, func(wk, lo, hi int) {
 		acc := op.partial[wk*per : (wk+1)*per]
 		clear(acc)
 		dw, db := acc[:nW], acc[nW:]
-		col := op.cols[wk*slab : (wk+1)*slab]
+		col := op.cols[wk*q*slab : (wk+1)*q*slab]
+		if rowsSideBySide {
+			// dW += [dy_b …] · [col_b …]ᵀ over n ≤ q images at a time: the
+			// GEMM packs dy's images where they lie; the lowered matrices
+			// are written side by side, at stride n·pix.
+			kk := d.C * kw
+			dys := op.dyBlocks[wk*q : (wk+1)*q]
+			for b0 := lo; b0 < hi; b0 += q {
+				n := min(q, hi-b0)
+				ld := n * pix
+				for i := range n {
+					b := b0 + i
+					im2col.RowsStrided(x[b*inImg:(b+1)*inImg], col[i*pix:], ld, p)
+					dys[i] = dy[b*outImg : (b+1)*outImg]
+					for o := range d.O {
+						db[o] += vec.Sum(dys[i][o*pix : (o+1)*pix])
+					}
+				}
+				gemm.SgemmSideBySideA(d.O, kk, ld, dys[:n], pix, pix, true, col, ld, 1, dw, kk)
+			}
+			return
+		}
 		for b := lo; b < hi; b++ {
 			xb, dyb := x[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
 			for o := range d.O {

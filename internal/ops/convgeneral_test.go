@@ -197,3 +197,61 @@ func TestConvGeneralAgreesWithConv2D(t *testing.T) {
 		}
 	}
 }
+
+// TestConvGeneralWeightGradientRows checks dW and db of 1-D convolutions
+// lowered tap by tap, whose images go through the GEMM several side by
+// side, against the sums written as loops: dW[o,c,j] = Σ_b Σ_t dy[b,o,t]·
+// x[b, c, t·s − p + j·d], db[o] = Σ_b Σ_t dy[b,o,t]. The batches leave a
+// last group smaller than the others on each worker.
+func TestConvGeneralWeightGradientRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, c := range []struct{ B, C, L, O, K, S, P, D int }{
+		{7, 3, 40, 5, 3, 1, 1, 1}, {13, 4, 100, 6, 3, 1, 1, 1}, {9, 2, 33, 4, 5, 2, 2, 1}, {5, 3, 20, 3, 3, 1, 2, 2},
+		{1, 2, 10, 3, 3, 1, 0, 1}, {32, 16, 128, 8, 3, 1, 1, 1},
+	} {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			g := im2col.Geom{KH: 1, KW: c.K, SH: 1, SW: c.S, PW: c.P, DH: 1, DW: c.D}
+			_, ow := g.Out(1, c.L)
+			x := randTensor(rng, 1, c.B, c.C, 1, c.L)
+			w := randTensor(rng, 1, c.O, c.C, 1, c.K)
+			dy := randTensor(rng, 1, c.B, c.O, 1, ow)
+			op := NewConvGeneral("t", g, 1, false, [2]int{}, true, true, true)
+			if _, err := op.InferShape(x.Shape(), w.Shape()); err != nil {
+				t.Fatal(err)
+			}
+			gw := &convGeneralGradW{gradBase: newGradBase("t.dW"), fwd: op}
+			out, err := gw.Do(x, w, dy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dw, db := out.(tensor.Tensor).Data().([]float32), gw.db.get(c.O).Data().([]float32)
+			xs, ys := x.Data().([]float32), dy.Data().([]float32)
+			for o := range c.O {
+				var wantB float64
+				for b := range c.B {
+					for t := range ow {
+						wantB += float64(ys[(b*c.O+o)*ow+t])
+					}
+				}
+				if math.Abs(float64(db[o])-wantB) > 1e-4*float64(c.B*ow) {
+					t.Fatalf("db[%d] = %v, want %v", o, db[o], wantB)
+				}
+				for ch := range c.C {
+					for j := range c.K {
+						var want float64
+						for b := range c.B {
+							for t := range ow {
+								if i := t*c.S - c.P + j*c.D; i >= 0 && i < c.L {
+									want += float64(ys[(b*c.O+o)*ow+t]) * float64(xs[(b*c.C+ch)*c.L+i])
+								}
+							}
+						}
+						if got := dw[(o*c.C+ch)*c.K+j]; math.Abs(float64(got)-want) > 1e-4*float64(c.B*ow) {
+							t.Fatalf("dW[%d,%d,%d] = %v, want %v", o, ch, j, got, want)
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -133,6 +133,27 @@ func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a [
 	})
 }
 
+// SgemmSideBySideA computes C = A·op(B) + beta·C where A (m × k) is
+// blocks of seg columns side by side, block i at blocks[i] with row stride
+// lda: the blocks are packed where they lie, not gathered into one matrix
+// first (several images' gradients as one product's A).
+func SgemmSideBySideA(m, n, k int, blocks [][]float32, lda, seg int, transB bool, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 || k == 0 {
+		sgemmWith(microKernel, false, transB, m, n, k, 1, nil, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	mr := microKernel.mr
+	gemmBlocks(microKernel, m, n, k, transB, b, ldb, beta, c, ldc, nil, func(buf *gemmBuf, ic, pc, mb, kb int) []float32 {
+		for lo := pc; lo < pc+kb; {
+			i := lo / seg
+			hi := min(pc+kb, (i+1)*seg)
+			packAInto(buf.a[(lo-pc)*mr:], kb, false, blocks[i], lda, ic, lo-i*seg, mb, hi-lo, 1, mr)
+			lo = hi
+		}
+		return buf.a
+	})
+}
+
 // gemmBlocks is the blocking both GEMM entry points share: for each kc×nc
 // panel of B (packed here) and each mc×kc block of A (supplied by blockA,
 // packed as packA does), the macro-kernel updates C.
@@ -339,8 +360,14 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, jc, kb, nb, nr int) 
 // packA copies alpha times the mb×kb block of op(A) at (ic, pc) into panels
 // of mr rows: panel i holds, for each p, the mr values of column p.
 func packA(dst []float32, trans bool, a []float32, lda, ic, pc, mb, kb int, alpha float32, mr int) {
+	packAInto(dst, kb, trans, a, lda, ic, pc, mb, kb, alpha, mr)
+}
+
+// packAInto is packA into panels panelLen columns long (≥ kb), of which
+// the block fills the first kb: a block of a wider A packed piece by piece.
+func packAInto(dst []float32, panelLen int, trans bool, a []float32, lda, ic, pc, mb, kb int, alpha float32, mr int) {
 	for ir := 0; ir < mb; ir += mr {
-		panel := dst[ir*kb : (ir+mr)*kb]
+		panel := dst[ir*panelLen : ir*panelLen+mr*kb]
 		rows := min(mr, mb-ir)
 		if !trans && mr == 8 && rows == 8 && alpha == 1 {
 			// Eight whole rows: the panel is their transpose, in 8×8 blocks.

@@ -187,6 +187,40 @@ func TestGemmPackedA(t *testing.T) {
 	}
 }
 
+// TestGemmSideBySideA: A given as blocks side by side is the product with
+// those blocks gathered into one matrix, for blocks narrower than a tile,
+// blocks that straddle a panel's depth, and rows past whole tiles.
+func TestGemmSideBySideA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range [][4]int{{16, 48, 2, 128}, {64, 192, 8, 32}, {13, 20, 7, 100}, {8, 33, 3, 5}, {70, 40, 5, 64}} {
+		m, n, blocks, seg := sz[0], sz[1], sz[2], sz[3]
+		k, lda := blocks*seg, seg+3 // each block inside a wider array
+		parts := make([][]float32, blocks)
+		a := make([]float32, m*k) // the blocks gathered
+		for i := range parts {
+			parts[i] = randSlice(rng, m*lda)
+			for r := range m {
+				copy(a[r*k+i*seg:r*k+(i+1)*seg], parts[i][r*lda:r*lda+seg])
+			}
+		}
+		for _, tB := range []bool{false, true} {
+			ldb := n
+			if tB {
+				ldb = k
+			}
+			b, c := randSlice(rng, k*n), randSlice(rng, m*n)
+			want := append([]float32(nil), c...)
+			naiveGemm(false, tB, m, n, k, 1, a, k, b, ldb, 1, want, n)
+			SgemmSideBySideA(m, n, k, parts, lda, seg, tB, b, ldb, 1, c, n)
+			for i := range want {
+				if math.Abs(float64(c[i]-want[i])) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("%v tB=%v: C[%d] = %v, want %v", sz, tB, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // The GEMM shapes of LeNet-BN at batch 64: per-image conv GEMMs and the
 // dense layers' batch GEMMs, forward and backward.
 var gemmShapes = []struct {

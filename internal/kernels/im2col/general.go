@@ -1,5 +1,7 @@
 package im2col
 
+import "github.com/cnnctl/cnnctl/internal/kernels/vec"
+
 // Geom is the geometry of a 2-D window along height (H) and width (W):
 // kernel, stride, zero padding on both sides, and dilation (the spacing of
 // the kernel's taps: 1 is a dense kernel).
@@ -45,7 +47,7 @@ func (p Plane) Pix() int { return p.OH * p.OW }
 // row (c,ki,kj) holds, for every output position, the input under tap
 // (ki,kj), or zero where the tap falls in the padding.
 func General(x, col []float32, p Plane) {
-	if p.isRow() {
+	if p.IsRow() {
 		rows(x, col, p)
 		return
 	}
@@ -82,7 +84,7 @@ func General(x, col []float32, p Plane) {
 // GeneralAdjoint is General's adjoint: it adds every entry of col onto
 // the input pixel it was read from (x is not cleared first).
 func GeneralAdjoint(col, x []float32, p Plane) {
-	if p.isRow() {
+	if p.IsRow() {
 		rowsAdjoint(col, x, p)
 		return
 	}
@@ -111,9 +113,9 @@ func GeneralAdjoint(col, x []float32, p Plane) {
 	}
 }
 
-// isRow says whether the plane is one row read by a 1×k window (a 1-D
+// IsRow says whether the plane is one row read by a 1×k window (a 1-D
 // convolution), which rows and rowsAdjoint lower without per-pixel tests.
-func (p Plane) isRow() bool { return p.H == 1 && p.G.KH == 1 && p.G.PH == 0 }
+func (p Plane) IsRow() bool { return p.H == 1 && p.G.KH == 1 && p.G.PH == 0 }
 
 // inside is the range [lo, hi) of outputs whose tap at offset off = j·d − p
 // falls inside a row of w inputs: 0 ≤ o·s + off < w.
@@ -129,13 +131,18 @@ func inside(off, s, w, outs int) (lo, hi int) {
 
 // rows is General for one row: tap j of channel c reads x[c, o·s − p + j·d];
 // at stride 1 that is one copy.
-func rows(x, col []float32, p Plane) {
+func rows(x, col []float32, p Plane) { RowsStrided(x, col, p.OW, p) }
+
+// RowsStrided is General for a row plane (IsRow) with row r of the lowered
+// matrix at col[r·ld:]: with ld = n·OW, n images' matrices lie side by
+// side in one (C·KW) × n·OW matrix, image i's from column i·OW.
+func RowsStrided(x, col []float32, ld int, p Plane) {
 	g, OW := p.G, p.OW
 	r := 0
 	for c := range p.C {
 		xc := x[c*p.W : (c+1)*p.W]
 		for j := range g.KW {
-			out := col[r*OW : (r+1)*OW]
+			out := col[r*ld : r*ld+OW]
 			r++
 			off := j*g.DW - g.PW
 			lo, hi := inside(off, g.SW, p.W, OW)
@@ -164,10 +171,7 @@ func rowsAdjoint(col, x []float32, p Plane) {
 			off := j*g.DW - g.PW
 			lo, hi := inside(off, g.SW, p.W, OW)
 			if g.SW == 1 {
-				dst := xc[lo+off : hi+off]
-				for o, v := range in[lo:hi] {
-					dst[o] += v
-				}
+				vec.AddRows(xc[lo+off:], 0, in[lo:hi], 0, 1, hi-lo)
 				continue
 			}
 			for o := lo; o < hi; o++ {
@@ -181,7 +185,7 @@ func rowsAdjoint(col, x []float32, p Plane) {
 // (RowsT) than tap by tap (General): a row read by a long, undilated
 // kernel, whose every window is one contiguous run of the input — a copy
 // of k floats — where tap by tap is k strided gathers at a stride > 1.
-func (p Plane) WindowMajor() bool { return p.isRow() && p.G.DW == 1 && p.G.KW >= 16 }
+func (p Plane) WindowMajor() bool { return p.IsRow() && p.G.DW == 1 && p.G.KW >= 16 }
 
 // RowsT is General's matrix transposed, for a row plane: colT (OW ×
 // C·KW) holds in row o the window of output o, channel after channel —

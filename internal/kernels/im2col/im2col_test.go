@@ -121,7 +121,7 @@ func TestRows(t *testing.T) {
 		g := Geom{KH: 1, KW: c.K, SH: 1, SW: c.S, PW: c.P, DH: 1, DW: c.D}
 		_, ow := g.Out(1, c.W)
 		p := Plane{C: c.C, H: 1, W: c.W, OH: 1, OW: ow, G: g}
-		if !p.isRow() {
+		if !p.IsRow() {
 			t.Fatal("a 1×k window on one row is a row plane")
 		}
 		x := make([]float32, c.C*c.W)
@@ -144,6 +144,23 @@ func TestRows(t *testing.T) {
 						t.Fatalf("%+v: col[%d·%d+%d, %d] = %v, want %v", c, ch, c.K, j, o, got, want)
 					}
 				}
+			}
+		}
+		// Side by side: the same rows at a stride, nothing else written.
+		ld := 2*ow + 3
+		wide := make([]float32, p.Rows()*ld)
+		for i := range wide {
+			wide[i] = 99
+		}
+		RowsStrided(x, wide[ow+1:], ld, p)
+		for i, v := range wide {
+			r, o := i/ld, i%ld-(ow+1)
+			want := float32(99)
+			if o >= 0 && o < ow {
+				want = col[r*ow+o]
+			}
+			if v != want {
+				t.Fatalf("%+v: RowsStrided at ld %d: [%d, %d] = %v, want %v", c, ld, r, i%ld, v, want)
 			}
 		}
 		y := make([]float32, len(col))
