@@ -121,7 +121,9 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // emit writes plane (b, c) of the output: max(x·scale + shift, 0) (or
-// without the max), or its 2×2 max pooling.
+// without the max), or its 2×2 or window-2 max pooling with the arg-maxima
+// the backward pass routes through (but for 1-D training: its backward
+// pass makes the choice again).
 func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) {
 	off := (b*C + c) * S
 	if op.pool == nil {
@@ -132,6 +134,10 @@ func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) 
 	OH, OW := op.pool.Geom.Out(H, W)
 	po := (b*C + c) * OH * OW
 	if H == 1 { // 1-D: relu(max(a·s + t, b·s + t)) of each pair
+		if op.Training { // the backward pass chooses again, from x
+			vec.MaxPool1x2Relu(x[off:off+S], y[po:po+OW], scale, shift)
+			return
+		}
 		vec.MaxPool1x2Affine(x[off:off+S], y[po:po+OW], op.pool.argmax[po:po+OW], scale, shift, true)
 		return
 	}
@@ -163,7 +169,9 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 		if len(xs) == 3 {
 			oshape = []int{xs[0], xs[1], ow}
 		}
-		op.pool.argmax = scratch.Grow(op.pool.argmax, B*C*oh*ow)
+		if h > 1 || !op.Training {
+			op.pool.argmax = scratch.Grow(op.pool.argmax, B*C*oh*ow)
+		}
 	}
 	out := op.out.get(oshape...)
 	y := out.Data().([]float32)
@@ -311,10 +319,10 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	if pool != nil {
 		H, W = planeHW(ss[2])
 		OH, OW = planeHW(ss[0])
-		if len(pool.argmax) != B*C*OH*OW {
+		mode = pooled1D
+		if H > 1 && len(pool.argmax) != B*C*OH*OW {
 			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
 		}
-		mode = pooled1D
 		if H > 1 {
 			mode = pooled2D
 			// B·S floats a worker, small enough to stay in cache: the

@@ -100,6 +100,15 @@ func maxPool1x2AffineGo(x, y []float32, argmax []int32, scale, shift float32, re
 	}
 }
 
+// maxPool1x2ReluGo sets y[o] = max(u, v) of each pair, as
+// maxPool1x2AffineGo does with the ReLU.
+func maxPool1x2ReluGo(x, y []float32, scale, shift float32) {
+	x = x[:2*len(y)]
+	for o := range y {
+		y[o] = max(fma(x[2*o], scale, shift), fma(x[2*o+1], scale, shift), 0)
+	}
+}
+
 // maxPool1x2GradGo is the gradient of a row's window-2 pooling: of each
 // pair, the position argmax[o] holds (2o or 2o+1) gets dy[o], the other
 // 0, and so does an unpaired last input of g. Masks, not a branch, as in

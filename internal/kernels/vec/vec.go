@@ -58,6 +58,9 @@ var (
 	// MaxPool1x2Affine is MaxPool2x2Affine along a row: a 1-D batch norm,
 	// ReLU and window-2 pooling (pool.go).
 	MaxPool1x2Affine = maxPool1x2AffineGo
+	// MaxPool1x2Relu is MaxPool1x2Affine (with the ReLU) without the
+	// arg-maxima, for training, whose backward pass chooses again (pool.go).
+	MaxPool1x2Relu = maxPool1x2ReluGo
 	// MaxPool1x2Grad routes a window-2 pooling's gradient to the arg-maxima
 	// MaxPool1x2Affine chose (pool.go).
 	MaxPool1x2Grad = maxPool1x2GradGo

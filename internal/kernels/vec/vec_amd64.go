@@ -178,6 +178,18 @@ func maxPool1x2AffineFast(x, y []float32, argmax []int32, scale, shift float32, 
 }
 
 //go:noescape
+func maxPool1x2ReluAVX2(n int, x, y *float32, scale, shift float32)
+
+func maxPool1x2ReluFast(x, y []float32, scale, shift float32) {
+	n := len(y) &^ 7
+	if n > 0 {
+		_ = x[2*n-1]
+		maxPool1x2ReluAVX2(n, &x[0], &y[0], scale, shift)
+	}
+	maxPool1x2ReluGo(x[2*n:], y[n:], scale, shift)
+}
+
+//go:noescape
 func maxPool1x2GradAVX2(n int, dy *float32, argmax *int32, grad *float32, base *int32)
 
 func maxPool1x2GradFast(dy []float32, argmax []int32, g []float32) {
@@ -338,7 +350,7 @@ func init() {
 		Momentum, Adam = momentumFast, adamFast
 		AddRows, CopyRows = addRowsFast, copyRowsFast
 		MaxPool2x2, MaxPool2x2Grad, MaxPool2x2Affine = maxPool2x2Fast, maxPool2x2GradFast, maxPool2x2AffineFast
-		MaxPool1x2Affine, MaxPool1x2Grad = maxPool1x2AffineFast, maxPool1x2GradFast
+		MaxPool1x2Affine, MaxPool1x2Relu, MaxPool1x2Grad = maxPool1x2AffineFast, maxPool1x2ReluFast, maxPool1x2GradFast
 		SumAndDotReluPool1x2, AxpbyReluPool1x2 = sumAndDotReluPool1x2Fast, axpbyReluPool1x2Fast
 	}
 }

@@ -762,6 +762,41 @@ pairdone:
 	VZEROUPPER
 	RET
 
+// func maxPool1x2ReluAVX2(n int, x, y *float32, scale, shift float32)
+// Eight outputs a step from sixteen inputs: y = max(u, v), u, v =
+// max(x·scale + shift, 0) of the even and odd inputs (the values
+// maxPool1x2AffineAVX2 gives, without the arg-maxima).
+TEXT ·maxPool1x2ReluAVX2(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	VBROADCASTSS scale+24(FP), Y8
+	VBROADCASTSS shift+28(FP), Y9
+	VXORPS       Y12, Y12, Y12
+
+reluloop:
+	TESTQ       CX, CX
+	JE          reludone
+	VMOVUPS     (SI), Y0
+	VMOVUPS     32(SI), Y1
+	VFMADD213PS Y9, Y8, Y0
+	VFMADD213PS Y9, Y8, Y1
+	VMAXPS      Y12, Y0, Y0
+	VMAXPS      Y12, Y1, Y1
+	VSHUFPS     $0x88, Y1, Y0, Y2
+	VSHUFPS     $0xDD, Y1, Y0, Y3
+	VMAXPS      Y3, Y2, Y5
+	VPERMPD     $0xD8, Y5, Y5 // in order
+	VMOVUPS     Y5, (DI)
+	ADDQ        $64, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         reluloop
+
+reludone:
+	VZEROUPPER
+	RET
+
 // func maxPool1x2GradAVX2(n int, dy *float32, argmax *int32, grad *float32, base *int32)
 // Eight gradients a step to sixteen positions: with k = argmax − 2o (0 or
 // 1), g[2o] = dy[o] where k = 0 and g[2o+1] = dy[o] where k = 1, else 0.

@@ -267,6 +267,17 @@ func TestMaxPool1x2AffineKernels(t *testing.T) {
 				}
 				y, arg := make([]float32, n), make([]int32, n)
 				fused(x, y, arg, 1.3, -0.2, relu)
+				if relu { // without the arg-maxima: the same outputs
+					noArg := maxPool1x2ReluGo
+					if name == "fast" {
+						noArg = maxPool1x2ReluFast
+					}
+					y2 := randSlice(rng, n)
+					noArg(x, y2, 1.3, -0.2)
+					if !SameFloats(y2, y) {
+						t.Fatalf("%s n=%d: without arg-maxima %v, with %v", name, n, y2, y)
+					}
+				}
 				for o := range n {
 					want, at := mapped[2*o], int32(2*o)
 					if mapped[2*o+1] > want {
