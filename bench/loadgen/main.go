@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
@@ -97,6 +98,14 @@ type stats struct {
 	n, errors int
 	rps       float64
 	p50, p99  time.Duration
+	cores     float64 // the process's CPU time over the wall time: cores kept busy
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load sends up to n requests (or for d) from c workers, each a PNG body.
@@ -106,7 +115,7 @@ func load(client *http.Client, url string, body []byte, c, n int, d time.Duratio
 	errs := 0
 	var next atomic.Int64
 	deadline := time.Now().Add(d)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for range c {
 		wg.Add(1)
@@ -131,9 +140,10 @@ func load(client *http.Client, url string, body []byte, c, n int, d time.Duratio
 	}
 	wg.Wait()
 	took := time.Since(start)
+	cores := (cpuTime() - cpu0).Seconds() / took.Seconds()
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	return stats{n: len(lat), errors: errs, rps: float64(len(lat)) / took.Seconds(), p50: q(0.5), p99: q(0.99)}
+	return stats{n: len(lat), errors: errs, rps: float64(len(lat)) / took.Seconds(), p50: q(0.5), p99: q(0.99), cores: cores}
 }
 
 func run(model, levels string, n int, d, soak time.Duration, side int) error {
@@ -171,7 +181,7 @@ func run(model, levels string, n int, d, soak time.Duration, side int) error {
 	runtime.GC()
 	before := machine.MB(machine.RSS())
 	fmt.Printf("cnnctl serve on loopback, %d cores, %d-byte PNG bodies; each level ≤ %d requests or %v\n", runtime.NumCPU(), len(body), n, d)
-	fmt.Printf("%-12s %6s %10s %9s %9s %7s %22s\n", "concurrency", "target", "requests/s", "p50 ms", "p99 ms", "errors", "serve/trivial")
+	fmt.Printf("%-12s %6s %10s %9s %9s %7s %6s %16s\n", "concurrency", "target", "requests/s", "p50 ms", "p99 ms", "errors", "cores", "serve/trivial")
 	for _, f := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 1 {
@@ -187,7 +197,7 @@ func run(model, levels string, n int, d, soak time.Duration, side int) error {
 			if row.name == "serve" {
 				ratio = fmt.Sprintf("%.0f %%", 100*s.rps/t.rps)
 			}
-			fmt.Printf("%-12d %6s %10.0f %9.2f %9.2f %7d %22s\n", c, row.name, row.s.rps, ms(row.s.p50), ms(row.s.p99), row.s.errors, ratio)
+			fmt.Printf("%-12d %6s %10.0f %9.2f %9.2f %7d %6.2f %16s\n", c, row.name, row.s.rps, ms(row.s.p50), ms(row.s.p99), row.s.errors, row.s.cores, ratio)
 		}
 	}
 	runtime.GC()

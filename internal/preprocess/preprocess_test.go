@@ -3,6 +3,7 @@ package preprocess
 import (
 	"image"
 	"image/color"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -62,5 +63,47 @@ func TestHugeImageIsShrunkFirst(t *testing.T) {
 	}
 	if shrink(small, 1024) != image.Image(small) {
 		t.Error("a small image was resampled")
+	}
+}
+
+// TestLuminanceFastPaths: the decoders' image types read directly give
+// what the colour.Color of every pixel gives, on sub-images too.
+func TestLuminanceFastPaths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	r := image.Rect(3, 2, 40, 31)
+	gray, nrgba, rgba := image.NewGray(r), image.NewNRGBA(r), image.NewRGBA(r)
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(rng.IntN(256))
+	}
+	for i := range nrgba.Pix {
+		nrgba.Pix[i], rgba.Pix[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+	}
+	for i := 3; i < len(rgba.Pix); i += 4 { // premultiplied: no channel above alpha
+		a := rgba.Pix[i]
+		for c := i - 3; c < i; c++ {
+			rgba.Pix[c] = min(rgba.Pix[c], a)
+		}
+	}
+	for _, img := range []image.Image{gray, nrgba, rgba, gray.SubImage(image.Rect(5, 4, 20, 30)), nrgba.SubImage(image.Rect(10, 3, 39, 12))} {
+		got := luminance(img)
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				want := lum(img.At(x, y).RGBA())
+				if v := got.pix[(y-b.Min.Y)*got.w+x-b.Min.X]; v != want {
+					t.Fatalf("%T at (%d, %d): %v, want %v", img, x, y, v, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkApply is the grey MNIST recipe on a 28×28 drawing, what a
+// server does for each request.
+func BenchmarkApply(b *testing.B) {
+	img := bar(28)
+	r := config.Preprocess{Mode: "mnist", Invert: "auto", Fill: 0.7}
+	for b.Loop() {
+		Apply(r, img, 1, 28, 28)
 	}
 }
