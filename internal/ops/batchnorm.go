@@ -112,6 +112,10 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 			op.pool.inShape = tensor.Shape{xs[0], xs[1], 1, xs[2]}
 			return tensor.Shape{xs[0], xs[1], xs[2] / 2}, nil
 		}
+		if op.pool.Geom.KH == 1 && op.ReLU && len(xs) == 4 && xs[2] == 1 { // a signal viewed as C×1×L
+			op.pool.inShape = xs.Clone()
+			return tensor.Shape{xs[0], xs[1], 1, xs[3] / 2}, nil
+		}
 		if !op.ReLU || len(xs) != 4 || op.pool.Geom.KH == 1 {
 			return nil, fmt.Errorf("%s: pooling inside a batch norm needs a ReLU and (B,C,H,W) input, or (B,C,L) for 1-D", op.name)
 		}
@@ -125,23 +129,53 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 // the backward pass routes through (but for 1-D training: its backward
 // pass makes the choice again).
 func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) {
-	off := (b*C + c) * S
+	off, os := (b*C+c)*S, op.planeOut(S)
+	var arg []int32
+	if op.pool != nil && len(op.pool.argmax) > 0 {
+		arg = op.pool.argmax[(b*C+c)*os : (b*C+c+1)*os]
+	}
+	op.emitPlane(x[off:off+S], y[(b*C+c)*os:(b*C+c+1)*os], arg, scale, shift)
+}
+
+// planeOut is the size of an output plane for input planes of S values.
+func (op *BatchNorm) planeOut(S int) int {
 	if op.pool == nil {
-		vec.Affine(x[off:off+S], y[off:off+S], scale, shift, op.ReLU)
+		return S
+	}
+	OH, OW := op.pool.Geom.Out(op.pool.inShape[2], op.pool.inShape[3])
+	return OH * OW
+}
+
+// emitPlane maps one input plane xp to its output plane yp (and, pooled,
+// its arg-maxima arg, unless 1-D training, which keeps none).
+func (op *BatchNorm) emitPlane(xp, yp []float32, arg []int32, scale, shift float32) {
+	if op.pool == nil {
+		vec.Affine(xp, yp, scale, shift, op.ReLU)
 		return
 	}
 	H, W := op.pool.inShape[2], op.pool.inShape[3]
-	OH, OW := op.pool.Geom.Out(H, W)
-	po := (b*C + c) * OH * OW
 	if H == 1 { // 1-D: relu(max(a·s + t, b·s + t)) of each pair
 		if op.Training { // the backward pass chooses again, from x
-			vec.MaxPool1x2Relu(x[off:off+S], y[po:po+OW], scale, shift)
+			vec.MaxPool1x2Relu(xp, yp, scale, shift)
 			return
 		}
-		vec.MaxPool1x2Affine(x[off:off+S], y[po:po+OW], op.pool.argmax[po:po+OW], scale, shift, true)
+		vec.MaxPool1x2Affine(xp, yp, arg, scale, shift, true)
 		return
 	}
-	vec.MaxPool2x2Affine(x[off:off+S], y[po:po+OH*OW], op.pool.argmax[po:po+OH*OW], H, W, OH, OW, scale, shift)
+	OH, OW := op.pool.Geom.Out(H, W)
+	vec.MaxPool2x2Affine(xp, yp, arg, H, W, OH, OW, scale, shift)
+}
+
+// inferenceAffine sets scale and shift from γ, β and the running
+// statistics: y = x·scale + shift per channel.
+func (op *BatchNorm) inferenceAffine(gamma, beta []float32) {
+	st, C := op.State, len(op.State.RunningMean)
+	op.scale, op.shift = scratch.Grow(op.scale, C), scratch.Grow(op.shift, C)
+	for c := range C {
+		inv := float32(1 / math.Sqrt(float64(st.RunningVar[c])+st.Eps))
+		op.scale[c] = gamma[c] * inv
+		op.shift[c] = beta[c] - st.RunningMean[c]*op.scale[c]
+	}
 }
 
 // bnDims views a (B,C,…) shape as B × C × S.
@@ -177,13 +211,11 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	y := out.Data().([]float32)
 	st := op.State
 	if !op.Training {
+		op.inferenceAffine(gamma, beta)
 		parallel.ForCost(C, B*S, func(_, lo, hi int) {
 			for c := lo; c < hi; c++ {
-				inv := float32(1 / math.Sqrt(float64(st.RunningVar[c])+st.Eps))
-				scale := gamma[c] * inv
-				shift := beta[c] - st.RunningMean[c]*scale
 				for b := range B {
-					op.emit(x, y, b, c, C, S, scale, shift)
+					op.emit(x, y, b, c, C, S, op.scale[c], op.shift[c])
 				}
 			}
 		})

@@ -41,6 +41,7 @@ type Conv2D struct {
 	wino     winograd      // the F(2×2,3×3) path's transformed filters and scratch
 	shift    shifted       // the shifted-GEMM path's filters and planes (convshift.go)
 	out      buffer
+	postSite // inference: a batch norm run on each image's output
 }
 
 // NewConv2D makes a conv op; training says whether gradients will be taken.
@@ -50,8 +51,14 @@ func NewConv2D(name string, geom ConvGeom, hasBias, inputDiff, training bool) *C
 
 // Apply adds the op to the graph: x, w and (if HasBias) b.
 func (op *Conv2D) Apply(x, w, b *G.Node) (*G.Node, error) { return applyConv(op, op.HasBias, x, w, b) }
-func (op *Conv2D) Arity() int                             { return convArity(op.HasBias) }
-func (op *Conv2D) Type() hm.Type                          { return convType(op.HasBias) }
+func (op *Conv2D) Arity() int                             { return op.arity(convArity(op.HasBias)) }
+func (op *Conv2D) Type() hm.Type                          { return op.typ(op.HasBias) }
+
+// ApplyPost adds the op with its PostBN (set Post first): x, w, b (if
+// HasBias), and the batch norm's γ and β.
+func (op *Conv2D) ApplyPost(x, w, b, gamma, beta *G.Node) (*G.Node, error) {
+	return op.apply(op, op.HasBias, x, w, b, gamma, beta)
+}
 
 // A convolution op takes x (B,C,H,W), w and, with a bias, b (O).
 func applyConv(op G.Op, hasBias bool, x, w, b *G.Node) (*G.Node, error) {
@@ -84,7 +91,7 @@ func (op *Conv2D) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, fmt.Errorf("%s: input %v and filter %v do not fit", op.name, xs, ws)
 	}
 	op.inShape = xs.Clone()
-	return tensor.Shape{xs[0], ws[0], op.Geom.OutSize(xs[2]), op.Geom.OutSize(xs[3])}, nil
+	return op.shape(tensor.Shape{xs[0], ws[0], op.Geom.OutSize(xs[2]), op.Geom.OutSize(xs[3])})
 }
 
 func (op *Conv2D) dims(xs, ws tensor.Shape) im2col.Dims {
@@ -104,13 +111,17 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	if op.HasBias {
 		bias = ds[2]
 	}
-	out := op.out.get(d.B, d.O, d.OH, d.OW)
-	y := out.Data().([]float32)
+	oshape, err := op.begin(ds, tensor.Shape{d.B, d.O, d.OH, d.OW}, parallel.NumWorkers(d.B))
+	if err != nil {
+		return nil, err
+	}
+	out := op.out.get(oshape...)
+	y := out.Data().([]float32) // with a PostBN, its output: each image's convolution is in scratch
 	switch {
 	case useWinograd(d, op.training):
 		op.winogradForward(x, w, bias, y, d)
 	case useShift(d) && d.B >= parallel.Workers:
-		op.shift.forward(x, w, bias, y, d)
+		op.shift.forward(x, w, bias, y, d, op.postSite)
 	default:
 		op.im2colForward(x, w, bias, y, d)
 	}
@@ -153,10 +164,11 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d im2col.Dims) {
 			col := op.cols[:slab]
 			xb, dl := op.pad.Of(0, x[b*d.C*d.H*d.W:(b+1)*d.C*d.H*d.W], d)
 			parallel.ForCost(d.C*d.K, d.K*pix, func(_, lo, hi int) { im2col.Im2colPart(xb, col, dl, pix, lo, hi) })
-			yb := y[b*d.O*pix : (b+1)*d.O*pix]
+			yb := op.image(y, 0, b, d.O*pix)
 			parallelCols(pix, func(lo, hi int) {
 				gemm.SgemmPacked(&op.packedW.PackedA, false, hi-lo, col[lo:], pix, 0, yb[lo:], pix)
 			})
+			op.done(0, b, yb, y)
 		}
 		return
 	}
@@ -170,7 +182,9 @@ func (op *Conv2D) im2colForward(x, w, bias, y []float32, d im2col.Dims) {
 			} else {
 				im2col.Im2col(xb, col, dl)
 			}
-			gemm.SgemmPacked(&op.packedW.PackedA, false, pix, col, pix, 0, y[b*d.O*pix:(b+1)*d.O*pix], pix)
+			yb := op.image(y, wk, b, d.O*pix)
+			gemm.SgemmPacked(&op.packedW.PackedA, false, pix, col, pix, 0, yb, pix)
+			op.done(wk, b, yb, y)
 		}
 	})
 }
@@ -188,7 +202,9 @@ func (op *Conv2D) winogradForward(x, w, bias, y []float32, d im2col.Dims) {
 		v := wg.v[wk*16*d.C*T : (wk+1)*16*d.C*T]
 		m := wg.m[wk*16*d.O*T : (wk+1)*16*d.O*T]
 		for b := lo; b < hi; b++ {
-			wg.conv(x[b*img:(b+1)*img], y[b*out:(b+1)*out], bias, d, v, m)
+			yb := op.image(y, wk, b, out)
+			wg.conv(x[b*img:(b+1)*img], yb, bias, d, v, m)
+			op.done(wk, b, yb, y)
 		}
 	})
 }

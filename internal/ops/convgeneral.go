@@ -41,6 +41,8 @@ type ConvGeneral struct {
 	cols     []float32 // one lowered matrix per worker
 	out      buffer
 	packedW  packedFilters // ungrouped forward: the filters, packed once a call
+	full     []float32     // with a PostBN, the depthwise path's whole output
+	postSite               // inference: a batch norm run on each image's output
 }
 
 // NewConvGeneral makes the op; training says whether gradients will be taken.
@@ -57,8 +59,14 @@ func NewConvGeneral(name string, g im2col.Geom, groups int, transposed bool, out
 func (op *ConvGeneral) Apply(x, w, b *G.Node) (*G.Node, error) {
 	return applyConv(op, op.HasBias, x, w, b)
 }
-func (op *ConvGeneral) Arity() int    { return convArity(op.HasBias) }
-func (op *ConvGeneral) Type() hm.Type { return convType(op.HasBias) }
+func (op *ConvGeneral) Arity() int    { return op.arity(convArity(op.HasBias)) }
+func (op *ConvGeneral) Type() hm.Type { return op.typ(op.HasBias) }
+
+// ApplyPost adds the op with its PostBN (set Post first): x, w, b (if
+// HasBias), and the batch norm's γ and β.
+func (op *ConvGeneral) ApplyPost(x, w, b, gamma, beta *G.Node) (*G.Node, error) {
+	return op.apply(op, op.HasBias, x, w, b, gamma, beta)
+}
 
 // convGeneralDims are the sizes of one call: x is (B,C,H,W), y (B,O,OH,OW).
 type convGeneralDims struct {
@@ -110,7 +118,7 @@ func (op *ConvGeneral) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 		return nil, err
 	}
 	op.inShape = xs.Clone()
-	return tensor.Shape{d.B, d.O, d.OH, d.OW}, nil
+	return op.shape(tensor.Shape{d.B, d.O, d.OH, d.OW})
 }
 
 func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
@@ -123,20 +131,30 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := op.out.get(d.B, d.O, d.OH, d.OW)
-	y := out.Data().([]float32)
+	oshape, err := op.begin(ds, tensor.Shape{d.B, d.O, d.OH, d.OW}, parallel.NumWorkers(d.B))
+	if err != nil {
+		return nil, err
+	}
+	out := op.out.get(oshape...)
+	y := out.Data().([]float32) // with a PostBN, its output: each image's convolution is in scratch
+	inImg, outImg, pix := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW
 	if dw, ok := depthwise(op, d); ok {
 		var bias []float32
 		if op.HasBias {
 			bias = ds[2]
 		}
-		op.dwForward(dw, x, w, bias, y)
+		if op.Post == nil {
+			op.dwForward(dw, x, w, bias, y)
+			return out, nil
+		}
+		op.full = scratch.Grow(op.full, d.B*outImg)
+		op.dwForward(dw, x, w, bias, op.full)
+		op.finishAll(op.full, y, d.B)
 		return out, nil
 	}
 	p := op.lowering(d)
 	slab := p.Rows() * p.Pix()
 	op.cols = scratch.Grow(op.cols, parallel.NumWorkers(d.B)*slab)
-	inImg, outImg, pix := d.C*d.H*d.W, d.O*d.OH*d.OW, d.OH*d.OW
 	cg, og := d.C/d.G, d.O/d.G
 	// Ungrouped, the filters are packed once for every image, and each
 	// output row starts at its bias (no pass to add it).
@@ -152,15 +170,17 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]
 		for b := lo; b < hi; b++ {
-			xb, yb := x[b*inImg:(b+1)*inImg], y[b*outImg:(b+1)*outImg]
+			xb, yb := x[b*inImg:(b+1)*inImg], op.image(y, wk, b, outImg)
 			if packed && windowMajor {
 				im2col.RowsT(xb, col, p)
 				gemm.SgemmPacked(&op.packedW.PackedA, true, pix, col, p.Rows(), 0, yb, pix)
+				op.done(wk, b, yb, y)
 				continue
 			}
 			if packed {
 				im2col.General(xb, col, p)
 				gemm.SgemmPacked(&op.packedW.PackedA, false, pix, col, pix, 0, yb, pix)
+				op.done(wk, b, yb, y)
 				continue
 			}
 			if op.Transposed {
@@ -185,6 +205,7 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 					vec.Affine(yb[o*pix:(o+1)*pix], yb[o*pix:(o+1)*pix], 1, bias[o], false)
 				}
 			}
+			op.done(wk, b, yb, y)
 		}
 	})
 	return out, nil

@@ -128,7 +128,7 @@ func (s *shifted) shift(x, xb []float32, d im2col.Dims) {
 }
 
 // forward sets y to the convolution of x, parallel over the batch.
-func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims) {
+func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims, post postSite) {
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
 	s.layout(d, nw)
@@ -146,7 +146,9 @@ func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims) {
 				}
 				gemm.SgemmPacked(&s.rows[ki], false, n, xs[ki*wp:], plane, beta, wide, n)
 			}
-			vec.CopyRows(y[b*out:(b+1)*out], d.OW, wide, wp, d.O*d.OH, d.OW)
+			yb := post.image(y, wk, b, out)
+			vec.CopyRows(yb, d.OW, wide, wp, d.O*d.OH, d.OW)
+			post.done(wk, b, yb, y)
 		}
 	})
 }

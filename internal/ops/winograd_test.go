@@ -64,7 +64,7 @@ func BenchmarkConv3x3(b *testing.B) {
 					case "winograd":
 						op.winogradForward(xd, wd, bd, y, d)
 					case "shifted":
-						op.shift.forward(xd, wd, bd, y, d)
+						op.shift.forward(xd, wd, bd, y, d, postSite{})
 					default:
 						op.im2colForward(xd, wd, bd, y, d)
 					}

@@ -46,27 +46,8 @@ var batchnorm = &Kind{
 		}
 	},
 	Build: func(b *Builder, l *Layer, in []*G.Node) (*G.Node, error) {
-		gamma, beta := b.Param(l.Weight), b.Param(l.Bias)
-		// A ReLU that alone takes the output runs inside the batch norm
-		// (one pass fewer), and so does a 2×2 max pooling after that (its
-		// input is never written).
-		relu := b.Next(l)
-		if relu != nil && relu.Spec.Type != "relu" {
-			relu = nil
-		}
-		bn := ops.NewBatchNorm(l.opName(), l.BN, b.Training, relu != nil)
-		if relu != nil {
-			b.Absorb(relu)
-			switch p := b.Next(relu); {
-			case p != nil && len(l.In) == 3 && isMaxPool2x2(p):
-				bn.WithMaxPool()
-				b.Absorb(p)
-			case p != nil && len(l.In) == 2 && isMaxPool1x2(p):
-				bn.WithMaxPool1D()
-				b.Absorb(p)
-			}
-		}
-		return bn.Apply(in[0], gamma, beta)
+		bn, _ := newBatchNorm(b, l)
+		return bn.Apply(in[0], b.Param(l.Weight), b.Param(l.Bias))
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		c := []int{len(l.BN.RunningMean)}
@@ -84,3 +65,49 @@ var batchnorm = &Kind{
 }
 
 func init() { Register(batchnorm) }
+
+// newBatchNorm makes layer l's op. A ReLU that alone takes the output runs
+// inside it (one pass fewer), and so does a 2×2 (or, 1-D, window-2) max
+// pooling after that (its input is never written); last is the last layer
+// the op covers.
+func newBatchNorm(b *Builder, l *Layer) (bn *ops.BatchNorm, last *Layer) {
+	relu := b.Next(l)
+	if relu != nil && relu.Spec.Type != "relu" {
+		relu = nil
+	}
+	bn, last = ops.NewBatchNorm(l.opName(), l.BN, b.Training, relu != nil), l
+	if relu == nil {
+		return bn, last
+	}
+	b.Absorb(relu)
+	last = relu
+	switch p := b.Next(relu); {
+	case p != nil && len(l.In) == 3 && isMaxPool2x2(p):
+		bn.WithMaxPool()
+		b.Absorb(p)
+		last = p
+	case p != nil && len(l.In) == 2 && isMaxPool1x2(p):
+		bn.WithMaxPool1D()
+		b.Absorb(p)
+		last = p
+	}
+	return bn, last
+}
+
+// postBN is, in a graph that takes no gradients, the batch norm that alone
+// takes convolution l's output, made to run inside the convolution on each
+// image as it is computed (ops.PostBN), with its γ and β and the last layer
+// it covers; nil otherwise.
+func postBN(b *Builder, l *Layer) (post *ops.PostBN, gamma, beta *G.Node, last *Layer) {
+	next := b.Next(l)
+	if b.Training || b.Grad || next == nil || next.Spec.Type != "batchnorm" {
+		return nil, nil, nil, l
+	}
+	b.Absorb(next)
+	bn, last := newBatchNorm(b, next)
+	post, err := ops.NewPostBN(bn)
+	if err != nil { // not an inference batch norm: cannot happen without gradients
+		panic(err)
+	}
+	return post, b.Param(next.Weight), b.Param(next.Bias), last
+}

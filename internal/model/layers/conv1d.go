@@ -63,7 +63,14 @@ var conv1d = &Kind{
 		op := ops.NewConvGeneral(l.opName(), geom1d(s), s.Groups, false, [2]int{}, l.Bias != nil, b.InputDiff, b.Grad)
 		op.Frozen = b.Frozen
 		bias := b.Param(l.Bias)
-		return viewed1D(l, in[0], func(x *G.Node) (*G.Node, error) { return op.Apply(x, w, bias) })
+		post, gamma, beta, last := postBN(b, l)
+		return viewedAs1D(l, last.Out, in[0], func(x *G.Node) (*G.Node, error) {
+			if post != nil {
+				op.Post = post
+				return op.ApplyPost(x, w, bias, gamma, beta)
+			}
+			return op.Apply(x, w, bias)
+		})
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		g := geom1d(&l.Spec)

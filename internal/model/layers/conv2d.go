@@ -71,13 +71,22 @@ var conv2d = &Kind{
 		g := geom(&l.Spec)
 		// The square, undilated, ungrouped case — almost every CNN layer —
 		// has the tuned op (packed GEMM, NT weight gradient, Winograd).
+		post, gamma, beta, _ := postBN(b, l)
 		if k, s, p, ok := g.Square(); ok && l.Spec.Groups == 1 {
 			op := ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Grad)
 			op.Frozen = b.Frozen
+			if post != nil {
+				op.Post = post
+				return op.ApplyPost(in[0], w, bias, gamma, beta)
+			}
 			return op.Apply(in[0], w, bias)
 		}
 		op := ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Grad)
 		op.Frozen = b.Frozen
+		if post != nil {
+			op.Post = post
+			return op.ApplyPost(in[0], w, bias, gamma, beta)
+		}
 		return op.Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {

@@ -129,6 +129,12 @@ func poolKind(name string, isMax, oneD bool, doc string) *Kind {
 // viewed1D runs a 2-D op on a layer's C×L input seen as C×1×L, and sees
 // its output as the layer's C×L′ again (views: nothing is copied).
 func viewed1D(l *Layer, x *G.Node, apply func(*G.Node) (*G.Node, error)) (*G.Node, error) {
+	return viewedAs1D(l, l.Out, x, apply)
+}
+
+// viewedAs1D is viewed1D for an op whose output is out (C×L), that of a
+// later layer it covers.
+func viewedAs1D(l *Layer, out []int, x *G.Node, apply func(*G.Node) (*G.Node, error)) (*G.Node, error) {
 	x, err := ops.NewView(l.opName()+".x", l.In[0], 1, l.In[1]).Apply(x)
 	if err != nil {
 		return nil, err
@@ -137,7 +143,7 @@ func viewed1D(l *Layer, x *G.Node, apply func(*G.Node) (*G.Node, error)) (*G.Nod
 	if err != nil {
 		return nil, err
 	}
-	return ops.NewView(l.opName()+".y", l.Out...).Apply(y)
+	return ops.NewView(l.opName()+".y", out...).Apply(y)
 }
 
 func poolGeom(s *config.Layer) ops.PoolGeom {
