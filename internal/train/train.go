@@ -14,7 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,8 +126,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		cfg.Data.Normalize = config.Normalize{Mean: n.Mean, Std: n.Std}
 		fmt.Fprintf(opts.Log, "signals normalised per channel by the training set: mean %v, std %v\n", n.Mean, n.Std)
 	}
-	// Decompression buffers are garbage now; return them before the long run.
-	debug.FreeOSMemory()
+	// Decompression and parsing buffers are garbage now: collect them, and
+	// the graph's buffers reuse their pages. Returning them to the OS
+	// instead (debug.FreeOSMemory) made the first steps fault every page in
+	// anew: 13 % of the vibration config's first epoch, for 1 % less RSS.
+	runtime.GC()
 	if trainSet.Len() < cfg.Train.BatchSize {
 		return nil, fmt.Errorf("%s: the training set has %d examples, fewer than train.batch_size %d", opts.ConfigPath, trainSet.Len(), cfg.Train.BatchSize)
 	}
