@@ -128,8 +128,9 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 // without the max), or its 2×2 or window-2 max pooling with the arg-maxima
 // the backward pass routes through (but for 1-D training: its backward
 // pass makes the choice again).
-func (op *BatchNorm) emit(x, y []float32, b, c, C, S int, scale, shift float32) {
-	off, os := (b*C+c)*S, op.planeOut(S)
+// os is an output plane's size (planeOut).
+func (op *BatchNorm) emit(x, y []float32, b, c, C, S, os int, scale, shift float32) {
+	off := (b*C + c) * S
 	var arg []int32
 	if op.pool != nil && len(op.pool.argmax) > 0 {
 		arg = op.pool.argmax[(b*C+c)*os : (b*C+c+1)*os]
@@ -162,8 +163,8 @@ func (op *BatchNorm) emitPlane(xp, yp []float32, arg []int32, scale, shift float
 		vec.MaxPool1x2Affine(xp, yp, arg, scale, shift, true)
 		return
 	}
-	OH, OW := op.pool.Geom.Out(H, W)
-	vec.MaxPool2x2Affine(xp, yp, arg, H, W, OH, OW, scale, shift)
+	// 2×2, stride 2, unpadded (WithMaxPool): ⌊H/2⌋ × ⌊W/2⌋.
+	vec.MaxPool2x2Affine(xp, yp, arg, H, W, H/2, W/2, scale, shift)
 }
 
 // inferenceAffine sets scale and shift from γ, β and the running
@@ -210,12 +211,13 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(oshape...)
 	y := out.Data().([]float32)
 	st := op.State
+	os := op.planeOut(S)
 	if !op.Training {
 		op.inferenceAffine(gamma, beta)
 		parallel.ForCost(C, B*S, func(_, lo, hi int) {
 			for c := lo; c < hi; c++ {
 				for b := range B {
-					op.emit(x, y, b, c, C, S, op.scale[c], op.shift[c])
+					op.emit(x, y, b, c, C, S, os, op.scale[c], op.shift[c])
 				}
 			}
 		})
@@ -251,7 +253,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			shift := beta[c] - float32(mean)*scale
 			op.scale[c], op.shift[c] = scale, shift
 			for b := range B {
-				op.emit(x, y, b, c, C, S, scale, shift)
+				op.emit(x, y, b, c, C, S, os, scale, shift)
 			}
 			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*float32(mean)
 			st.RunningVar[c] = (1-m)*st.RunningVar[c] + m*float32(variance*float64(n)/float64(n-1))
