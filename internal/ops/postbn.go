@@ -26,12 +26,7 @@ type PostBN struct {
 }
 
 // NewPostBN makes bn, built for inference, the epilogue of a convolution.
-func NewPostBN(bn *BatchNorm) (*PostBN, error) {
-	if bn.Training {
-		return nil, fmt.Errorf("%s: only an inference batch norm runs inside a convolution", bn.name)
-	}
-	return &PostBN{BN: bn}, nil
-}
+func NewPostBN(bn *BatchNorm) *PostBN { return &PostBN{BN: bn} }
 
 // inferShape is the batch norm's output for the convolution's output ys.
 func (p *PostBN) inferShape(ys tensor.Shape) (tensor.Shape, error) { return p.BN.InferShape(ys) }
@@ -127,6 +122,9 @@ func (s postSite) shape(conv tensor.Shape) (tensor.Shape, error) {
 func (s postSite) begin(ds [][]float32, conv tensor.Shape, nw int) ([]int, error) {
 	if s.Post == nil {
 		return conv, nil
+	}
+	if s.Post.BN.Training {
+		return nil, fmt.Errorf("%s: only an inference batch norm runs inside a convolution", s.Post.BN.name)
 	}
 	s.Post.prepare(ds[len(ds)-2], ds[len(ds)-1], conv[1]*conv[2]*conv[3], nw)
 	out, err := s.Post.inferShape(conv)

@@ -105,9 +105,5 @@ func postBN(b *Builder, l *Layer) (post *ops.PostBN, gamma, beta *G.Node, last *
 	}
 	b.Absorb(next)
 	bn, last := newBatchNorm(b, next)
-	post, err := ops.NewPostBN(bn)
-	if err != nil { // not an inference batch norm: cannot happen without gradients
-		panic(err)
-	}
-	return post, b.Param(next.Weight), b.Param(next.Bias), last
+	return ops.NewPostBN(bn), b.Param(next.Weight), b.Param(next.Bias), last
 }
