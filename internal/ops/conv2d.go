@@ -257,7 +257,7 @@ type convGradFilter struct {
 	fwd     *Conv2D
 	out, db buffer
 	cols    []float32      // per worker: an image's im2col matrix, or a group's im2row ones
-	dys     []float32      // per worker: the group's dy, side by side
+	dys     [][]float32    // per worker: the group's images' dy, side by side in the GEMM
 	xpad    []float32      // per worker: the batch's last image, with room after it
 	partial []float32      // per-worker dW and db accumulators
 	nt      []gemm.NTAccum // per-worker lane sums of the NT path
@@ -309,7 +309,8 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	nt := useNT(d)
 	// The NT kernel reads each image's im2col matrix (ckk × pix) row by row.
 	// Otherwise the GEMM takes a group of images at once (depth up to one
-	// panel, kc): dy side by side (O × group·pix) times the images'
+	// panel, kc): dy side by side (O × group·pix, packed where each image's
+	// lies: gemm.SgemmSideBySideA) times the images'
 	// transposed matrices stacked (group·pix × ckk, from im2row: no
 	// transposes to pack it), so the weight gradient it accumulates into is
 	// read and written once per group rather than per image.
@@ -324,7 +325,9 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	if nt {
 		op.nt = growAccums(op.nt, nw)
 	} else {
-		op.dys = scratch.Grow(op.dys, nw*d.O*ld)
+		if len(op.dys) < nw*group {
+			op.dys = make([][]float32, nw*group)
+		}
 		op.xpad = scratch.Grow(op.xpad, nw*(img+8))
 	}
 	parallel.For(d.B, func(wk, lo, hi int) {
@@ -332,11 +335,11 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 		dw, db := acc[:d.O*ckk], acc[d.O*ckk:]
 		clear(acc)
 		col := op.cols[wk*slab : (wk+1)*slab]
-		var dys []float32
+		var dys [][]float32
 		if nt {
 			op.nt[wk].Reset(d.O, ckk)
 		} else {
-			dys = op.dys[wk*d.O*ld : (wk+1)*d.O*ld]
+			dys = op.dys[wk*group : (wk+1)*group]
 		}
 		for b0 := lo; b0 < hi; b0 += group {
 			n := min(group, hi-b0)
@@ -359,7 +362,7 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 						continue
 					}
 					im2col.Im2row(xp, col[i*pix*ckk:], dl, ckk)
-					vec.CopyRows(dys[i*pix:], ld, dyb, pix, d.O, pix)
+					dys[i] = dyb
 					continue
 				}
 				if nt {
@@ -378,10 +381,10 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 					copy(xb, x[b*img:(b+1)*img])
 				}
 				im2col.Im2row(xb, col[i*pix*ckk:], d, ckk)
-				vec.CopyRows(dys[i*pix:], ld, dyb, pix, d.O, pix)
+				dys[i] = dyb
 			}
 			if !nt {
-				gemm.Sgemm(false, false, d.O, ckk, n*pix, 1, dys, ld, col, ckk, 1, dw, ckk)
+				gemm.SgemmSideBySideA(d.O, ckk, n*pix, dys[:n], pix, pix, false, col, ckk, 1, dw, ckk)
 			}
 		}
 		if nt {
