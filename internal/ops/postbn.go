@@ -21,37 +21,35 @@ import (
 type PostBN struct {
 	BN   *BatchNorm
 	img  []float32 // per worker: one image's convolution output
-	arg  []int32   // per worker: one image's pooled arg-maxima (not kept)
+	arg  []int32   // per worker: a pooled plane's arg-maxima (not kept)
 	size int       // one image's convolution output, O·OH·OW
+	os   int       // one output plane
 }
 
 // NewPostBN makes bn, built for inference, the epilogue of a convolution.
 func NewPostBN(bn *BatchNorm) *PostBN { return &PostBN{BN: bn} }
-
-// inferShape is the batch norm's output for the convolution's output ys.
-func (p *PostBN) inferShape(ys tensor.Shape) (tensor.Shape, error) { return p.BN.InferShape(ys) }
 
 // prepare readies a call: the batch norm's scale and shift from γ and β,
 // and scratch for nw workers' images of size values.
 func (p *PostBN) prepare(gamma, beta []float32, size, nw int) {
 	p.BN.inferenceAffine(gamma, beta)
 	p.size = size
+	p.os = p.BN.planeOut(size / len(p.BN.State.RunningMean))
 	p.img = scratch.Grow(p.img, nw*size)
 	if p.BN.pool != nil {
-		p.arg = scratch.Grow(p.arg, nw*size)
+		p.arg = scratch.Grow(p.arg, nw*p.os)
 	}
 }
 
 // run maps image b's convolution output yb (worker wk's) to its planes of
 // the batch norm's output out.
 func (p *PostBN) run(wk, b int, yb, out []float32) {
-	bn := p.BN
+	bn, os := p.BN, p.os
 	C := len(bn.State.RunningMean)
 	S := p.size / C
-	os := bn.planeOut(S)
 	var arg []int32
 	if bn.pool != nil {
-		arg = p.arg[wk*p.size : wk*p.size+os]
+		arg = p.arg[wk*os : (wk+1)*os]
 	}
 	for c := range C {
 		i := b*C + c
@@ -113,7 +111,7 @@ func (s postSite) shape(conv tensor.Shape) (tensor.Shape, error) {
 	if s.Post == nil {
 		return conv, nil
 	}
-	return s.Post.inferShape(conv)
+	return s.Post.BN.InferShape(conv)
 }
 
 // begin prepares a call with inputs ds (γ and β the last two) for images
@@ -126,9 +124,12 @@ func (s postSite) begin(ds [][]float32, conv tensor.Shape, nw int) ([]int, error
 	if s.Post.BN.Training {
 		return nil, fmt.Errorf("%s: only an inference batch norm runs inside a convolution", s.Post.BN.name)
 	}
+	out, err := s.Post.BN.InferShape(conv) // sets the pooling's geometry prepare reads
+	if err != nil {
+		return nil, err
+	}
 	s.Post.prepare(ds[len(ds)-2], ds[len(ds)-1], conv[1]*conv[2]*conv[3], nw)
-	out, err := s.Post.inferShape(conv)
-	return out, err
+	return out, nil
 }
 
 // finishAll runs the PostBN over a whole batch computed into full (the
