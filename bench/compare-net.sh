@@ -48,22 +48,18 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 $PY - "$OUT" "$ROUNDS" "$NAME" <<'PYEOF'
-import json, re, statistics, sys
+import re, statistics, sys
+sys.path.insert(0, "bench")
+from report import load, row
 out, rounds, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 med = statistics.median
-load = lambda p: [json.load(open(f"{out}/{p}-{r}.json")) for r in range(1, rounds + 1)]
-c, t, o = load("cnnctl"), load("torch"), load("ort")
+c, t, o = load(out, "cnnctl", rounds), load(out, "torch", rounds), load(out, "ort", rounds)
 train = []
 for r in range(1, rounds + 1):
     txt = open(f"{out}/train-{r}.txt").read()
     train.append({"img_s": float(re.search(r"([\d.]+) img/s", txt).group(1)),
                   "rss": float(re.search(r"peak RSS (\d+) MB", txt).group(1)),
                   "acc": float(re.search(r"test accuracy ([\d.]+)%", txt).group(1))})
-def fmt(v):
-    return "—" if v is None else f"{v:,.3f}" if v < 10 else f"{v:,.2f}" if v < 100 else f"{v:,.0f}"
-def row(label, a, b, ref):
-    ratio = "—" if a is None or b is None else f"{a / b:.2f}×"
-    print(f"| {label} | {fmt(a)} | {fmt(b)} ({ref}) | {ratio} |")
 print(f"{name}: medians of {rounds} alternating rounds; ratio = cnnctl / reference")
 print()
 print("| figure | cnnctl | reference | ratio |")

@@ -38,25 +38,22 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 $PY - "$OUT" "$ROUNDS" "$NAME" <<'PYEOF'
-import json, re, statistics, sys
+import re, statistics, sys
+sys.path.insert(0, "bench")
+from report import load, row
 out, rounds, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 med = statistics.median
-load = lambda p: [json.load(open(f"{out}/{p}-{r}.json")) for r in range(1, rounds + 1)]
-c, t, o = load("cnnctl"), load("torch"), load("ort")
+c, t, o = load(out, "cnnctl", rounds), load(out, "torch", rounds), load(out, "ort", rounds)
 train = [float(re.search(r"([\d.]+) img/s", open(f"{out}/train-{r}.txt").read().split("epoch 1/")[1]).group(1))
          for r in range(1, rounds + 1)]
-def fmt(v):
-    return f"{v:,.3f}" if v < 10 else f"{v:,.0f}"
-def row(label, a, b, ref, target=""):
-    print(f"| {label} | {fmt(a)} | {fmt(b)} ({ref}) | {a / b:.2f}× | {target} |")
 print(f"{name}: medians of {rounds} alternating rounds; ratio = cnnctl / reference")
 print()
 print("| figure | cnnctl | reference | ratio | target |")
 print("|---|---|---|---|---|")
 row("training windows/s, one epoch of `cnnctl train`", med(train), med(x["train_img_s"] for x in t), "PyTorch, 2 threads", "≥ 2×")
-row("inference windows/s, batch 1000", med(x["infer_img_s"] for x in c), med(x["infer_b1000_img_s"] for x in o), "ONNX Runtime, 2 threads")
-row("inference windows/s, batch 1000", med(x["infer_img_s"] for x in c), med(x["infer_b1000_img_s"] for x in t), "PyTorch")
-row("latency ms, batch 1 (lower is better)", med(x["latency_b1_ms"] for x in c), med(x["latency_b1_ms"] for x in o), "ONNX Runtime")
+row("inference windows/s, batch 1000", med(x["infer_img_s"] for x in c), med(x["infer_b1000_img_s"] for x in o), "ONNX Runtime, 2 threads", "")
+row("inference windows/s, batch 1000", med(x["infer_img_s"] for x in c), med(x["infer_b1000_img_s"] for x in t), "PyTorch", "")
+row("latency ms, batch 1 (lower is better)", med(x["latency_b1_ms"] for x in c), med(x["latency_b1_ms"] for x in o), "ONNX Runtime", "")
 print()
 print("rounds (training windows/s cnnctl vs PyTorch): " + "; ".join(f"{a:,.0f} vs {b['train_img_s']:,.0f}" for a, b in zip(train, t)))
 PYEOF

@@ -36,18 +36,19 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 $PY - "$OUT" "$ROUNDS" <<'PYEOF'
-import json, re, statistics, sys
+import re, statistics, sys
+sys.path.insert(0, "bench")
+from report import load, row
 out, rounds = sys.argv[1], int(sys.argv[2])
 med = statistics.median
-c = [json.load(open(f"{out}/cnnctl-{r}.json")) for r in range(1, rounds + 1)]
-t = [json.load(open(f"{out}/torch-{r}.json")) for r in range(1, rounds + 1)]
+c, t = load(out, "cnnctl", rounds), load(out, "torch", rounds)
 train = []
 for r in range(1, rounds + 1):
     txt = open(f"{out}/train-{r}.txt").read()
     train.append({"img_s": float(re.search(r"([\d.]+) img/s", txt).group(1)),
                   "rss": float(re.search(r"peak RSS (\d+) MB", txt).group(1)),
                   "acc": float(re.search(r"test accuracy ([\d.]+)%", txt).group(1))})
-o = [json.load(open(f"{out}/ort-{r}.json")) for r in range(1, rounds + 1)]
+o = load(out, "ort", rounds)
 ci = lambda key: med(x[key] for x in c)
 # (figure, cnnctl, reference, its name, target, higher is better)
 rows = [
@@ -61,15 +62,12 @@ rows = [
     ("peak RSS MB, training MNIST", med(x["rss"] for x in train), med(x["peak_rss_kib"] / 1024 for x in t), "PyTorch", "", False),
     ("test accuracy % after 1 epoch", med(x["acc"] for x in train), med(100 * x["epochs"][0]["test_acc"] for x in t), "PyTorch", "", True),
 ]
-def fmt(v):
-    return "—" if v is None else f"{v:,.3f}" if v < 10 else f"{v:,.2f}" if v < 100 else f"{v:,.0f}"
 print(f"medians of {rounds} alternating rounds; ratio = cnnctl / reference (PyTorch 2 threads, ONNX Runtime 2 threads)")
 print()
 print("| figure | cnnctl | reference | ratio | target |")
 print("|---|---|---|---|---|")
 for name, a, b, ref, target, _ in rows:
-    ratio = "—" if a is None or b is None else f"{a / b:.2f}×"
-    print(f"| {name} | {fmt(a)} | {fmt(b)} ({ref}) | {ratio} | {target} |")
+    row(name, a, b, ref, target)
 print(f"| training GFLOP/s, fraction of the measured peak ({ci('peak_gflops'):.0f} GFLOP/s) | {ci('train_gflops'):.1f} | — | "
       f"{100 * ci('train_peak_fraction'):.0f} % | ≥ 60 % |")
 print(f"| speed-up from 1 to 2 cores (bench) | ×{ci('speedup_1_to_all_cores'):.2f} | — | — | ≥ 1.8× |")
