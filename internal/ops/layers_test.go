@@ -77,13 +77,7 @@ func TestBatchNormMaxPool(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, shape := range [][]int{{2, 3, 4, 6}, {2, 2, 8, 16}, {3, 2, 5, 7}} {
 		c := shape[1]
-		gradCheck(t, []checkInput{
-			{"x", randTensor(rng, 2, shape...), true},
-			{"gamma", randTensor(rng, 1, c), true},
-			{"beta", randTensor(rng, 1, c), true},
-		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
-			return NewBatchNorm("t", newBNState(c), true, true).WithMaxPool().Apply(n[0], n[1], n[2])
-		}, 2e-3)
+		gradCheckBNPool(t, rng, shape, (*BatchNorm).WithMaxPool)
 		for _, training := range []bool{true, false} {
 			x, gamma, beta := randTensor(rng, 2, shape...), randTensor(rng, 1, c), randTensor(rng, 1, c)
 			st1, st2 := newBNState(c), newBNState(c)
@@ -121,13 +115,7 @@ func TestBatchNormMaxPool1D(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	for _, shape := range [][]int{{2, 3, 10}, {3, 2, 9}, {2, 4, 32}} {
 		c := shape[1]
-		gradCheck(t, []checkInput{
-			{"x", randTensor(rng, 2, shape...), true},
-			{"gamma", randTensor(rng, 1, c), true},
-			{"beta", randTensor(rng, 1, c), true},
-		}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
-			return NewBatchNorm("t", newBNState(c), true, true).WithMaxPool1D().Apply(n[0], n[1], n[2])
-		}, 2e-3)
+		gradCheckBNPool(t, rng, shape, (*BatchNorm).WithMaxPool1D)
 		for _, training := range []bool{true, false} {
 			x, gamma, beta := randTensor(rng, 2, shape...), randTensor(rng, 1, c), randTensor(rng, 1, c)
 			fused := NewBatchNorm("f", newBNState(c), training, true).WithMaxPool1D()
@@ -161,6 +149,20 @@ func TestBatchNormMaxPool1D(t *testing.T) {
 			}
 		}
 	}
+}
+
+// gradCheckBNPool checks a training batch norm with its ReLU and the
+// pooling pool adds against central differences, for x of the shape.
+func gradCheckBNPool(t *testing.T, rng *rand.Rand, shape []int, pool func(*BatchNorm) *BatchNorm) {
+	t.Helper()
+	c := shape[1]
+	gradCheck(t, []checkInput{
+		{"x", randTensor(rng, 2, shape...), true},
+		{"gamma", randTensor(rng, 1, c), true},
+		{"beta", randTensor(rng, 1, c), true},
+	}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+		return pool(NewBatchNorm("t", newBNState(c), true, true)).Apply(n[0], n[1], n[2])
+	}, 2e-3)
 }
 
 // thenMaxPool runs op on in, then a 2×2 max pooling on its output.
