@@ -43,10 +43,12 @@ func newRootCmd(ctx context.Context, s streams) *cobra.Command {
 		Short: "Train, evaluate and ship small convolutional neural networks",
 		Long: `cnnctl builds convolutional networks — LeNet, VGG-style stacks, ResNet and Inception
 blocks, depthwise and transposed convolutions — from a YAML config, trains them with
-backpropagation on a Gorgonia autodiff graph (MNIST, a synthetic X-vs-O set, or your
-own folder of images; with augmentation and transfer learning), evaluates, looks
-inside (summary, visualize, convolve), sweeps hyper-parameters, and ships the
-checkpoints it writes (fuse, export, predict, serve).`,
+backpropagation on a Gorgonia autodiff graph (MNIST, a synthetic X-vs-O set, your
+own folder of images, or 1-D sensor recordings with conv1d layers; with
+augmentation and transfer learning), evaluates, looks inside (summary,
+visualize, convolve), sweeps hyper-parameters, and ships the checkpoints it
+writes (fuse, export, predict, serve). Layer kinds and data sources:
+cnnctl train --help.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cnnctl/cnnctl/internal/config"
+	"github.com/cnnctl/cnnctl/internal/model/layers"
 )
 
 // cnnctl runs the command line in-process and returns the exit status and
@@ -125,6 +128,18 @@ func TestHelpHasExamples(t *testing.T) {
 		code, out, _ := cnnctl(t, append(strings.Fields(cmd), "--help")...)
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "cnnctl "+cmd) {
 			t.Errorf("%s --help: exit %d\n%s", cmd, code, out)
+		}
+	}
+	// train's --help lists every registered layer kind, and the data sources.
+	_, out, _ := cnnctl(t, "train", "--help")
+	for _, k := range layers.Kinds() {
+		if !strings.Contains(out, "  "+k.Name+" ") {
+			t.Errorf("train --help does not list the layer kind %s", k.Name)
+		}
+	}
+	for _, src := range config.Sources {
+		if !strings.Contains(out, src) {
+			t.Errorf("train --help does not name the data source %s", src)
 		}
 	}
 	if code, out, _ := cnnctl(t, "version"); code != 0 || !strings.HasPrefix(out, "cnnctl ") {

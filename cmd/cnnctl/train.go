@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
 	"github.com/cnnctl/cnnctl/internal/config"
 	"github.com/cnnctl/cnnctl/internal/machine"
+	"github.com/cnnctl/cnnctl/internal/model/layers"
 	"github.com/cnnctl/cnnctl/internal/train"
 	"github.com/spf13/cobra"
 )
@@ -42,11 +44,20 @@ Transfer learning: --init-from (train.init_from) starts from another model's
 weights wherever a layer's name and shapes match (a new head of another size
 starts fresh; what was loaded is printed), and train.freeze / freeze_until keep
 layers fixed: no weight gradients, no optimizer state, batch norms at their
-running statistics unless freeze_bn: false.`,
+running statistics unless freeze_bn: false.
+
+Data (data.source): mnist, xo (synthetic X-vs-O drawings), folder (class
+folders of images) or signals (1-D recordings: a CSV file or folder, .npy
+arrays, class folders; data.window and data.hop cut them into windows).
+The config's fields: README, "Config reference".
+
+Layer kinds (model: - {type: KIND, ...}):
+` + layerKindsHelp(),
 		Example: `  cnnctl train -c configs/xo.yaml
   cnnctl train -c configs/lenet-bn-mnist.yaml --epochs 5 --out runs/longer
   cnnctl train -c configs/lenet-bn-mnist.yaml --resume runs/lenet-bn-mnist/last.ckpt
-  cnnctl train -c configs/xo-finetune.yaml --init-from runs/lenet-bn-mnist/best.ckpt`,
+  cnnctl train -c configs/xo-finetune.yaml --init-from runs/lenet-bn-mnist/best.ckpt
+  cnnctl data vibration --out data/vibration && cnnctl train -c configs/vibration-1d.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.ConfigPath == "" && o.Resume == "" {
@@ -172,4 +183,14 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// layerKindsHelp lists the registered layer kinds, one line each, for
+// train's --help: the registry is where each kind declares itself.
+func layerKindsHelp() string {
+	var b strings.Builder
+	for _, k := range layers.Kinds() {
+		fmt.Fprintf(&b, "  %-18s %s\n", k.Name, k.Doc)
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
