@@ -56,9 +56,7 @@ check-augment: build data
 FUZZTIME ?= 30s
 FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors ./internal/data:FuzzParseIDX ./internal/data:FuzzDecodeImage ./internal/data:FuzzParseCSV ./internal/data:FuzzParseNPY ./internal/serve:FuzzRequest
 fuzz:
-	@for t in $(FUZZ); do pkg=$${t%%:*}; name=$${t##*:}; \
-	  echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; done
+	@GO=$(GO) tools/fuzz.sh $(FUZZTIME) $(FUZZ)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/kernels/gemm/ ./internal/ops/ ./internal/model/
