@@ -49,7 +49,7 @@ func main() {
 	soak := flag.Duration("soak", 0, "run a soak test of this length instead")
 	side := flag.Int("size", 28, "the PNG bodies' side in pixels")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
-	inferCores := flag.Int("infer-cores", 1, "cores the forward passes split over (cnnctl serve's --infer-cores)")
+	inferCores := flag.Int("infer-cores", 1, "cores the forward passes split over (as cnnctl serve --infer-cores, 1 by default)")
 	flag.Parse()
 	parallel.Workers = *inferCores
 	if *profile != "" {
@@ -181,23 +181,26 @@ func run(model, levels string, n int, d, soak time.Duration, side int) error {
 	runtime.GC()
 	before := machine.MB(machine.RSS())
 	fmt.Printf("cnnctl serve on loopback, %d cores, %d-byte PNG bodies; each level ≤ %d requests or %v\n", runtime.NumCPU(), len(body), n, d)
-	fmt.Printf("%-12s %6s %10s %9s %9s %7s %6s %16s\n", "concurrency", "target", "requests/s", "p50 ms", "p99 ms", "errors", "cores", "serve/trivial")
+	fmt.Printf("%-12s %6s %10s %9s %9s %7s %6s %6s %16s\n", "concurrency", "target", "requests/s", "p50 ms", "p99 ms", "errors", "cores", "batch", "serve/trivial")
 	for _, f := range strings.Split(levels, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || c < 1 {
 			return fmt.Errorf("concurrency %q", f)
 		}
+		sum0, n0 := batches(client, base)
 		s := load(client, base+"/v1/predict", body, c, n, d)
+		sum1, n1 := batches(client, base)
+		mean := fmt.Sprintf("%.1f", (sum1-sum0)/max(1, n1-n0))
 		t := load(client, trivial, body, c, n, d)
 		for _, row := range []struct {
 			name string
 			s    stats
 		}{{"serve", s}, {"trivial", t}} {
-			ratio := ""
+			ratio, batch := "", ""
 			if row.name == "serve" {
-				ratio = fmt.Sprintf("%.0f %%", 100*s.rps/t.rps)
+				ratio, batch = fmt.Sprintf("%.0f %%", 100*s.rps/t.rps), mean
 			}
-			fmt.Printf("%-12d %6s %10.0f %9.2f %9.2f %7d %6.2f %16s\n", c, row.name, row.s.rps, ms(row.s.p50), ms(row.s.p99), row.s.errors, row.s.cores, ratio)
+			fmt.Printf("%-12d %6s %10.0f %9.2f %9.2f %7d %6.2f %6s %16s\n", c, row.name, row.s.rps, ms(row.s.p50), ms(row.s.p99), row.s.errors, row.s.cores, batch, ratio)
 		}
 	}
 	runtime.GC()
@@ -228,6 +231,29 @@ func direct(model string, body []byte) (time.Duration, error) {
 	}
 	slices.Sort(ts)
 	return ts[len(ts)/2], nil
+}
+
+// batches reads the service's batch-size histogram from /metrics: the sum
+// of the inputs of every forward pass, and their count.
+func batches(client *http.Client, base string) (sum, count float64) {
+	r, err := client.Get(base + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(line, " ")
+		f, err := strconv.ParseFloat(v, 64)
+		switch {
+		case !ok || err != nil:
+		case name == "cnnctl_batch_size_sum":
+			sum = f
+		case name == "cnnctl_batch_size_count":
+			count = f
+		}
+	}
+	return sum, count
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/cnnctl/cnnctl/internal/config"
@@ -136,4 +137,12 @@ func runGraph(b *testing.B, g *Graph, flops float64) {
 	imgs := float64(g.Batch*b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(imgs, "img/s")
 	b.ReportMetric(flops*imgs/1e9, "GFLOP/s")
+}
+
+// BenchmarkInferLeNetBNBatch is inference at the batch sizes serve's
+// micro-batches run at.
+func BenchmarkInferLeNetBNBatch(b *testing.B) {
+	for _, n := range []int{1, 2, 4, 8, 16, 32, 64} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchInfer(b, n) })
+	}
 }

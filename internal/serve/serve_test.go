@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -438,3 +439,23 @@ func TestReload(t *testing.T) {
 
 func cos(a float64) float64 { return math.Cos(a) }
 func sin(a float64) float64 { return math.Sin(a) }
+
+func TestBatchSizes(t *testing.T) {
+	for _, c := range []struct {
+		max  int
+		want []int
+	}{{1, []int{1}}, {2, []int{1, 2}}, {5, []int{1, 2, 3, 4, 5}}, {64, []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}},
+		{100, []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 100}}} {
+		got := batchSizes(c.max)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("batchSizes(%d) = %v, want %v", c.max, got, c.want)
+		}
+		// Every batch of 1..max runs on a graph at most half as large again.
+		for n := 1; n <= c.max; n++ {
+			i, _ := slices.BinarySearch(got, n)
+			if i == len(got) || 2*got[i] > 3*n {
+				t.Errorf("max %d: a batch of %d runs at %v", c.max, n, got[min(i, len(got)-1)])
+			}
+		}
+	}
+}
