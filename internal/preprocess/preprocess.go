@@ -6,6 +6,7 @@ package preprocess
 
 import (
 	"image"
+	"image/color"
 	"math"
 	"slices"
 
@@ -110,8 +111,9 @@ func luminance(img image.Image) *grey {
 		out := g.pix[(y-b.Min.Y)*g.w : (y-b.Min.Y+1)*g.w]
 		switch im := img.(type) {
 		case *image.Gray:
+			row := im.Pix[im.PixOffset(b.Min.X, y):]
 			for x := range out {
-				out[x] = lum(im.GrayAt(b.Min.X+x, y).RGBA())
+				out[x] = greyLevels[row[x]]
 			}
 		case *image.NRGBA:
 			for x := range out {
@@ -130,6 +132,14 @@ func luminance(img image.Image) *grey {
 	return g
 }
 
+// greyLevels is lum of each 8-bit grey (the same values, looked up).
+var greyLevels = func() (t [256]float64) {
+	for v := range t {
+		t[v] = lum(color.Gray{uint8(v)}.RGBA())
+	}
+	return t
+}()
+
 // lum is the luminance in [0,1] of a premultiplied 16-bit colour on white.
 func lum(r, g, b, a uint32) float64 {
 	white := float64(0xffff - a)
@@ -141,11 +151,13 @@ func (g *grey) border() []float64 {
 	t := max(1, min(2, min(g.w, g.h)/4))
 	v := make([]float64, 0, 2*t*(g.w+g.h))
 	for y := range g.h {
-		for x := range g.w {
-			if x < t || y < t || x >= g.w-t || y >= g.h-t {
-				v = append(v, g.pix[y*g.w+x])
-			}
+		row := g.pix[y*g.w : (y+1)*g.w]
+		if y < t || y >= g.h-t || g.w <= 2*t {
+			v = append(v, row...)
+			continue
 		}
+		v = append(v, row[:t]...)
+		v = append(v, row[g.w-t:]...)
 	}
 	return v
 }
@@ -200,9 +212,16 @@ func (g *grey) toGray() *image.Gray {
 // filtering, which (unlike approximate bilinear) does not alias when
 // shrinking.
 func scale(im *image.Gray, r image.Rectangle, w, h int) []uint8 {
-	dst := image.NewGray(image.Rect(0, 0, w, h))
+	// Into RGBA, x/image/draw's fast path (into Gray it takes a generic
+	// one, a colour conversion a pixel): the grey levels are the same, the
+	// high byte of the 16-bit value either way.
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.CatmullRom.Scale(dst, dst.Bounds(), im, r, draw.Src, nil)
-	return dst.Pix
+	out := make([]uint8, w*h)
+	for i := range out {
+		out[i] = dst.Pix[4*i]
+	}
+	return out
 }
 
 func centreOfMass(p []uint8, w, h int) (float64, float64) {

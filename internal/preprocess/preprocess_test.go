@@ -5,9 +5,11 @@ import (
 	"image/color"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/cnnctl/cnnctl/internal/config"
+	"golang.org/x/image/draw"
 )
 
 // bar draws a dark vertical bar on white, proportioned to the image.
@@ -105,5 +107,26 @@ func BenchmarkApply(b *testing.B) {
 	r := config.Preprocess{Mode: "mnist", Invert: "auto", Fill: 0.7}
 	for b.Loop() {
 		Apply(r, img, 1, 28, 28)
+	}
+}
+
+// scale goes through RGBA for x/image/draw's fast path: it must give the
+// levels that scaling into Gray gives, whatever the sizes and the part.
+func TestScaleSameAsIntoGray(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 200 {
+		w, h := 1+rng.IntN(60), 1+rng.IntN(60)
+		im := image.NewGray(image.Rect(0, 0, w, h))
+		for i := range im.Pix {
+			im.Pix[i] = uint8(rng.IntN(256))
+		}
+		x0, y0 := rng.IntN(w), rng.IntN(h)
+		r := image.Rect(x0, y0, x0+1+rng.IntN(w-x0), y0+1+rng.IntN(h-y0))
+		ow, oh := 1+rng.IntN(40), 1+rng.IntN(40)
+		want := image.NewGray(image.Rect(0, 0, ow, oh))
+		draw.CatmullRom.Scale(want, want.Bounds(), im, r, draw.Src, nil)
+		if got := scale(im, r, ow, oh); !slices.Equal(got, want.Pix) {
+			t.Fatalf("%v of a %d×%d image to %d×%d: %v, want %v", r, w, h, ow, oh, got, want.Pix)
+		}
 	}
 }
