@@ -53,6 +53,11 @@ func NewRunner(net *model.Network, batch int) (*Runner, error) {
 	return &Runner{net: net, graph: g}, nil
 }
 
+// Warm runs the graph once on whatever its input holds, so that its
+// buffers are in memory before the first real batch (a server's first
+// request at a new batch size is then not the one that pays for them).
+func (r *Runner) Warm() error { return r.graph.Run() }
+
 // Close releases the graph.
 func (r *Runner) Close() error { return r.graph.Close() }
 

@@ -55,11 +55,14 @@ func newBatcher(st *checkpoint.State, maxBatch int, maxWait time.Duration, obser
 		runners: map[int]*eval.Runner{}, observe: observe}
 	for _, n := range batchSizes(maxBatch) {
 		r, err := eval.NewRunner(st.Net, n)
+		if err == nil {
+			b.runners[n] = r
+			err = r.Warm() // its buffers faulted in now, not by a request
+		}
 		if err != nil {
 			b.close()
 			return nil, err
 		}
-		b.runners[n] = r
 		b.sizes = append(b.sizes, n)
 	}
 	return b, nil
