@@ -353,4 +353,9 @@ func init() {
 		MaxPool1x2Affine, MaxPool1x2Relu, MaxPool1x2Grad = maxPool1x2AffineFast, maxPool1x2ReluFast, maxPool1x2GradFast
 		SumAndDotReluPool1x2, AxpbyReluPool1x2 = sumAndDotReluPool1x2Fast, axpbyReluPool1x2Fast
 	}
+	if HasAVX512 {
+		// Masked tails: a ResNet's 7-, 14- and 28-wide rows in one pass
+		// each (AVX2 leaves their last cols%8 to a scalar loop).
+		AddRows, CopyRows = addRows512, copyRows512
+	}
 }

@@ -1,0 +1,35 @@
+package vec
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The AVX-512 row kernels give what the loops give, for every width a
+// mask covers (whole 16-float blocks, a tail, both, a tail alone), and
+// write nothing between or after the rows.
+func TestRowsAVX512(t *testing.T) {
+	if !HasAVX512 {
+		t.Skip("no AVX-512 here (or GODEBUG=cpu.avx512f=off): the AVX2 and portable tests cover the row kernels")
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for cols := 1; cols <= 40; cols++ {
+		for _, rows := range []int{1, 3, 8} {
+			ds, ss := cols+rng.IntN(5), cols+rng.IntN(5)
+			src := randSlice(rng, (rows-1)*ss+cols)
+			dst := randSlice(rng, (rows-1)*ds+cols+17) // 17 past the last row: must stay
+			want, got := slices.Clone(dst), slices.Clone(dst)
+			addRowsGo(want, ds, src, ss, rows, cols)
+			addRows512(got, ds, src, ss, rows, cols)
+			if !slices.Equal(got, want) {
+				t.Fatalf("addRows rows=%d cols=%d strides %d,%d: %v, want %v", rows, cols, ds, ss, got, want)
+			}
+			copyRowsGo(want, ds, src, ss, rows, cols)
+			copyRows512(got, ds, src, ss, rows, cols)
+			if !slices.Equal(got, want) {
+				t.Fatalf("copyRows rows=%d cols=%d strides %d,%d: %v, want %v", rows, cols, ds, ss, got, want)
+			}
+		}
+	}
+}
