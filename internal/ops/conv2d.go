@@ -406,6 +406,7 @@ type convGradInput struct {
 	packedW gemm.PackedA // wᵀ, packed once per batch
 	pad     im2col.Padded
 	shift   shifted
+	flipped []float32 // the filters turned for the input gradient as a convolution
 }
 
 func (op *convGradInput) Arity() int    { return 2 }
@@ -434,6 +435,11 @@ func (op *convGradInput) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(d.B, d.C, d.H, d.W)
 	dx := out.Data().([]float32)
 	if useShift(d) && d.B >= parallel.Workers {
+		if t, ok := gradAsConv(d); ok {
+			op.flipped = flipFilters(op.flipped, w, d.O, d.C, d.K)
+			op.shift.forward(dy, op.flipped, nil, dx, t, postSite{})
+			return out, nil
+		}
 		op.shift.gradInput(w, dy, dx, d)
 		return out, nil
 	}

@@ -63,12 +63,14 @@ var convCases = []struct {
 // input gradient can run: lowered by im2col, and as shifted GEMMs (forced
 // on for every stride-1 size, see convshift.go).
 func loweringPaths(t *testing.T, f func(t *testing.T)) {
-	saveC, saveW := shiftMinC, shiftMaxWaste
-	defer func() { shiftMinC, shiftMaxWaste = saveC, saveW }()
+	saveC, saveW, saveG := shiftMinC, shiftMaxWaste, shiftGradAsConv
+	defer func() { shiftMinC, shiftMaxWaste, shiftGradAsConv = saveC, saveW, saveG }()
 	shiftMinC = 1 << 30
 	t.Run("im2col", f)
 	shiftMinC, shiftMaxWaste = 1, 1
 	t.Run("shifted", f)
+	shiftGradAsConv = false // the input gradient as transposed shifted GEMMs
+	t.Run("shifted-transposed", f)
 }
 
 func TestConv2DMatchesNaiveLoops(t *testing.T) { loweringPaths(t, testConv2DMatchesNaiveLoops) }
