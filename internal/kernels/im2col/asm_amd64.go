@@ -26,19 +26,19 @@ func s1RowsFast(x, col []float32, d Dims, ld int, add bool) {
 }
 
 //go:noescape
-func im2rowAVX(x, row *float32, c, k, w4, oh, ow, hrest4, ld4 int)
+func im2rowAVX(x, row *float32, c, k, w4, oh, ow, hrest4, ld4, xs4, ys4 int)
 
-// im2rowFast is im2row in AVX for stride 1, no padding and kernels of up to
-// 8 taps a row, where x has 8 floats to spare after the image (the caller's
-// next image, or padding) and colT 8 after its last row; im2rowGo
-// otherwise.
+// im2rowFast is im2row in AVX for no padding and kernels of up to 8 taps a
+// row, any stride, where x has 8 floats to spare after the image (the
+// caller's next image, or padding) and colT 8 after its last row;
+// im2rowGo otherwise.
 func im2rowFast(x, colT []float32, d Dims, ld int) {
 	img := d.C * d.H * d.W
-	if d.S != 1 || d.P != 0 || d.K > 8 || len(x) < img+8 || len(colT) < (d.Pix()-1)*ld+d.CKK()+8 {
+	if d.P != 0 || d.K > 8 || len(x) < img+8 || len(colT) < (d.Pix()-1)*ld+d.CKK()+8 {
 		im2rowGo(x, colT, d, ld)
 		return
 	}
-	im2rowAVX(&x[0], &colT[0], d.C, d.K, 4*d.W, d.OH, d.OW, 4*(d.H-d.K)*d.W, 4*ld)
+	im2rowAVX(&x[0], &colT[0], d.C, d.K, 4*d.W, d.OH, d.OW, 4*(d.H-d.K)*d.W, 4*ld, 4*d.S, 4*d.S*d.W)
 }
 
 func im2colS1Fast(x, col []float32, d Dims, ld int) { s1RowsFast(x, col, d, ld, false) }

@@ -89,14 +89,15 @@ ci_done:
 	VZEROUPPER
 	RET
 
-// func im2rowAVX(x, row *float32, c, k, w4, oh, ow, hrest4, ld4 int)
-// The transpose of im2col for stride 1, no padding and k ≤ 8: for each
-// output pixel p = (oy, ox), row p (ld4 bytes apart) gets, for each channel
-// and kernel row (ch, ki), the k input values x[ch][oy+ki][ox : ox+k]. Each
+// func im2rowAVX(x, row *float32, c, k, w4, oh, ow, hrest4, ld4, xs4, ys4 int)
+// The transpose of im2col for no padding and k ≤ 8, stride S (xs4 = 4·S,
+// ys4 = 4·S·W): for each output pixel p = (oy, ox), row p (ld4 bytes apart)
+// gets, for each channel and kernel row (ch, ki), the k input values
+// x[ch][S·oy+ki][S·ox : S·ox+k]. Each
 // span is moved as 8 floats: the extra 8−k land where the next span (or the
 // next row) is written afterwards, and past the last row, which the caller
 // pads; reads likewise run up to 8−k floats past a span.
-TEXT ·im2rowAVX(SB), NOSPLIT, $0-72
+TEXT ·im2rowAVX(SB), NOSPLIT, $0-88
 	MOVQ x+0(FP), R12 // x at (0, oy, 0)
 	MOVQ row+8(FP), DI
 	MOVQ w4+32(FP), R8
@@ -131,12 +132,12 @@ ir_ki:
 	DECQ    CX
 	JNE     ir_c
 	ADDQ    ld4+64(FP), DI
-	ADDQ    $4, R13
+	ADDQ    xs4+72(FP), R13 // the next output pixel's taps: S inputs on
 	DECQ    R10
 	JMP     ir_ox
 
 ir_oy_next:
-	ADDQ R8, R12
+	ADDQ ys4+80(FP), R12 // S input rows down
 	DECQ R11
 	JMP  ir_oy
 

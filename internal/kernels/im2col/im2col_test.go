@@ -71,11 +71,12 @@ func TestCol2imKernels(t *testing.T) {
 }
 
 // TestIm2row checks im2row, portable and fast, against the transpose of
-// im2col: stride 1 without padding (the assembly, when the buffers have the
-// room it needs) and with stride and padding (the portable path).
+// im2col: without padding at strides 1–3 (the assembly, when the buffers
+// have the room it needs) and with padding (the portable path).
 func TestIm2row(t *testing.T) {
 	rng := rand.New(rand.NewPCG(19, 20))
-	for _, g := range [][6]int{{20, 12, 12, 5, 1, 0}, {3, 9, 11, 3, 1, 0}, {2, 8, 8, 8, 1, 0}, {2, 9, 9, 3, 2, 1}, {1, 28, 28, 5, 1, 0}} {
+	for _, g := range [][6]int{{20, 12, 12, 5, 1, 0}, {3, 9, 11, 3, 1, 0}, {2, 8, 8, 8, 1, 0}, {2, 9, 9, 3, 2, 1}, {1, 28, 28, 5, 1, 0},
+		{16, 30, 30, 3, 2, 0}, {3, 11, 13, 3, 3, 0}, {2, 9, 9, 1, 2, 0}, {5, 16, 16, 3, 2, 0}} {
 		d := Dims{B: 1, C: g[0], H: g[1], W: g[2], K: g[3], S: g[4], P: g[5]}
 		d.OH, d.OW = ConvOut(d.H, d.K, d.S, d.P, 1), ConvOut(d.W, d.K, d.S, d.P, 1)
 		ckk, pix := d.CKK(), d.Pix()
