@@ -198,6 +198,11 @@ func Im2colPart(x, col []float32, d Dims, ld, qlo, qhi int) {
 		xc := x[c*d.H*d.W : (c+1)*d.H*d.W]
 		for kj := range d.K {
 			row := col[((c*d.K+ki)*d.K+kj)*ld:][:Pix]
+			if d.P == 0 {
+				// Every tap is inside: a strided gather (S > 1 here).
+				vec.GatherRows(row, d.OW, xc[ki*d.W+kj:], d.S*d.W, d.OH, d.OW, d.S)
+				continue
+			}
 			for oy := range d.OH {
 				iy := oy*d.S - d.P + ki
 				r := row[oy*d.OW : (oy+1)*d.OW]
@@ -214,14 +219,6 @@ func Im2colPart(x, col []float32, d Dims, ld, qlo, qhi int) {
 					clear(r[:lo])
 					vec.CopySpan(r[lo:hi], xr[lo+kj-d.P:hi+kj-d.P])
 					clear(r[hi:])
-					continue
-				}
-				if d.P == 0 {
-					// Every tap is inside: a plain strided gather.
-					xr = xr[kj : kj+(d.OW-1)*d.S+1]
-					for ox := range r {
-						r[ox] = xr[ox*d.S]
-					}
 					continue
 				}
 				for ox := range r {
@@ -251,6 +248,11 @@ func Col2im(col, x []float32, d Dims) {
 		for ki := range d.K {
 			for kj := range d.K {
 				row := col[((c*d.K+ki)*d.K+kj)*Pix:][:Pix]
+				if d.P == 0 {
+					// Every tap is inside: a strided scatter (S > 1 here).
+					vec.ScatterAddRows(xc[ki*d.W+kj:], d.S*d.W, row, d.OW, d.OH, d.OW, d.S)
+					continue
+				}
 				for oy := range d.OH {
 					iy := oy*d.S - d.P + ki
 					if iy < 0 || iy >= d.H {
@@ -262,13 +264,6 @@ func Col2im(col, x []float32, d Dims) {
 						lo := min(max(d.P-kj, 0), d.OW)
 						hi := max(min(d.W+d.P-kj, d.OW), lo)
 						vec.AddSpan(xr[lo+kj-d.P:hi+kj-d.P], r[lo:hi])
-						continue
-					}
-					if d.P == 0 {
-						xr := xr[kj : kj+(d.OW-1)*d.S+1]
-						for ox, v := range r {
-							xr[ox*d.S] += v
-						}
 						continue
 					}
 					for ox, v := range r {

@@ -49,6 +49,11 @@ var (
 	// AddRows and CopyRows move 2-D spans (addRowsGo).
 	AddRows  = addRowsGo
 	CopyRows = copyRowsGo
+	// GatherRows and ScatterAddRows are CopyRows and AddRows with a step
+	// on the image's side: a strided convolution's im2col and col2im
+	// (gatherRowsGo).
+	GatherRows     = gatherRowsGo
+	ScatterAddRows = scatterAddRowsGo
 	// MaxPool2x2, MaxPool2x2Grad and MaxPool2x2Affine are 2×2 stride-2 max
 	// pooling of planes, its gradient, and pooling of a batch norm's
 	// output as it is computed (pool.go).
@@ -262,5 +267,26 @@ func addRowsGo(dst []float32, dstStride int, src []float32, srcStride int, rows,
 func copyRowsGo(dst []float32, dstStride int, src []float32, srcStride int, rows, cols int) {
 	for r := range rows {
 		CopySpan(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:])
+	}
+}
+
+// gatherRows sets dst[r*dstStride+j] = src[r*srcStride+j*step], and
+// scatterAddRows dst[r*dstStride+j*step] += src[r*srcStride+j], for
+// r < rows, j < cols.
+func gatherRowsGo(dst []float32, dstStride int, src []float32, srcStride int, rows, cols, step int) {
+	for r := range rows {
+		d, s := dst[r*dstStride:][:cols], src[r*srcStride:][:(cols-1)*step+1]
+		for j := range d {
+			d[j] = s[j*step]
+		}
+	}
+}
+
+func scatterAddRowsGo(dst []float32, dstStride int, src []float32, srcStride int, rows, cols, step int) {
+	for r := range rows {
+		d, s := dst[r*dstStride:][:(cols-1)*step+1], src[r*srcStride:][:cols]
+		for j, v := range s {
+			d[j*step] += v
+		}
 	}
 }

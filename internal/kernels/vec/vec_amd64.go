@@ -357,5 +357,6 @@ func init() {
 		// Masked tails: a ResNet's 7-, 14- and 28-wide rows in one pass
 		// each (AVX2 leaves their last cols%8 to a scalar loop).
 		AddRows, CopyRows = addRows512, copyRows512
+		GatherRows, ScatterAddRows = gatherRows512, scatterAddRows512
 	}
 }
