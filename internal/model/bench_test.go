@@ -146,3 +146,18 @@ func BenchmarkInferLeNetBNBatch(b *testing.B) {
 		b.Run(strconv.Itoa(n), func(b *testing.B) { benchInfer(b, n) })
 	}
 }
+
+// BenchmarkInferResNet is configs/resnet-mnist.yaml's inference at batch 1
+// (latency) and 1000.
+func BenchmarkInferResNet(b *testing.B) {
+	for _, batch := range []int{1, 1000} {
+		b.Run(strconv.Itoa(batch), func(b *testing.B) {
+			n := shippedNet(b, "resnet-mnist.yaml")
+			g, err := n.BuildInference(batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runGraph(b, g, n.ForwardFLOPs())
+		})
+	}
+}

@@ -73,7 +73,7 @@ func newBatcher(st *checkpoint.State, maxBatch int, maxWait time.Duration, obser
 // 6, 8, 12, 16, 24, …, max): a batch runs on a graph at most half as large
 // again (under load at concurrency 64, ~10 % more requests/s than with the
 // powers of two alone), and the graphs take about as much memory as three
-// of size max.
+// and a half of size max (the powers of two: two).
 func batchSizes(max int) []int {
 	var sizes []int
 	for p := 1; p < max; p *= 2 {
