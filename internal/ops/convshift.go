@@ -78,13 +78,23 @@ func useShift(d im2col.Dims) bool {
 	return d.S == 1 && d.K > 1 && d.C >= shiftMinC && float64(wp-d.OW) <= shiftMaxWaste*float64(wp)
 }
 
+// shiftRows makes the forward pass one product over all K·K taps where the
+// GEMM reads B's rows at offsets (gemm.RowsDirect: AVX-512): each tap's
+// inputs are a run of the same bordered plane, ki·Wp + kj on, so x holds one
+// bordered copy of each channel rather than K shifted ones, and C is written
+// once rather than K times.
+var shiftRows = true
+
 // shifted holds the filters by kernel row and each worker's shifted planes.
 type shifted struct {
 	rows []gemm.PackedA // forward: wₖᵢ (O × C·K); input gradient: wₖᵢᵀ (C·K × O)
+	all  gemm.PackedA   // forward by taps at offsets: w (O × C·K·K)
+	offs []int          // where each tap (c, ki, kj) reads in x
 	wt   []float32      // the filters regrouped by kernel row: [ki][o][c·K + kj]
-	x    []float32      // per worker: C·K shifted bordered planes, plane apart
+	x    []float32      // per worker: C·K shifted bordered planes, plane apart (or C bordered ones)
 	wide []float32      // per worker: O rows of OH·Wp
 	dims im2col.Dims    // the geometry x and wide were laid out (and zeroed) for
+	taps bool           // and whether x holds them for the taps at offsets
 	n    int            // floats per worker in x
 }
 
@@ -100,15 +110,15 @@ func shiftGeom(d im2col.Dims) (wp, plane, n int) {
 // layout sizes the buffers for nw workers and zeroes them when the
 // geometry changes: borders and the dropped columns of dy are never
 // written after.
-func (s *shifted) layout(d im2col.Dims, nw int) {
+func (s *shifted) layout(d im2col.Dims, nw int, taps bool) {
 	_, plane, n := shiftGeom(d)
 	per := d.C * d.K * plane
-	if s.dims != d || len(s.x) < nw*per || len(s.wide) < nw*d.O*n {
+	if s.dims != d || s.taps != taps || len(s.x) < nw*per || len(s.wide) < nw*d.O*n {
 		s.x = scratch.Grow(s.x, nw*per)
 		s.wide = scratch.Grow(s.wide, nw*d.O*n)
 		clear(s.x)
 		clear(s.wide)
-		s.dims, s.n = d, per
+		s.dims, s.taps, s.n = d, taps, per
 	}
 }
 
@@ -165,9 +175,13 @@ func (s *shifted) shift(x, xb []float32, d im2col.Dims) {
 
 // forward sets y to the convolution of x, parallel over the batch.
 func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims, post postSite) {
+	if shiftRows && gemm.RowsDirect() {
+		s.forwardTaps(x, w, bias, y, d, post)
+		return
+	}
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
-	s.layout(d, nw)
+	s.layout(d, nw, false)
 	s.pack(w, d, false, bias)
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
 	parallel.For(d.B, func(wk, lo, hi int) {
@@ -189,11 +203,45 @@ func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims, post postSite)
 	})
 }
 
+// forwardTaps is forward as one product over the K·K taps, each read at its
+// offset in the image's bordered planes (see shiftRows).
+func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postSite) {
+	wp, plane, n := shiftGeom(d)
+	nw := parallel.NumWorkers(d.B)
+	s.layout(d, nw, true)
+	s.all.Pack(false, d.O, d.CKK(), 1, w, d.CKK())
+	s.all.SetBias(bias)
+	s.offs = scratch.Grow(s.offs, d.CKK())
+	for c := range d.C {
+		for ki := range d.K {
+			for kj := range d.K {
+				s.offs[(c*d.K+ki)*d.K+kj] = c*plane + ki*wp + kj
+			}
+		}
+	}
+	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
+	parallel.For(d.B, func(wk, lo, hi int) {
+		xs := s.x[wk*s.n : (wk+1)*s.n]
+		wide := s.wide[wk*d.O*n : (wk+1)*d.O*n]
+		for b := lo; b < hi; b++ {
+			// Each channel inside its border (which stays zero).
+			xb := x[b*img : (b+1)*img]
+			for c := range d.C {
+				vec.CopyRows(xs[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
+			}
+			gemm.SgemmPackedRows(&s.all, n, xs, s.offs, wide, n)
+			yb := post.image(y, wk, b, out)
+			vec.CopyRows(yb, d.OW, wide, wp, d.O*d.OH, d.OW)
+			post.done(wk, b, yb, y)
+		}
+	})
+}
+
 // gradInput sets dx to the input gradient of dy, parallel over the batch.
 func (s *shifted) gradInput(w, dy, dx []float32, d im2col.Dims) {
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
-	s.layout(d, nw)
+	s.layout(d, nw, false)
 	s.pack(w, d, true, nil)
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
 	parallel.For(d.B, func(wk, lo, hi int) {

@@ -9,12 +9,17 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
 
+// kernel8x32AVX512 reads row p of B at bp + offs[p] instead of bp + p·ldb
+// unless offs is nil (SgemmPackedRows).
+//
 //go:noescape
-func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
+func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int)
 
 var (
 	kernelAVX2   = asmKernel(kernel6x16AVX2, 6, 16, "avx2-fma 6x16")
-	kernelAVX512 = asmKernel(kernel8x32AVX512, 8, 32, "avx512 8x32")
+	kernelAVX512 = asmKernel(func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int) {
+		kernel8x32AVX512(k, ap, bp, c, ldc, add, bias, rows, ldb, nil)
+	}, 8, 32, "avx512 8x32")
 )
 
 // asmKernel wraps an assembly micro-kernel for mr×nr tiles, checking the
@@ -65,6 +70,9 @@ var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func init() {
 	if HasAVX512 {
 		microKernel = kernelAVX512
+		rowsKernel = func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int) {
+			kernel8x32AVX512(k, ap, bp, c, ldc, add, bias, rows, 0, offs)
+		}
 	} else if HasAVX2 {
 		microKernel = kernelAVX2
 	}

@@ -261,10 +261,9 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
-// YSTEP is one depth step of the 8×32 kernel: a row of B times eight of A.
-#define YSTEP \
-	VMOVUPS      (DI), Z0; \
-	VMOVUPS      64(DI), Z1; \
+// YFMA is the arithmetic of one depth step of the 8×32 kernel: the row of B
+// in Z0:Z1 times eight of A.
+#define YFMA \
 	VBROADCASTSS 0(SI), Z2; \
 	VFMADD231PS  Z0, Z2, Z4; \
 	VFMADD231PS  Z1, Z2, Z5; \
@@ -289,17 +288,31 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VBROADCASTSS 28(SI), Z3; \
 	VFMADD231PS  Z0, Z3, Z18; \
 	VFMADD231PS  Z1, Z3, Z19; \
-	ADDQ         $32, SI; \
-	ADDQ         R12, DI
+	ADDQ         $32, SI
 
-// func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int)
+// YSTEP is one depth step with B's rows a stride (R12) apart; YSTEPR one
+// with row p at DI + 4·offs[p] (R13 walks offs).
+#define YSTEP \
+	VMOVUPS (DI), Z0; \
+	VMOVUPS 64(DI), Z1; \
+	YFMA; \
+	ADDQ    R12, DI
+
+#define YSTEPR \
+	MOVQ    (R13), R14; \
+	VMOVUPS (DI)(R14*4), Z0; \
+	VMOVUPS 64(DI)(R14*4), Z1; \
+	YFMA; \
+	ADDQ    $8, R13
+
+// func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int)
 //
 // C[0:rows, 0:32] (row stride ldc floats) = or += Σ_p ap[p*8+r] · bp[p*ldb+j],
 // starting the sums at bias[r] (eight values) unless bias is nil; rows ≤ 8
 // lets an edge tile store only the rows inside C; ldb is 32 for a packed
 // panel, larger to read B where it lies. Sixteen ZMM accumulators hold the
 // tile: Z4..Z19 = rows 0..7 × two halves.
-TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-72
+TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-80
 	KARGS
 	JE      yzero
 	KBIAS(0, Z4, Z5)
@@ -310,7 +323,7 @@ TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-72
 	KBIAS(20, Z14, Z15)
 	KBIAS(24, Z16, Z17)
 	KBIAS(28, Z18, Z19)
-	JMP     yloop
+	JMP     ybody
 
 yzero:
 	VPXORD Z4, Z4, Z4
@@ -330,6 +343,11 @@ yzero:
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 
+ybody:
+	MOVQ  offs+72(FP), R13
+	TESTQ R13, R13
+	JNE   yrows
+
 yloop:
 	CMPQ CX, $2
 	JLT  ytail
@@ -342,6 +360,20 @@ ytail:
 	TESTQ CX, CX
 	JE    ystore
 	YSTEP
+	JMP   ystore
+
+yrows:
+	CMPQ CX, $2
+	JLT  yrtail
+	YSTEPR
+	YSTEPR
+	SUBQ $2, CX
+	JMP  yrows
+
+yrtail:
+	TESTQ CX, CX
+	JE    ystore
+	YSTEPR
 
 ystore:
 	KSTORE
