@@ -63,11 +63,13 @@ var convCases = []struct {
 // input gradient can run: lowered by im2col, and as shifted GEMMs (forced
 // on for every stride-1 size, see convshift.go).
 func loweringPaths(t *testing.T, f func(t *testing.T)) {
-	saveC, saveW, saveG, saveR := shiftMinC, shiftMaxWaste, shiftGradAsConv, shiftRows
-	defer func() { shiftMinC, shiftMaxWaste, shiftGradAsConv, shiftRows = saveC, saveW, saveG, saveR }()
-	shiftMinC = 1 << 30
+	saveC, saveT, saveW, saveG, saveR := shiftMinC, shiftTapsMinC, shiftMaxWaste, shiftGradAsConv, shiftRows
+	defer func() {
+		shiftMinC, shiftTapsMinC, shiftMaxWaste, shiftGradAsConv, shiftRows = saveC, saveT, saveW, saveG, saveR
+	}()
+	shiftMinC, shiftTapsMinC = 1<<30, 1<<30
 	t.Run("im2col", f)
-	shiftMinC, shiftMaxWaste = 1, 1
+	shiftMinC, shiftTapsMinC, shiftMaxWaste = 1, 1, 1
 	t.Run("shifted", f) // by taps at offsets where the GEMM reads them (AVX-512)
 	// One product per kernel row, and the input gradient as transposed
 	// shifted GEMMs.

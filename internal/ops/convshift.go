@@ -30,10 +30,12 @@ import (
 // which it keeps.)
 
 // shiftMinC and shiftMaxWaste bound where the shifted GEMMs are used: at
-// least that many input channels, and at most that fraction of computed
-// columns dropped.
+// least that many input channels (shiftTapsMinC where one product takes all
+// the taps: its depth is C·K·K, not C·K), and at most that fraction of
+// computed columns dropped.
 var (
 	shiftMinC     = 8
+	shiftTapsMinC = 1
 	shiftMaxWaste = 0.3
 )
 
@@ -75,7 +77,11 @@ func flipFilters(dst, w []float32, o, c, k int) []float32 {
 
 func useShift(d im2col.Dims) bool {
 	wp := d.W + 2*d.P
-	return d.S == 1 && d.K > 1 && d.C >= shiftMinC && float64(wp-d.OW) <= shiftMaxWaste*float64(wp)
+	minC := shiftMinC
+	if shiftRows && gemm.RowsDirect() {
+		minC = shiftTapsMinC
+	}
+	return d.S == 1 && d.K > 1 && d.C >= minC && float64(wp-d.OW) <= shiftMaxWaste*float64(wp)
 }
 
 // shiftRows makes the forward pass one product over all K·K taps where the
