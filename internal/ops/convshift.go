@@ -42,9 +42,10 @@ var (
 // The input gradient of a stride-1 convolution is itself a stride-1
 // convolution: of dy, bordered by K−1−P, with the filters turned by 180°
 // and their input and output channels swapped. Run as the forward pass's
-// shifted GEMMs it takes products O·K deep — gradInput's below are O deep —
-// and no sum of K shifted copies after them: 1.3–1.6× faster at a ResNet's
-// 3×3 layers (BenchmarkOpConv/res*/dX). gradInput remains for what the
+// shifted GEMMs it takes products O·K deep (O·K·K with the taps at
+// offsets) — gradInput's below are O deep — and no sum of K shifted copies
+// after them: 1.4–1.6× faster at a ResNet's 3×3 layers before the taps
+// (BenchmarkOpConv/res*/dX). gradInput remains for what the
 // forward path does not take (fewer than shiftMinC output channels, or a
 // border wider than K−1).
 var shiftGradAsConv = true
