@@ -45,9 +45,9 @@ var (
 // shifted GEMMs it takes products O·K deep (O·K·K with the taps at
 // offsets) — gradInput's below are O deep — and no sum of K shifted copies
 // after them: 1.4–1.6× faster at a ResNet's 3×3 layers before the taps
-// (BenchmarkOpConv/res*/dX). gradInput remains for what the
-// forward path does not take (fewer than shiftMinC output channels, or a
-// border wider than K−1).
+// (BenchmarkOpConv/res*/dX). gradInput remains for what the forward path
+// does not take (fewer output channels than useShift asks of its input, or
+// a border wider than K−1).
 var shiftGradAsConv = true
 
 // gradAsConv returns the dimensions of d's input gradient as a
