@@ -32,7 +32,7 @@ func benchNet(b *testing.B) *Network {
 }
 
 // shippedNet is the network of a shipped config.
-func shippedNet(b *testing.B, name string) *Network {
+func shippedNet(b testing.TB, name string) *Network {
 	c, err := config.Load("../../configs/" + name)
 	if err != nil {
 		b.Fatal(err)
@@ -40,7 +40,7 @@ func shippedNet(b *testing.B, name string) *Network {
 	return newBenchNet(b, c)
 }
 
-func newBenchNet(b *testing.B, c *config.Config) *Network {
+func newBenchNet(b testing.TB, c *config.Config) *Network {
 	classes := 10
 	if ls := c.Layers(); ls[len(ls)-1].Type == "dense" {
 		classes = ls[len(ls)-1].Units

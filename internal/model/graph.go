@@ -20,8 +20,9 @@ type Graph struct {
 	Loss   *G.Node   // training graphs only
 	Grads  []*G.Node // aligned with Network.Trainable(); training graphs only
 
-	g  *G.ExprGraph
-	vm G.VM
+	g   *G.ExprGraph
+	vm  G.VM     // training and probe graphs: the tape, for the gradients
+	fwd *forward // inference graphs: the ops run directly
 }
 
 // BuildTrain builds a training graph: batch statistics in batch norm,
@@ -60,8 +61,12 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand, loss ops.Loss)
 		if gr.Grads, err = G.Grad(gr.Loss, a.params...); err != nil {
 			return nil, fmt.Errorf("differentiating the network: %w", err)
 		}
+		gr.vm = G.NewTapeMachine(gr.g)
+		return gr, nil
 	}
-	gr.vm = G.NewTapeMachine(gr.g)
+	if gr.fwd, err = newForward(gr.Logits); err != nil {
+		return nil, err
+	}
 	return gr, nil
 }
 
@@ -158,13 +163,21 @@ func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
 
 // Run executes the graph once on the current contents of Input (and Labels).
 func (gr *Graph) Run() error {
+	if gr.fwd != nil {
+		return gr.fwd.run()
+	}
 	gr.vm.Reset()
 	return gr.vm.RunAll()
 }
 
 // LogitsData returns the (B,K) logits of the last Run. The slice is the
 // graph's own buffer: the next Run overwrites it.
-func (gr *Graph) LogitsData() []float32 { return gr.Logits.Value().Data().([]float32) }
+func (gr *Graph) LogitsData() []float32 {
+	if gr.fwd != nil {
+		return gr.fwd.output().Data().([]float32)
+	}
+	return gr.Logits.Value().Data().([]float32)
+}
 
 // LossValue returns the mean loss of the last Run of a training graph.
 func (gr *Graph) LossValue() float32 {
@@ -179,4 +192,9 @@ func (gr *Graph) LossValue() float32 {
 func (gr *Graph) GradData(i int) []float32 { return gr.Grads[i].Value().Data().([]float32) }
 
 // Close releases the machine.
-func (gr *Graph) Close() error { return gr.vm.Close() }
+func (gr *Graph) Close() error {
+	if gr.vm == nil {
+		return nil
+	}
+	return gr.vm.Close()
+}
