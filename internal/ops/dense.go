@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/cnnctl/cnnctl/internal/kernels/gemm"
+	"github.com/cnnctl/cnnctl/internal/kernels/vec"
 	"github.com/cnnctl/cnnctl/internal/parallel"
 )
 
@@ -51,11 +52,15 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	if B <= 4 {
 		// A few rows: dot products straight off the weight rows, without
 		// packing the (large) weight matrix for a GEMM.
+		// A block of weight rows stays in L1 while each input row takes it.
+		const block = 8
 		parallel.ForCost(Out, B*In, func(_, lo, hi int) {
-			for o := lo; o < hi; o++ {
-				wo := w[o*In : (o+1)*In]
+			for o0 := lo; o0 < hi; o0 += block {
+				o1 := min(o0+block, hi)
 				for i := range B {
-					y[i*Out+o] = b[o] + gemm.Dot(x[i*In:(i+1)*In], wo)
+					yi := y[i*Out+o0 : i*Out+o1]
+					gemm.DotRows(yi, x[i*In:(i+1)*In], w[o0*In:], In)
+					vec.AddSpan(yi, b[o0:o1])
 				}
 			}
 		})

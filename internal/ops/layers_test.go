@@ -353,7 +353,7 @@ func TestDenseGradients(t *testing.T) {
 // (dots over rows), and the GEMM.
 func TestDenseMatchesNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, sz := range [][3]int{{3, 7, 5}, {9, 20, 5}, {9, 20, 40}, {70, 33, 65}} {
+	for _, sz := range [][3]int{{3, 7, 5}, {1, 40, 21}, {4, 800, 37}, {9, 20, 5}, {9, 20, 40}, {70, 33, 65}} {
 		B, In, Out := sz[0], sz[1], sz[2]
 		x, w, b := randTensor(rng, 1, B, In), randTensor(rng, 1, Out, In), randTensor(rng, 1, Out)
 		y, err := NewDense("t", false).Do(x, w, b)

@@ -470,6 +470,32 @@ func dotGo(x, y []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// DotRows sets dst[r] = x · w[r·ldw : r·ldw+len(x)] for each r: a
+// matrix-vector product over the rows of a row-major w.
+func DotRows(dst, x, w []float32, ldw int) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = w[(len(dst)-1)*ldw+len(x)-1]
+	r := 0
+	for ; r+4 <= len(dst); r += 4 {
+		dot4((*[4]float32)(dst[r:r+4]), x, w[r*ldw:], ldw)
+	}
+	for ; r < len(dst); r++ {
+		dst[r] = Dot(x, w[r*ldw:])
+	}
+}
+
+// dot4 sets dst[r] = x · w[r·ldw:] for r < 4, in assembly where the CPU
+// allows.
+var dot4 = dot4Go
+
+func dot4Go(dst *[4]float32, x, w []float32, ldw int) {
+	for r := range 4 {
+		dst[r] = Dot(x, w[r*ldw:])
+	}
+}
+
 // KernelName says which micro-kernel the GEMM uses.
 func KernelName() string { return microKernel.name }
 

@@ -55,6 +55,24 @@ func dotFast(x, y []float32) float32 {
 }
 
 //go:noescape
+func dot4AVX512(n int, x, w *float32, ldw int, out *float32)
+
+// dot4Fast is dot4 with the four rows' first len(x)&^15 products in
+// AVX-512.
+func dot4Fast(dst *[4]float32, x, w []float32, ldw int) {
+	n := len(x) &^ 15
+	if n == 0 {
+		dot4Go(dst, x, w, ldw)
+		return
+	}
+	_ = w[3*ldw+len(x)-1]
+	dot4AVX512(n, &x[0], &w[0], ldw, &dst[0])
+	for r := range 4 {
+		dst[r] += dotGo(x[n:], w[r*ldw+n:])
+	}
+}
+
+//go:noescape
 func transpose8x8AVX(src *float32, srcStride int, dst *float32, dstStride int)
 
 // transpose8x8Fast is transpose8x8 in AVX (unpack, shuffle, lane swaps).
@@ -69,6 +87,7 @@ var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 func init() {
 	if HasAVX512 {
+		dot4 = dot4Fast
 		microKernel = kernelAVX512
 		rowsKernel = func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int) {
 			kernel8x32AVX512(k, ap, bp, c, ldc, add, bias, rows, 0, offs)

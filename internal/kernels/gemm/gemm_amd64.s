@@ -415,3 +415,86 @@ yadd:
 ydone:
 	VZEROUPPER
 	RET
+
+// func dot4AVX512(n int, x, w *float32, ldw int, out *float32)
+//
+// out[r] = Σ_{i<n} x[i]·w[r·ldw + i] for r < 4 (ldw in floats; n a
+// positive multiple of 16). x is loaded once for the four rows: a dot
+// product alone loads two floats per multiply-add, and at batch 1 a dense
+// layer is bound by the loads of its weights.
+TEXT ·dot4AVX512(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), AX
+	SHLQ $2, AX
+	MOVQ out+32(FP), DX
+	LEAQ (DI)(AX*1), R8
+	LEAQ (DI)(AX*2), R9
+	LEAQ (R8)(AX*2), R10
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+dot4loop32:
+	CMPQ        CX, $32
+	JL          dot4tail
+	VMOVUPS     (SI), Z8
+	VMOVUPS     64(SI), Z9
+	VFMADD231PS (DI), Z8, Z0
+	VFMADD231PS 64(DI), Z9, Z4
+	VFMADD231PS (R8), Z8, Z1
+	VFMADD231PS 64(R8), Z9, Z5
+	VFMADD231PS (R9), Z8, Z2
+	VFMADD231PS 64(R9), Z9, Z6
+	VFMADD231PS (R10), Z8, Z3
+	VFMADD231PS 64(R10), Z9, Z7
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	ADDQ        $128, R8
+	ADDQ        $128, R9
+	ADDQ        $128, R10
+	SUBQ        $32, CX
+	JMP         dot4loop32
+
+dot4tail:
+	TESTQ       CX, CX
+	JE          dot4reduce
+	VMOVUPS     (SI), Z8
+	VFMADD231PS (DI), Z8, Z0
+	VFMADD231PS (R8), Z8, Z1
+	VFMADD231PS (R9), Z8, Z2
+	VFMADD231PS (R10), Z8, Z3
+
+dot4reduce:
+	VADDPS        Z4, Z0, Z0
+	VADDPS        Z5, Z1, Z1
+	VADDPS        Z6, Z2, Z2
+	VADDPS        Z7, Z3, Z3
+	VEXTRACTF64X4 $1, Z0, Y8
+	VADDPS        Y8, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y8
+	VADDPS        Y8, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y8
+	VADDPS        Y8, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y8
+	VADDPS        Y8, Y3, Y3
+	VEXTRACTF128  $1, Y0, X8
+	VADDPS        X8, X0, X0
+	VEXTRACTF128  $1, Y1, X8
+	VADDPS        X8, X1, X1
+	VEXTRACTF128  $1, Y2, X8
+	VADDPS        X8, X2, X2
+	VEXTRACTF128  $1, Y3, X8
+	VADDPS        X8, X3, X3
+	VHADDPS       X1, X0, X0
+	VHADDPS       X3, X2, X2
+	VHADDPS       X2, X0, X0
+	VMOVUPS       X0, (DX)
+	VZEROUPPER
+	RET

@@ -310,3 +310,38 @@ func TestTranspose8x8(t *testing.T) {
 		}
 	}
 }
+
+func TestDotRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	save := dot4
+	defer func() { dot4 = save }()
+	impls := map[string]func(*[4]float32, []float32, []float32, int){"go": dot4Go}
+	if HasAVX512 {
+		impls["avx512"] = dot4Fast
+	}
+	for name, f := range impls {
+		dot4 = f
+		for _, n := range []int{1, 15, 16, 17, 31, 32, 33, 48, 100, 800} {
+			for _, rows := range []int{1, 3, 4, 5, 9} {
+				ldw := n + 3
+				x := randSlice(rng, n)
+				w := randSlice(rng, (rows-1)*ldw+n) // no room after the last row
+				dst := make([]float32, rows+1)
+				dst[rows] = 42 // a guard
+				DotRows(dst[:rows], x, w, ldw)
+				for r := range rows {
+					var want float64
+					for i := range n {
+						want += float64(x[i]) * float64(w[r*ldw+i])
+					}
+					if math.Abs(float64(dst[r])-want) > 1e-4*(1+math.Sqrt(float64(n))) {
+						t.Errorf("%s n=%d rows=%d: row %d = %v, want %v", name, n, rows, r, dst[r], want)
+					}
+				}
+				if dst[rows] != 42 {
+					t.Errorf("%s n=%d rows=%d: wrote past the rows", name, n, rows)
+				}
+			}
+		}
+	}
+}
