@@ -42,13 +42,18 @@ type BatchNorm struct {
 	shift  []float32
 	dims   int
 	pool   *Pool2D // set by WithMaxPool: the output is pooled 2×2 too
+	// planeArg, in 2-D training: one plane of arg-maxima a worker, for
+	// the forward kernel to write and the next plane to overwrite — the
+	// backward pass chooses again from x, and none reach memory.
+	planeArg []int32
 }
 
 // WithMaxPool makes the op a batch norm, ReLU and 2×2 stride-2 max pooling
 // in one: the normalised values are pooled as they are computed, and never
 // written (the largest tensor of a LeNet step, written and read back, is
-// saved); the backward pass likewise routes the pooled gradient to one
-// plane at a time. It needs ReLU and 4-D inputs.
+// saved); in training the backward pass makes each window's choice again
+// from x, which it reads anyway, rather than reading stored arg-maxima
+// back. It needs ReLU and 4-D inputs.
 func (op *BatchNorm) WithMaxPool() *BatchNorm {
 	op.pool = NewMaxPool2D(op.name+".pool", ConvGeom{Kernel: 2, Stride: 2})
 	op.name = "batchnorm_relu_maxpool:" + op.name[len("batchnorm_relu:"):]
@@ -126,13 +131,15 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 
 // emit writes plane (b, c) of the output: max(x·scale + shift, 0) (or
 // without the max), or its 2×2 or window-2 max pooling with the arg-maxima
-// the backward pass routes through (but for 1-D training: its backward
-// pass makes the choice again).
-// os is an output plane's size (planeOut).
-func (op *BatchNorm) emit(x, y []float32, b, c, C, S, os int, scale, shift float32) {
+// a probe's backward pass routes through (training's makes the choice
+// again). os is an output plane's size (planeOut); wk the worker.
+func (op *BatchNorm) emit(x, y []float32, wk, b, c, C, S, os int, scale, shift float32) {
 	off := (b*C + c) * S
 	var arg []int32
-	if op.pool != nil && len(op.pool.argmax) > 0 {
+	switch {
+	case len(op.planeArg) > 0:
+		arg = op.planeArg[wk*os : (wk+1)*os]
+	case op.pool != nil && len(op.pool.argmax) > 0:
 		arg = op.pool.argmax[(b*C+c)*os : (b*C+c+1)*os]
 	}
 	op.emitPlane(x[off:off+S], y[(b*C+c)*os:(b*C+c+1)*os], arg, scale, shift)
@@ -204,8 +211,11 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 		if len(xs) == 3 {
 			oshape = []int{xs[0], xs[1], ow}
 		}
-		if h > 1 || !op.Training {
+		switch {
+		case !op.Training:
 			op.pool.argmax = scratch.Grow(op.pool.argmax, B*C*oh*ow)
+		case h > 1:
+			op.planeArg = scratch.Grow(op.planeArg, parallel.Workers*oh*ow)
 		}
 	}
 	out := op.out.get(oshape...)
@@ -214,10 +224,10 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	os := op.planeOut(S)
 	if !op.Training {
 		op.inferenceAffine(gamma, beta)
-		parallel.ForCost(C, B*S, func(_, lo, hi int) {
+		parallel.ForCost(C, B*S, func(wk, lo, hi int) {
 			for c := lo; c < hi; c++ {
 				for b := range B {
-					op.emit(x, y, b, c, C, S, os, op.scale[c], op.shift[c])
+					op.emit(x, y, wk, b, c, C, S, os, op.scale[c], op.shift[c])
 				}
 			}
 		})
@@ -231,7 +241,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 	op.invStd = scratch.Grow(op.invStd, C)
 	op.scale, op.shift = scratch.Grow(op.scale, C), scratch.Grow(op.shift, C)
 	m := float32(st.Momentum)
-	parallel.ForCost(C, 2*B*S, func(_, lo, hi int) {
+	parallel.ForCost(C, 2*B*S, func(wk, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			// One pass for both moments of x − k (k, the channel's first
 			// value, is near the mean: no cancellation), with float32
@@ -253,7 +263,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			shift := beta[c] - float32(mean)*scale
 			op.scale[c], op.shift[c] = scale, shift
 			for b := range B {
-				op.emit(x, y, b, c, C, S, os, scale, shift)
+				op.emit(x, y, wk, b, c, C, S, os, scale, shift)
 			}
 			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*float32(mean)
 			st.RunningVar[c] = (1-m)*st.RunningVar[c] + m*float32(variance*float64(n)/float64(n-1))
@@ -301,7 +311,6 @@ type bnBackward struct {
 	fwd                *BatchNorm
 	dims               int
 	out, dgamma, dbeta buffer
-	planes             []float32 // 2-D pooled op: a channel's planes of routed gradient per worker
 }
 
 func (op *bnBackward) Arity() int { return 3 }
@@ -335,14 +344,15 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	f := op.fwd
 	// Per plane (b, c), two passes: Σg and Σg·(x − μ) of its gradient g, then
 	// dx = a·g + b·x + c; g is dy masked by the fused ReLU, and, when the op
-	// pooled, routed through the pooling first. A switch per plane, not a
-	// function value: planes can be 32 floats, and a call through a closure
-	// then costs a tenth of the work.
+	// pooled, routed through the pooling first — by kernels that take the
+	// pooled gradient and choose again, from x, where each window's maximum
+	// was. A switch per plane, not a function value: planes can be 32
+	// floats, and a call through a closure then costs a tenth of the work.
 	const (
 		plain = iota
 		relu
-		pooled1D // the kernels take the pooled gradient and choose again, from x, which of each pair the pooling took
-		pooled2D // a channel's planes routed into scratch by the first pass, read again by the second
+		pooled1D
+		pooled2D
 	)
 	mode := plain
 	if f.ReLU {
@@ -354,18 +364,12 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 		H, W = planeHW(ss[2])
 		OH, OW = planeHW(ss[0])
 		mode = pooled1D
-		if H > 1 && len(pool.argmax) != B*C*OH*OW {
-			return nil, fmt.Errorf("%s: forward pass has not run", op.name)
-		}
 		if H > 1 {
 			mode = pooled2D
-			// B·S floats a worker, small enough to stay in cache: the
-			// full-size gradient is never written.
-			op.planes = scratch.Grow(op.planes, parallel.Workers*B*S)
 		}
 	}
 	n := float32(B * S)
-	parallel.ForCost(C, 2*B*S, func(wk, lo, hi int) {
+	parallel.ForCost(C, 2*B*S, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mean, inv, scale, shift := f.mean[c], f.invStd[c], f.scale[c], f.shift[c]
 			var sdy, sdyx float32
@@ -381,9 +385,7 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 				case pooled1D:
 					s, d = vec.SumAndDotReluPool1x2(dy[q:q+OW], xp, mean, scale, shift)
 				case pooled2D:
-					g := op.planes[(wk*B+b)*S : (wk*B+b+1)*S]
-					routeMax(dy[q:q+OH*OW], pool.argmax[q:q+OH*OW], g, H, W, OH, OW)
-					s, d = vec.SumAndDotRelu(g, xp, mean, scale, shift)
+					s, d = vec.SumAndDotReluPool2x2(dy[q:q+OH*OW], xp, H, W, OH, OW, mean, scale, shift)
 				}
 				sdy += s
 				sdyx += d
@@ -405,7 +407,7 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 				case pooled1D:
 					vec.AxpbyReluPool1x2(dy[q:q+OW], xp, dxp, a, bx, c0, scale, shift)
 				case pooled2D:
-					vec.AxpbyRelu(op.planes[(wk*B+b)*S:(wk*B+b+1)*S], xp, dxp, a, bx, c0, scale, shift)
+					vec.AxpbyReluPool2x2(dy[q:q+OH*OW], xp, dxp, H, W, OH, OW, a, bx, c0, scale, shift)
 				}
 			}
 		}

@@ -127,9 +127,14 @@ func gradCheck(t *testing.T, ins []checkInput, build func(g *G.ExprGraph, xs []*
 			maxMag = math.Max(maxMag, math.Max(math.Abs(num), math.Abs(float64(a[i]))))
 		}
 		rel := maxErr / math.Max(maxMag, 1e-3)
-		if rel > tol {
+		switch {
+		case maxMag == 0:
+			// Every probe zero both ways (a ReLU that passed nothing, say):
+			// the check would prove nothing.
+			t.Errorf("%s: every probed gradient is zero; choose inputs the op passes a gradient through", in.name)
+		case rel > tol:
 			t.Errorf("%s: gradient relative error %.3g > %.3g (max |grad| %.3g)", in.name, rel, tol, maxMag)
-		} else {
+		default:
 			t.Logf("%s: gradient relative error %.2g", in.name, rel)
 		}
 	}

@@ -14,3 +14,5 @@ var kernelAVX2, kernelAVX512 = kernelGo16, kernelGo32
 var dotFast = dotGo
 
 var transpose8x8Fast = transpose8x8Go
+
+var dot4Fast = dot4Go

@@ -169,3 +169,72 @@ func axpbyReluPool1x2Go(dy, x, out []float32, a, b, c, scale, shift float32) {
 }
 
 func fma(x, y, z float32) float32 { return float32(math.FMA(float64(x), float64(y), float64(z))) }
+
+// pool2x2Choice is the position in its plane of the maximum of window at
+// (top-left), f giving each value as the forward pooling computed it, the
+// first on a tie as maxWindow picks it; and whether the gradient passes
+// there (the ReLU let that maximum through).
+func pool2x2Choice(f func(int) float32, at, w int) (int, bool) {
+	best, pos := f(at), at
+	for _, i := range [3]int{at + 1, at + w, at + w + 1} {
+		if v := f(i); v > best {
+			best, pos = v, i
+		}
+	}
+	return pos, best > 0
+}
+
+// sumAndDotReluPool2x2Go returns Σg and Σg·(x − c) over an h×w plane x
+// whose batch norm, ReLU and 2×2 max pooling maxPool2x2AffineGo fused, g
+// the pooled gradient dy (oh×ow) routed to each window's maximum — chosen
+// again from x with the forward pass's arithmetic, so the backward pass
+// needs no stored arg-maxima: it reads x anyway.
+func sumAndDotReluPool2x2Go(dy, x []float32, h, w, oh, ow int, c, scale, shift float32) (s, d float32) {
+	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
+	return sumDotPool2x2(f, dy, x, w, oh, ow, 0, c)
+}
+
+// sumDotPool2x2 is sumAndDotReluPool2x2Go over windows from column from
+// of each output row.
+func sumDotPool2x2(f func(int) float32, dy, x []float32, w, oh, ow, from int, c float32) (s, d float32) {
+	for oy := range oh {
+		for ox := from; ox < ow; ox++ {
+			if at, ok := pool2x2Choice(f, 2*oy*w+2*ox, w); ok {
+				g := dy[oy*ow+ox]
+				s += g
+				d += g * (x[at] - c)
+			}
+		}
+	}
+	return s, d
+}
+
+// axpbyReluPool2x2Go sets out = a·g + b·x + c over the plane, g as in
+// sumAndDotReluPool2x2Go (zero outside the windows).
+func axpbyReluPool2x2Go(dy, x, out []float32, h, w, oh, ow int, a, b, c, scale, shift float32) {
+	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
+	axpbyPool2x2(f, dy, x, out, h, w, oh, ow, 0, a, b, c)
+}
+
+// axpbyPool2x2 is axpbyReluPool2x2Go but for the windows left of column
+// from of each output row (rows 0..2·oh−1, columns 0..2·from−1), which it
+// leaves alone.
+func axpbyPool2x2(f func(int) float32, dy, x, out []float32, h, w, oh, ow, from int, a, b, c float32) {
+	x, out = x[:h*w], out[:h*w]
+	for r := range h {
+		lo := 0
+		if r < 2*oh {
+			lo = 2 * from
+		}
+		for i := r*w + lo; i < (r+1)*w; i++ {
+			out[i] = b*x[i] + c
+		}
+	}
+	for oy := range oh {
+		for ox := from; ox < ow; ox++ {
+			if at, ok := pool2x2Choice(f, 2*oy*w+2*ox, w); ok {
+				out[at] = a*dy[oy*ow+ox] + b*x[at] + c
+			}
+		}
+	}
+}

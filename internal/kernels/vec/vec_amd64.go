@@ -352,6 +352,7 @@ func init() {
 		MaxPool2x2, MaxPool2x2Grad, MaxPool2x2Affine = maxPool2x2Fast, maxPool2x2GradFast, maxPool2x2AffineFast
 		MaxPool1x2Affine, MaxPool1x2Relu, MaxPool1x2Grad = maxPool1x2AffineFast, maxPool1x2ReluFast, maxPool1x2GradFast
 		SumAndDotReluPool1x2, AxpbyReluPool1x2 = sumAndDotReluPool1x2Fast, axpbyReluPool1x2Fast
+		SumAndDotReluPool2x2, AxpbyReluPool2x2 = sumAndDotReluPool2x2Fast, axpbyReluPool2x2Fast
 	}
 	if HasAVX512 {
 		// Masked tails: a ResNet's 7-, 14- and 28-wide rows in one pass
@@ -359,4 +360,56 @@ func init() {
 		AddRows, CopyRows = addRows512, copyRows512
 		GatherRows, ScatterAddRows = gatherRows512, scatterAddRows512
 	}
+}
+
+//go:noescape
+func sumDotReluPool2x2AVX2(dy, x *float32, rows, ow, q, w int, c, scale, shift float32) (s, d float32)
+
+//go:noescape
+func axpbyReluPool2x2AVX2(dy, x, out *float32, rows, ow, q, w int, a, b, c, scale, shift float32)
+
+// fusedMap is how maxPool2x2AffineFast maps plane value i outside its
+// assembly: fused below the plane's last multiple of 8, as the assembly
+// rounds.
+func fusedMap(x []float32, scale, shift float32) func(int) float32 {
+	vec := len(x) &^ 7
+	return func(i int) float32 {
+		if i < vec {
+			return max(fma(x[i], scale, shift), 0)
+		}
+		return max(x[i]*scale+shift, 0)
+	}
+}
+
+// The pooled plane is split as maxPool2x2AffineFast splits it (groups of
+// four windows in the assembly, the rest by fusedMap), so each window is
+// judged by the arithmetic that pooled it.
+
+func sumAndDotReluPool2x2Fast(dy, x []float32, h, w, oh, ow int, c, scale, shift float32) (float32, float32) {
+	x = x[:h*w]
+	q := ow &^ 3
+	var s, d float32
+	if q > 0 && oh > 0 {
+		_, _ = x[(2*oh-1)*w+2*ow-1], dy[oh*ow-1] // bounds the assembly relies on
+		s, d = sumDotReluPool2x2AVX2(&dy[0], &x[0], oh, ow, q, w, c, scale, shift)
+		if q == ow {
+			return s, d
+		}
+	}
+	s2, d2 := sumDotPool2x2(fusedMap(x, scale, shift), dy, x, w, oh, ow, q, c)
+	return s + s2, d + d2
+}
+
+func axpbyReluPool2x2Fast(dy, x, out []float32, h, w, oh, ow int, a, b, c, scale, shift float32) {
+	x, out = x[:h*w], out[:h*w]
+	q := ow &^ 3
+	if q > 0 && oh > 0 {
+		_, _ = x[(2*oh-1)*w+2*ow-1], dy[oh*ow-1]
+		_ = out[(2*oh-1)*w+2*ow-1]
+		axpbyReluPool2x2AVX2(&dy[0], &x[0], &out[0], oh, ow, q, w, a, b, c, scale, shift)
+	}
+	if q > 0 && q == ow && 2*ow == w && 2*oh == h {
+		return
+	}
+	axpbyPool2x2(fusedMap(x, scale, shift), dy, x, out, h, w, oh, ow, q, a, b, c)
 }

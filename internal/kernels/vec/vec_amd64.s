@@ -942,3 +942,238 @@ aploop:
 apdone:
 	VZEROUPPER
 	RET
+
+// The 2×2 pooled batch-norm gradient kernels below make the forward
+// pooling's choice again from x (maxPool2x2AVX with affine): Y12 = scale,
+// Y13 = shift. Eight windows a step from sixteen inputs of each of rows
+// 2·oy and 2·oy+1, or four from eight; the caller does the rest of a row.
+//
+// PP_DEINT(lo, hi, ev, od) splits sixteen inputs lo:hi into their evens
+// and odds, each in order, as MP_WINDOW does.
+#define PP_DEINT(lo, hi, ev, od) \
+	VSHUFPS $0x88, hi, lo, ev; \
+	VSHUFPS $0xDD, hi, lo, od; \
+	VPERMPD $0xD8, ev, ev; \
+	VPERMPD $0xD8, od, od
+
+// PP_INTERLEAVE(ev, od, lo, hi) is its inverse, using Y8 and Y9.
+#define PP_INTERLEAVE(ev, od, lo, hi) \
+	VUNPCKLPS  od, ev, Y8; \
+	VUNPCKHPS  od, ev, Y9; \
+	VPERM2F128 $0x20, Y9, Y8, lo; \
+	VPERM2F128 $0x31, Y9, Y8, hi
+
+// PP_MAP(r) is MP_AFFINE with Y12, Y13: r = max(r·scale + shift, 0).
+#define PP_MAP(r) \
+	VFMADD213PS Y13, Y12, r; \
+	VMAXPS      zeros<>(SB), r, r
+
+// PP_MAX sets Y8 to the window maxima of the mapped a, b, c, d (the evens
+// and odds of row 2·oy, then of 2·oy+1) in Y4..Y7 — MP_WINDOW's
+// instructions in its order — and Y9 to where they are > 0.
+#define PP_MAX \
+	VMAXPS Y5, Y4, Y8; \
+	VMAXPS Y7, Y6, Y9; \
+	VMAXPS Y9, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VCMPPS $0x1e, Y9, Y8, Y9
+
+// PP_CHOOSE takes raw rows 2·oy (Y0:Y1) and 2·oy+1 (Y2:Y3) and leaves
+// the window maxima in Y8, where they are > 0 in Y9, and in Y10 the raw x
+// at each window's first maximum (the forward pass's choice).
+#define PP_CHOOSE \
+	PP_DEINT(Y0, Y1, Y4, Y5); \
+	PP_DEINT(Y2, Y3, Y6, Y7); \
+	VMOVAPS Y4, Y0; \
+	VMOVAPS Y5, Y1; \
+	VMOVAPS Y6, Y2; \
+	VMOVAPS Y7, Y3; \
+	PP_MAP(Y4); \
+	PP_MAP(Y5); \
+	PP_MAP(Y6); \
+	PP_MAP(Y7); \
+	PP_MAX; \
+	VCMPPS    $0, Y8, Y6, Y10; \
+	VBLENDVPS Y10, Y2, Y3, Y10; \
+	VCMPPS    $0, Y8, Y5, Y3; \
+	VBLENDVPS Y3, Y1, Y10, Y10; \
+	VCMPPS    $0, Y8, Y4, Y3; \
+	VBLENDVPS Y3, Y0, Y10, Y10
+
+// func sumDotReluPool2x2AVX2(dy, x *float32, rows, ow, q, w int, c, scale, shift float32) (s, d float32)
+// Σg and Σg·(x − c) over the first q (a multiple of 4) windows of each of
+// rows output rows, g = dy at each window's maximum where it is > 0.
+TEXT ·sumDotReluPool2x2AVX2(SB), NOSPLIT, $0-72
+	MOVQ         dy+0(FP), R12
+	MOVQ         x+8(FP), R11
+	MOVQ         rows+16(FP), R9
+	MOVQ         w+40(FP), BX
+	VBROADCASTSS c+48(FP), Y11
+	VBROADCASTSS scale+52(FP), Y12
+	VBROADCASTSS shift+56(FP), Y13
+	VXORPS       Y14, Y14, Y14 // Σ g·(x − c)
+	VXORPS       Y15, Y15, Y15 // Σ g
+
+sprow:
+	TESTQ R9, R9
+	JE    spdone
+	MOVQ  R11, SI
+	LEAQ  (R11)(BX*4), DI
+	MOVQ  R12, DX
+	MOVQ  q+32(FP), CX
+
+sploop:
+	CMPQ    CX, $8
+	JLT     spquad
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y3
+	PP_CHOOSE
+	VANDPS  (DX), Y9, Y9
+	VADDPS  Y9, Y15, Y15
+	VSUBPS  Y11, Y10, Y10
+	VFMADD231PS Y10, Y9, Y14
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JMP     sploop
+
+spquad:
+	CMPQ    CX, $4
+	JLT     spnext
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	VMOVUPS (DI), Y2
+	VMOVAPS Y2, Y3
+	PP_CHOOSE
+	VMOVUPS (DX), X3 // four gradients; the upper lanes zero
+	VANDPS  Y3, Y9, Y9
+	VADDPS  Y9, Y15, Y15
+	VSUBPS  Y11, Y10, Y10
+	VFMADD231PS Y10, Y9, Y14
+
+spnext:
+	MOVQ ow+24(FP), AX
+	LEAQ (R12)(AX*4), R12
+	LEAQ (R11)(BX*8), R11
+	DECQ R9
+	JMP  sprow
+
+spdone:
+	VMOVAPS Y15, Y0
+	VMOVAPS Y14, Y1
+	HSUM2
+	MOVSS   X0, s+64(FP)
+	MOVSS   X1, d+68(FP)
+	VZEROUPPER
+	RET
+
+// PP_ROUTE leaves in Y4..Y7 (evens and odds of row 2·oy, then of 2·oy+1)
+// the gradient g (Y9 on entry) at each window's first maximum of the
+// mapped a..d in Y4..Y7 (maxima Y8), zero elsewhere; then spreads them to
+// the rows' order: Y0:Y1 and Y2:Y3.
+#define PP_ROUTE \
+	VCMPPS  $0, Y8, Y4, Y10; \
+	VANDPS  Y10, Y9, Y4; \
+	VANDNPS Y9, Y10, Y9; \
+	VCMPPS  $0, Y8, Y5, Y10; \
+	VANDPS  Y10, Y9, Y5; \
+	VANDNPS Y9, Y10, Y9; \
+	VCMPPS  $0, Y8, Y6, Y10; \
+	VANDPS  Y10, Y9, Y6; \
+	VANDNPS Y9, Y10, Y7; \
+	PP_INTERLEAVE(Y4, Y5, Y0, Y1); \
+	PP_INTERLEAVE(Y6, Y7, Y2, Y3)
+
+// PP_OUT(off, g, src, dst) stores a·g + b·x + c for the eight x at
+// off(src) at off(dst), as axpbyReluAVX2 rounds it.
+#define PP_OUT(off, g, src, dst) \
+	VMOVUPS     off(src), Y4; \
+	VFMADD213PS Y11, Y14, Y4; \
+	VFMADD231PS g, Y15, Y4; \
+	VMOVUPS     Y4, off(dst)
+
+// func axpbyReluPool2x2AVX2(dy, x, out *float32, rows, ow, q, w int, a, b, c, scale, shift float32)
+// out = a·g + b·x + c over the first 2·q columns (q a multiple of 4) of
+// rows 0..2·rows−1, g as in sumDotReluPool2x2AVX2.
+TEXT ·axpbyReluPool2x2AVX2(SB), NOSPLIT, $0-76
+	MOVQ         dy+0(FP), R12
+	MOVQ         x+8(FP), R11
+	MOVQ         out+16(FP), R13
+	MOVQ         rows+24(FP), R9
+	MOVQ         w+48(FP), BX
+	VBROADCASTSS a+56(FP), Y15
+	VBROADCASTSS b+60(FP), Y14
+	VBROADCASTSS c+64(FP), Y11
+	VBROADCASTSS scale+68(FP), Y12
+	VBROADCASTSS shift+72(FP), Y13
+
+aprow:
+	TESTQ R9, R9
+	JE    apdone
+	MOVQ  R11, SI
+	LEAQ  (R11)(BX*4), DI
+	MOVQ  R13, R8
+	LEAQ  (R13)(BX*4), R10
+	MOVQ  R12, DX
+	MOVQ  q+40(FP), CX
+
+aploop:
+	CMPQ    CX, $8
+	JLT     apquad
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y3
+	PP_MAP(Y0)
+	PP_MAP(Y1)
+	PP_MAP(Y2)
+	PP_MAP(Y3)
+	PP_DEINT(Y0, Y1, Y4, Y5)
+	PP_DEINT(Y2, Y3, Y6, Y7)
+	PP_MAX
+	VANDPS  (DX), Y9, Y9
+	PP_ROUTE
+	PP_OUT(0, Y0, SI, R8)
+	PP_OUT(32, Y1, SI, R8)
+	PP_OUT(0, Y2, DI, R10)
+	PP_OUT(32, Y3, DI, R10)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, R8
+	ADDQ    $64, R10
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JMP     aploop
+
+apquad:
+	CMPQ    CX, $4
+	JLT     apnext
+	VMOVUPS (SI), Y0
+	VMOVUPS (DI), Y2
+	PP_MAP(Y0)
+	PP_MAP(Y2)
+	VMOVAPS Y0, Y1
+	VMOVAPS Y2, Y3
+	PP_DEINT(Y0, Y1, Y4, Y5)
+	PP_DEINT(Y2, Y3, Y6, Y7)
+	PP_MAX
+	VMOVUPS (DX), X10 // four gradients; the upper lanes zero
+	VANDPS  Y10, Y9, Y9
+	PP_ROUTE
+	PP_OUT(0, Y0, SI, R8)
+	PP_OUT(0, Y2, DI, R10)
+
+apnext:
+	MOVQ ow+32(FP), AX
+	LEAQ (R12)(AX*4), R12
+	LEAQ (R11)(BX*8), R11
+	LEAQ (R13)(BX*8), R13
+	DECQ R9
+	JMP  aprow
+
+apdone:
+	VZEROUPPER
+	RET
