@@ -262,8 +262,11 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	RET
 
 // YFMA is the arithmetic of one depth step of the 8×32 kernel: the row of B
-// in Z0:Z1 times eight of A.
-#define YFMA \
+// in Z0:Z1 times eight of A (YFMA_LO rows 0–3, YFMA_HI rows 4–7). YFMA4
+// is its first four rows only: an edge tile of at most four rows (LeNet's
+// 20 and 50 filters end in one of 4 and one of 2) does half the work
+// rather than the whole tile's.
+#define YFMA_LO \
 	VBROADCASTSS 0(SI), Z2; \
 	VFMADD231PS  Z0, Z2, Z4; \
 	VFMADD231PS  Z1, Z2, Z5; \
@@ -275,7 +278,9 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VFMADD231PS  Z1, Z2, Z9; \
 	VBROADCASTSS 12(SI), Z3; \
 	VFMADD231PS  Z0, Z3, Z10; \
-	VFMADD231PS  Z1, Z3, Z11; \
+	VFMADD231PS  Z1, Z3, Z11
+
+#define YFMA_HI \
 	VBROADCASTSS 16(SI), Z2; \
 	VFMADD231PS  Z0, Z2, Z12; \
 	VFMADD231PS  Z1, Z2, Z13; \
@@ -287,22 +292,31 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VFMADD231PS  Z1, Z2, Z17; \
 	VBROADCASTSS 28(SI), Z3; \
 	VFMADD231PS  Z0, Z3, Z18; \
-	VFMADD231PS  Z1, Z3, Z19; \
-	ADDQ         $32, SI
+	VFMADD231PS  Z1, Z3, Z19
 
-// YSTEP is one depth step with B's rows a stride (R12) apart; YSTEPR one
-// with row p at DI + 4·offs[p] (R13 walks offs).
-#define YSTEP \
+#define YFMA \
+	YFMA_LO; \
+	YFMA_HI; \
+	ADDQ $32, SI
+
+#define YFMA4 \
+	YFMA_LO; \
+	ADDQ $32, SI
+
+// YSTEP(fma) is one depth step with B's rows a stride (R12) apart;
+// YSTEPR(fma) one with row p at DI + 4·offs[p] (R13 walks offs); fma is
+// YFMA or YFMA4.
+#define YSTEP(fma) \
 	VMOVUPS (DI), Z0; \
 	VMOVUPS 64(DI), Z1; \
-	YFMA; \
+	fma; \
 	ADDQ    R12, DI
 
-#define YSTEPR \
+#define YSTEPR(fma) \
 	MOVQ    (R13), R14; \
 	VMOVUPS (DI)(R14*4), Z0; \
 	VMOVUPS 64(DI)(R14*4), Z1; \
-	YFMA; \
+	fma; \
 	ADDQ    $8, R13
 
 // func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int)
@@ -345,35 +359,69 @@ yzero:
 
 ybody:
 	MOVQ  offs+72(FP), R13
+	CMPQ  rows+56(FP), $4
+	JLE   yhalf
 	TESTQ R13, R13
 	JNE   yrows
 
 yloop:
 	CMPQ CX, $2
 	JLT  ytail
-	YSTEP
-	YSTEP
+	YSTEP(YFMA)
+	YSTEP(YFMA)
 	SUBQ $2, CX
 	JMP  yloop
 
 ytail:
 	TESTQ CX, CX
 	JE    ystore
-	YSTEP
+	YSTEP(YFMA)
 	JMP   ystore
 
 yrows:
 	CMPQ CX, $2
 	JLT  yrtail
-	YSTEPR
-	YSTEPR
+	YSTEPR(YFMA)
+	YSTEPR(YFMA)
 	SUBQ $2, CX
 	JMP  yrows
 
 yrtail:
 	TESTQ CX, CX
 	JE    ystore
-	YSTEPR
+	YSTEPR(YFMA)
+	JMP   ystore
+
+yhalf:
+	TESTQ R13, R13
+	JNE   yhrows
+
+yhloop:
+	CMPQ CX, $2
+	JLT  yhtail
+	YSTEP(YFMA4)
+	YSTEP(YFMA4)
+	SUBQ $2, CX
+	JMP  yhloop
+
+yhtail:
+	TESTQ CX, CX
+	JE    ystore
+	YSTEP(YFMA4)
+	JMP   ystore
+
+yhrows:
+	CMPQ CX, $2
+	JLT  yhrtail
+	YSTEPR(YFMA4)
+	YSTEPR(YFMA4)
+	SUBQ $2, CX
+	JMP  yhrows
+
+yhrtail:
+	TESTQ CX, CX
+	JE    ystore
+	YSTEPR(YFMA4)
 
 ystore:
 	KSTORE

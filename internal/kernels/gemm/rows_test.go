@@ -9,7 +9,8 @@ import (
 // TestGemmPackedRows: B given as rows at offsets is the product with those
 // rows gathered into one matrix — rows in any order, repeated and
 // overlapping, depths past a panel, widths past a block and between tiles,
-// with and without a bias — read in place where the CPU has the kernel for
+// with and without a bias, edge tiles of up to four rows and of more —
+// read in place where the CPU has the kernel for
 // it and packed otherwise.
 func TestGemmPackedRows(t *testing.T) {
 	paths := map[string]func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int){"packed": nil}
@@ -23,7 +24,7 @@ func TestGemmPackedRows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for name, kern := range paths {
 		rowsKernel = kern
-		for _, sz := range [][3]int{{16, 840, 144}, {64, 63, 576}, {13, 100, 300}, {8, 32, 5}, {70, 1100, 20}, {3, 7, 1}} {
+		for _, sz := range [][3]int{{16, 840, 144}, {64, 63, 576}, {13, 100, 300}, {8, 32, 5}, {70, 1100, 20}, {3, 7, 1}, {20, 96, 25}, {50, 64, 37}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			src := randSlice(rng, 3*n+k)
 			offs := make([]int, k)
