@@ -173,7 +173,12 @@ func (g *grey) borderMedian() float64 {
 // and faint noise vanish.
 func (g *grey) removeBackground() {
 	bg := g.borderMedian()
-	peak := slices.Max(g.pix)
+	peak := 0.0 // levels are in [0,1]; a plain loop, not slices.Max, which checks every value for NaN
+	for _, v := range g.pix {
+		if v > peak {
+			peak = v
+		}
+	}
 	if peak-bg < 0.05 {
 		for i := range g.pix {
 			g.pix[i] = 0
