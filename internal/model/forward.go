@@ -6,18 +6,20 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// forward runs a forward-only graph: its ops in dependency order, on the
-// calling goroutine. Gorgonia's tape machine does the same work, but its
-// RunAll locks the caller's OS thread and runs the tape on a new goroutine,
-// so every Run costs two thread hand-offs (futex wake-ups) — about a
-// quarter of LeNet-BN's batch-1 pass. Gradients need the tape; inference
-// does not. Every op here returns a buffer it owns, so a step allocates
-// nothing beyond what the ops themselves do.
+// forward runs a graph's ops in dependency order, on the calling
+// goroutine: an inference graph's, or a training graph's forward and
+// backward ops (G.Grad has already made the backward pass ops of the
+// graph). Gorgonia's tape machine does the same work, but its RunAll locks
+// the caller's OS thread and runs the tape on a new goroutine, so every Run
+// costs two thread hand-offs (futex wake-ups) — about a quarter of
+// LeNet-BN's batch-1 pass — and the helper core waits through them. Every
+// op here returns a buffer it owns, so a step allocates nothing beyond
+// what the ops themselves do.
 type forward struct {
 	leaves []forwardLeaf // read afresh each run: inputs and parameters
 	vals   []G.Value     // by slot: every leaf's and every step's value
 	steps  []forwardStep
-	out    int // the slot of the graph's output
+	outs   []int // the slots of the outputs asked for
 }
 
 type forwardLeaf struct {
@@ -32,10 +34,11 @@ type forwardStep struct {
 	out  int
 }
 
-// newForward orders the ops that out depends on so that each runs after
-// its inputs (a depth-first walk from out; residual and branch joins reach
-// a node more than once, and it is kept once).
-func newForward(out *G.Node) (*forward, error) {
+// newForward orders the ops that outs depend on so that each runs after
+// its inputs (a depth-first walk from each output in turn; residual and
+// branch joins, and the nodes outputs share, are reached more than once
+// and kept once).
+func newForward(outs ...*G.Node) (*forward, error) {
 	f := &forward{}
 	slot := map[*G.Node]int{}
 	var visit func(n *G.Node) (int, error)
@@ -72,11 +75,13 @@ func newForward(out *G.Node) (*forward, error) {
 		slot[n] = st.out
 		return st.out, nil
 	}
-	s, err := visit(out)
-	if err != nil {
-		return nil, err
+	for _, out := range outs {
+		s, err := visit(out)
+		if err != nil {
+			return nil, err
+		}
+		f.outs = append(f.outs, s)
 	}
-	f.out = s
 	return f, nil
 }
 
@@ -90,7 +95,16 @@ func (f *forward) run() error {
 		for k, s := range st.in {
 			st.args[k] = f.vals[s]
 		}
-		v, err := st.node.Op().Do(st.args...)
+		var v G.Value
+		var err error
+		if pd, ok := st.node.Op().(G.UsePreallocDoer); ok && f.vals[st.out] != nil {
+			// Gorgonia's own ops (a training graph's gradient sums where a
+			// value has two consumers) allocate in Do: into last run's
+			// value instead, as the tape machine does.
+			v, err = pd.UsePreallocDo(f.vals[st.out], st.args...)
+		} else {
+			v, err = st.node.Op().Do(st.args...)
+		}
 		if err != nil {
 			return fmt.Errorf("running %v: %w", st.node.Op(), err)
 		}
@@ -99,8 +113,8 @@ func (f *forward) run() error {
 	return nil
 }
 
-// output returns the graph output's value of the last run.
-func (f *forward) output() G.Value { return f.vals[f.out] }
+// output returns output i's value from the last run.
+func (f *forward) output(i int) G.Value { return f.vals[f.outs[i]] }
 
 // children returns n's inputs in argument order (Gorgonia exports them only
 // through the graph's edge iterator, which keeps that order).

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +16,78 @@ import (
 // same logits, bit for bit (the same ops on the same buffers in an order
 // that respects the same dependencies).
 func TestForwardMatchesTape(t *testing.T) {
+	forEachShippedNet(t, func(t *testing.T, n *Network) {
+		direct, tape := bothWays(t, func() (*Graph, error) { return n.BuildInference(3) })
+		for round := range 2 { // the second run reuses every buffer
+			runBoth(t, direct, tape)
+			sameBits(t, fmt.Sprintf("round %d, logits", round), direct.LogitsData(), tape.LogitsData())
+		}
+	})
+}
+
+// TestTrainForwardMatchesTape is TestForwardMatchesTape for training
+// graphs: every shipped network's loss, logits and every gradient, run
+// directly and on Gorgonia's tape machine, bit for bit, twice.
+func TestTrainForwardMatchesTape(t *testing.T) {
+	forEachShippedNet(t, func(t *testing.T, n *Network) {
+		direct, tape := bothWays(t, func() (*Graph, error) { return n.BuildTrain(4, rand.New(rand.NewPCG(5, 5))) })
+		for round := range 2 {
+			runBoth(t, direct, tape)
+			if a, b := direct.LossValue(), tape.LossValue(); math.Float32bits(a) != math.Float32bits(b) || a == 0 {
+				t.Fatalf("round %d: loss %v directly, %v on the tape", round, a, b)
+			}
+			sameBits(t, fmt.Sprintf("round %d, logits", round), direct.LogitsData(), tape.LogitsData())
+			for i := range direct.Grads {
+				sameBits(t, fmt.Sprintf("round %d, gradient %d", round, i), direct.GradData(i), tape.GradData(i))
+			}
+		}
+	})
+}
+
+// bothWays builds a graph twice, the second to run on Gorgonia's tape
+// machine, with the same random input (and labels).
+func bothWays(t *testing.T, build func() (*Graph, error)) (direct, tape *Graph) {
+	t.Helper()
+	direct, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tape, err = build(); err != nil {
+		t.Fatal(err)
+	}
+	tape.fwd, tape.vm = nil, G.NewTapeMachine(tape.g)
+	t.Cleanup(func() { tape.Close() })
+	classes := direct.Logits.Shape()[1]
+	fillRandom(direct, classes)
+	fillRandom(tape, classes)
+	return direct, tape
+}
+
+func runBoth(t *testing.T, gs ...*Graph) {
+	t.Helper()
+	for _, g := range gs {
+		if err := g.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sameBits fails unless a and b hold the same, non-empty, floats bit for bit.
+func sameBits(t *testing.T, what string, a, b []float32) {
+	t.Helper()
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%s: %d and %d values", what, len(a), len(b))
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("%s[%d]: %v directly, %v on the tape", what, i, a[i], b[i])
+		}
+	}
+}
+
+// forEachShippedNet runs f on the network of every shipped config (but a
+// sweep's base config, whose network is one of the others).
+func forEachShippedNet(t *testing.T, f func(t *testing.T, n *Network)) {
 	paths, err := filepath.Glob("../../configs/*.yaml")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no shipped configs: %v", err)
@@ -21,40 +95,8 @@ func TestForwardMatchesTape(t *testing.T) {
 	for _, p := range paths {
 		name := filepath.Base(p)
 		if strings.HasPrefix(name, "sweep-") {
-			continue // a sweep's base config, its network one of the others
+			continue
 		}
-		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
-			n := shippedNet(t, name)
-			direct, err := n.BuildInference(3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tape, err := n.BuildInference(3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tape.fwd, tape.vm = nil, G.NewTapeMachine(tape.g)
-			defer tape.Close()
-			classes := direct.Logits.Shape()[1]
-			fillRandom(direct, classes)
-			fillRandom(tape, classes)
-			for round := range 2 { // the second run reuses every buffer
-				if err := direct.Run(); err != nil {
-					t.Fatal(err)
-				}
-				if err := tape.Run(); err != nil {
-					t.Fatal(err)
-				}
-				a, b := direct.LogitsData(), tape.LogitsData()
-				if len(a) != 3*classes || len(b) != len(a) {
-					t.Fatalf("logits: %d and %d values, want %d", len(a), len(b), 3*classes)
-				}
-				for i := range a {
-					if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-						t.Fatalf("round %d, logit %d: %v directly, %v on the tape", round, i, a[i], b[i])
-					}
-				}
-			}
-		})
+		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) { f(t, shippedNet(t, name)) })
 	}
 }

@@ -21,8 +21,8 @@ type Graph struct {
 	Grads  []*G.Node // aligned with Network.Trainable(); training graphs only
 
 	g   *G.ExprGraph
-	vm  G.VM     // training and probe graphs: the tape, for the gradients
-	fwd *forward // inference graphs: the ops run directly
+	vm  G.VM     // probe graphs: the tape
+	fwd *forward // the ops run directly: logits, then (training) loss and gradients
 }
 
 // BuildTrain builds a training graph: batch statistics in batch norm,
@@ -61,7 +61,9 @@ func (n *Network) build(batch int, training bool, rng *rand.Rand, loss ops.Loss)
 		if gr.Grads, err = G.Grad(gr.Loss, a.params...); err != nil {
 			return nil, fmt.Errorf("differentiating the network: %w", err)
 		}
-		gr.vm = G.NewTapeMachine(gr.g)
+		if gr.fwd, err = newForward(append([]*G.Node{gr.Logits, gr.Loss}, gr.Grads...)...); err != nil {
+			return nil, err
+		}
 		return gr, nil
 	}
 	if gr.fwd, err = newForward(gr.Logits); err != nil {
@@ -174,14 +176,18 @@ func (gr *Graph) Run() error {
 // graph's own buffer: the next Run overwrites it.
 func (gr *Graph) LogitsData() []float32 {
 	if gr.fwd != nil {
-		return gr.fwd.output().Data().([]float32)
+		return gr.fwd.output(0).Data().([]float32)
 	}
 	return gr.Logits.Value().Data().([]float32)
 }
 
 // LossValue returns the mean loss of the last Run of a training graph.
 func (gr *Graph) LossValue() float32 {
-	v, _ := gr.Loss.Value().(*G.F32)
+	lv := gr.Loss.Value()
+	if gr.fwd != nil {
+		lv = gr.fwd.output(1)
+	}
+	v, _ := lv.(*G.F32)
 	if v == nil {
 		return float32(0)
 	}
@@ -189,7 +195,12 @@ func (gr *Graph) LossValue() float32 {
 }
 
 // GradData returns the gradient of the i-th parameter from the last Run.
-func (gr *Graph) GradData(i int) []float32 { return gr.Grads[i].Value().Data().([]float32) }
+func (gr *Graph) GradData(i int) []float32 {
+	if gr.fwd != nil {
+		return gr.fwd.output(2 + i).Data().([]float32)
+	}
+	return gr.Grads[i].Value().Data().([]float32)
+}
 
 // Close releases the machine.
 func (gr *Graph) Close() error {
