@@ -346,8 +346,10 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 	// dx = a·g + b·x + c; g is dy masked by the fused ReLU, and, when the op
 	// pooled, routed through the pooling first — by kernels that take the
 	// pooled gradient and choose again, from x, where each window's maximum
-	// was. A switch per plane, not a function value: planes can be 32
-	// floats, and a call through a closure then costs a tenth of the work.
+	// was (for 2×2 pooling, a channel's planes in one call each pass: an
+	// 8×8 plane's work is not much more than a call's). A switch per plane,
+	// not a function value: planes can be 32 floats, and a call through a
+	// closure then costs a tenth of the work.
 	const (
 		plain = iota
 		relu
@@ -373,7 +375,10 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 		for c := lo; c < hi; c++ {
 			mean, inv, scale, shift := f.mean[c], f.invStd[c], f.scale[c], f.shift[c]
 			var sdy, sdyx float32
-			for b := range B {
+			if mode == pooled2D { // the channel's planes, one per image, in one call
+				sdy, sdyx = vec.SumAndDotReluPool2x2(dy[c*OH*OW:], x[c*S:], B, C*S, C*OH*OW, H, W, OH, OW, mean, scale, shift)
+			}
+			for b := 0; b < B && mode != pooled2D; b++ {
 				p, q := (b*C+c)*S, (b*C+c)*OH*OW
 				xp := x[p : p+S]
 				var s, d float32
@@ -384,8 +389,6 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 					s, d = vec.SumAndDotRelu(dy[p:p+S], xp, mean, scale, shift)
 				case pooled1D:
 					s, d = vec.SumAndDotReluPool1x2(dy[q:q+OW], xp, mean, scale, shift)
-				case pooled2D:
-					s, d = vec.SumAndDotReluPool2x2(dy[q:q+OH*OW], xp, H, W, OH, OW, mean, scale, shift)
 				}
 				sdy += s
 				sdyx += d
@@ -396,6 +399,10 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			// as a·g + b·x + c.
 			k := gamma[c] * inv / n
 			a, bx, c0 := k*n, -k*inv*sdyx, -k*sdy+k*mean*inv*sdyx
+			if mode == pooled2D {
+				vec.AxpbyReluPool2x2(dy[c*OH*OW:], x[c*S:], dx[c*S:], B, C*S, C*OH*OW, H, W, OH, OW, a, bx, c0, scale, shift)
+				continue
+			}
 			for b := range B {
 				p, q := (b*C+c)*S, (b*C+c)*OH*OW
 				xp, dxp := x[p:p+S], dx[p:p+S]
@@ -406,8 +413,6 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 					vec.AxpbyRelu(dy[p:p+S], xp, dxp, a, bx, c0, scale, shift)
 				case pooled1D:
 					vec.AxpbyReluPool1x2(dy[q:q+OW], xp, dxp, a, bx, c0, scale, shift)
-				case pooled2D:
-					vec.AxpbyReluPool2x2(dy[q:q+OH*OW], xp, dxp, H, W, OH, OW, a, bx, c0, scale, shift)
 				}
 			}
 		}

@@ -184,14 +184,20 @@ func pool2x2Choice(f func(int) float32, at, w int) (int, bool) {
 	return pos, best > 0
 }
 
-// sumAndDotReluPool2x2Go returns Σg and Σg·(x − c) over an h×w plane x
-// whose batch norm, ReLU and 2×2 max pooling maxPool2x2AffineGo fused, g
-// the pooled gradient dy (oh×ow) routed to each window's maximum — chosen
-// again from x with the forward pass's arithmetic, so the backward pass
-// needs no stored arg-maxima: it reads x anyway.
-func sumAndDotReluPool2x2Go(dy, x []float32, h, w, oh, ow int, c, scale, shift float32) (s, d float32) {
-	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
-	return sumDotPool2x2(f, dy, x, w, oh, ow, 0, c)
+// sumAndDotReluPool2x2Go returns Σg and Σg·(x − c) over planes h×w planes
+// of x (xs floats apart: one channel's, image by image) whose batch norm,
+// ReLU and 2×2 max pooling maxPool2x2AffineGo fused, g the pooled gradient
+// dy (oh×ow a plane, dys floats apart) routed to each window's maximum —
+// chosen again from x with the forward pass's arithmetic, so the backward
+// pass needs no stored arg-maxima: it reads x anyway.
+func sumAndDotReluPool2x2Go(dy, x []float32, planes, xs, dys, h, w, oh, ow int, c, scale, shift float32) (s, d float32) {
+	for p := range planes {
+		xp := x[p*xs : p*xs+h*w]
+		f := func(i int) float32 { return max(xp[i]*scale+shift, 0) }
+		ps, pd := sumDotPool2x2(f, dy[p*dys:], xp, w, oh, ow, 0, c)
+		s, d = s+ps, d+pd
+	}
+	return s, d
 }
 
 // sumDotPool2x2 is sumAndDotReluPool2x2Go over windows from column from
@@ -209,11 +215,14 @@ func sumDotPool2x2(f func(int) float32, dy, x []float32, w, oh, ow, from int, c 
 	return s, d
 }
 
-// axpbyReluPool2x2Go sets out = a·g + b·x + c over the plane, g as in
-// sumAndDotReluPool2x2Go (zero outside the windows).
-func axpbyReluPool2x2Go(dy, x, out []float32, h, w, oh, ow int, a, b, c, scale, shift float32) {
-	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
-	axpbyPool2x2(f, dy, x, out, h, w, oh, ow, 0, a, b, c)
+// axpbyReluPool2x2Go sets out = a·g + b·x + c over the planes (out laid
+// out as x), g as in sumAndDotReluPool2x2Go (zero outside the windows).
+func axpbyReluPool2x2Go(dy, x, out []float32, planes, xs, dys, h, w, oh, ow int, a, b, c, scale, shift float32) {
+	for p := range planes {
+		xp := x[p*xs : p*xs+h*w]
+		f := func(i int) float32 { return max(xp[i]*scale+shift, 0) }
+		axpbyPool2x2(f, dy[p*dys:], xp, out[p*xs:p*xs+h*w], h, w, oh, ow, 0, a, b, c)
+	}
 }
 
 // axpbyPool2x2 is axpbyReluPool2x2Go but for the windows left of column

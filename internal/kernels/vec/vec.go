@@ -75,9 +75,10 @@ var (
 	// (pool.go).
 	SumAndDotReluPool1x2 = sumAndDotReluPool1x2Go
 	AxpbyReluPool1x2     = axpbyReluPool1x2Go
-	// SumAndDotReluPool2x2 and AxpbyReluPool2x2 are the same for an h×w
-	// plane pooled 2×2 by MaxPool2x2Affine: the pooling's choice is made
-	// again from x, so training keeps no arg-maxima (pool.go).
+	// SumAndDotReluPool2x2 and AxpbyReluPool2x2 are the same for h×w
+	// planes pooled 2×2 by MaxPool2x2Affine — a channel's, one per image,
+	// in one call: the pooling's choice is made again from x, so training
+	// keeps no arg-maxima (pool.go).
 	SumAndDotReluPool2x2 = sumAndDotReluPool2x2Go
 	AxpbyReluPool2x2     = axpbyReluPool2x2Go
 )

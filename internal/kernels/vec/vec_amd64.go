@@ -363,10 +363,10 @@ func init() {
 }
 
 //go:noescape
-func sumDotReluPool2x2AVX2(dy, x *float32, rows, ow, q, w int, c, scale, shift float32) (s, d float32)
+func sumDotReluPool2x2AVX2(dy, x *float32, rows, ow, q, w, planes, xstep, dystep int, c, scale, shift float32) (s, d float32)
 
 //go:noescape
-func axpbyReluPool2x2AVX2(dy, x, out *float32, rows, ow, q, w int, a, b, c, scale, shift float32)
+func axpbyReluPool2x2AVX2(dy, x, out *float32, rows, ow, q, w, planes, xstep, dystep int, a, b, c, scale, shift float32)
 
 // fusedMap is how maxPool2x2AffineFast maps plane value i outside its
 // assembly: fused below the plane's last multiple of 8, as the assembly
@@ -385,31 +385,38 @@ func fusedMap(x []float32, scale, shift float32) func(int) float32 {
 // four windows in the assembly, the rest by fusedMap), so each window is
 // judged by the arithmetic that pooled it.
 
-func sumAndDotReluPool2x2Fast(dy, x []float32, h, w, oh, ow int, c, scale, shift float32) (float32, float32) {
-	x = x[:h*w]
+func sumAndDotReluPool2x2Fast(dy, x []float32, planes, xs, dys, h, w, oh, ow int, c, scale, shift float32) (float32, float32) {
 	q := ow &^ 3
 	var s, d float32
-	if q > 0 && oh > 0 {
-		_, _ = x[(2*oh-1)*w+2*ow-1], dy[oh*ow-1] // bounds the assembly relies on
-		s, d = sumDotReluPool2x2AVX2(&dy[0], &x[0], oh, ow, q, w, c, scale, shift)
+	if q > 0 && oh > 0 && planes > 0 {
+		// Bounds the assembly relies on; after a plane's rows it moves on to
+		// the next plane's first.
+		_, _ = x[(planes-1)*xs+(2*oh-1)*w+2*ow-1], dy[(planes-1)*dys+oh*ow-1]
+		s, d = sumDotReluPool2x2AVX2(&dy[0], &x[0], oh, ow, q, w, planes, 4*(xs-2*oh*w), 4*(dys-oh*ow), c, scale, shift)
 		if q == ow {
 			return s, d
 		}
 	}
-	s2, d2 := sumDotPool2x2(fusedMap(x, scale, shift), dy, x, w, oh, ow, q, c)
-	return s + s2, d + d2
+	for p := range planes {
+		xp := x[p*xs : p*xs+h*w]
+		ps, pd := sumDotPool2x2(fusedMap(xp, scale, shift), dy[p*dys:], xp, w, oh, ow, q, c)
+		s, d = s+ps, d+pd
+	}
+	return s, d
 }
 
-func axpbyReluPool2x2Fast(dy, x, out []float32, h, w, oh, ow int, a, b, c, scale, shift float32) {
-	x, out = x[:h*w], out[:h*w]
+func axpbyReluPool2x2Fast(dy, x, out []float32, planes, xs, dys, h, w, oh, ow int, a, b, c, scale, shift float32) {
 	q := ow &^ 3
-	if q > 0 && oh > 0 {
-		_, _ = x[(2*oh-1)*w+2*ow-1], dy[oh*ow-1]
-		_ = out[(2*oh-1)*w+2*ow-1]
-		axpbyReluPool2x2AVX2(&dy[0], &x[0], &out[0], oh, ow, q, w, a, b, c, scale, shift)
+	if q > 0 && oh > 0 && planes > 0 {
+		_, _ = x[(planes-1)*xs+(2*oh-1)*w+2*ow-1], dy[(planes-1)*dys+oh*ow-1]
+		_ = out[(planes-1)*xs+(2*oh-1)*w+2*ow-1]
+		axpbyReluPool2x2AVX2(&dy[0], &x[0], &out[0], oh, ow, q, w, planes, 4*(xs-2*oh*w), 4*(dys-oh*ow), a, b, c, scale, shift)
 	}
 	if q > 0 && q == ow && 2*ow == w && 2*oh == h {
 		return
 	}
-	axpbyPool2x2(fusedMap(x, scale, shift), dy, x, out, h, w, oh, ow, q, a, b, c)
+	for p := range planes {
+		xp := x[p*xs : p*xs+h*w]
+		axpbyPool2x2(fusedMap(xp, scale, shift), dy[p*dys:], xp, out[p*xs:p*xs+h*w], h, w, oh, ow, q, a, b, c)
+	}
 }

@@ -1000,23 +1000,33 @@ apdone:
 	VCMPPS    $0, Y8, Y4, Y3; \
 	VBLENDVPS Y3, Y0, Y10, Y10
 
-// func sumDotReluPool2x2AVX2(dy, x *float32, rows, ow, q, w int, c, scale, shift float32) (s, d float32)
+// func sumDotReluPool2x2AVX2(dy, x *float32, rows, ow, q, w, planes, xstep, dystep int, c, scale, shift float32) (s, d float32)
 // Σg and Σg·(x − c) over the first q (a multiple of 4) windows of each of
-// rows output rows, g = dy at each window's maximum where it is > 0.
-TEXT ·sumDotReluPool2x2AVX2(SB), NOSPLIT, $0-72
+// rows output rows, g = dy at each window's maximum where it is > 0, of
+// planes planes: after a plane's rows, x moves on xstep bytes and dy
+// dystep (to the next image's plane of the same channel).
+TEXT ·sumDotReluPool2x2AVX2(SB), NOSPLIT, $0-96
 	MOVQ         dy+0(FP), R12
 	MOVQ         x+8(FP), R11
 	MOVQ         rows+16(FP), R9
 	MOVQ         w+40(FP), BX
-	VBROADCASTSS c+48(FP), Y11
-	VBROADCASTSS scale+52(FP), Y12
-	VBROADCASTSS shift+56(FP), Y13
+	MOVQ         planes+48(FP), R8
+	VBROADCASTSS c+72(FP), Y11
+	VBROADCASTSS scale+76(FP), Y12
+	VBROADCASTSS shift+80(FP), Y13
 	VXORPS       Y14, Y14, Y14 // Σ g·(x − c)
 	VXORPS       Y15, Y15, Y15 // Σ g
 
 sprow:
 	TESTQ R9, R9
+	JNE   sprowgo
+	DECQ  R8
 	JE    spdone
+	ADDQ  xstep+56(FP), R11
+	ADDQ  dystep+64(FP), R12
+	MOVQ  rows+16(FP), R9
+
+sprowgo:
 	MOVQ  R11, SI
 	LEAQ  (R11)(BX*4), DI
 	MOVQ  R12, DX
@@ -1065,8 +1075,8 @@ spdone:
 	VMOVAPS Y15, Y0
 	VMOVAPS Y14, Y1
 	HSUM2
-	MOVSS   X0, s+64(FP)
-	MOVSS   X1, d+68(FP)
+	MOVSS   X0, s+88(FP)
+	MOVSS   X1, d+92(FP)
 	VZEROUPPER
 	RET
 
@@ -1095,24 +1105,34 @@ spdone:
 	VFMADD231PS g, Y15, Y4; \
 	VMOVUPS     Y4, off(dst)
 
-// func axpbyReluPool2x2AVX2(dy, x, out *float32, rows, ow, q, w int, a, b, c, scale, shift float32)
+// func axpbyReluPool2x2AVX2(dy, x, out *float32, rows, ow, q, w, planes, xstep, dystep int, a, b, c, scale, shift float32)
 // out = a·g + b·x + c over the first 2·q columns (q a multiple of 4) of
-// rows 0..2·rows−1, g as in sumDotReluPool2x2AVX2.
-TEXT ·axpbyReluPool2x2AVX2(SB), NOSPLIT, $0-76
+// rows 0..2·rows−1, g as in sumDotReluPool2x2AVX2, of planes planes (out
+// laid out as x).
+TEXT ·axpbyReluPool2x2AVX2(SB), NOSPLIT, $0-100
 	MOVQ         dy+0(FP), R12
 	MOVQ         x+8(FP), R11
 	MOVQ         out+16(FP), R13
 	MOVQ         rows+24(FP), R9
 	MOVQ         w+48(FP), BX
-	VBROADCASTSS a+56(FP), Y15
-	VBROADCASTSS b+60(FP), Y14
-	VBROADCASTSS c+64(FP), Y11
-	VBROADCASTSS scale+68(FP), Y12
-	VBROADCASTSS shift+72(FP), Y13
+	VBROADCASTSS a+80(FP), Y15
+	VBROADCASTSS b+84(FP), Y14
+	VBROADCASTSS c+88(FP), Y11
+	VBROADCASTSS scale+92(FP), Y12
+	VBROADCASTSS shift+96(FP), Y13
 
 aprow:
 	TESTQ R9, R9
+	JNE   aprowgo
+	DECQ  planes+56(FP)
 	JE    apdone
+	MOVQ  xstep+64(FP), AX
+	ADDQ  AX, R11
+	ADDQ  AX, R13
+	ADDQ  dystep+72(FP), R12
+	MOVQ  rows+24(FP), R9
+
+aprowgo:
 	MOVQ  R11, SI
 	LEAQ  (R11)(BX*4), DI
 	MOVQ  R13, R8

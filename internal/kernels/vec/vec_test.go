@@ -391,62 +391,77 @@ func TestReluPool1x2BackwardKernels(t *testing.T) {
 // gradient is routed to them and masked by the ReLU there. With a = 1,
 // b = c = 0 and whole-number gradients, out is the routed gradient and Σg
 // is exact, so the routing must agree exactly — ties included; Σg·(x − c)
-// and the general a·g + b·x + c within rounding. Planes of even and odd
+// and the general a·g + b·x + c within rounding. Three planes a call, with
+// gaps between them that must stay untouched; planes of even and odd
 // sizes, with and without whole groups of four windows, and both signs of
 // scale (a negative one pools the smallest x).
 func TestPool2x2GradRecomputed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	type kernels struct {
 		pool func(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32)
-		sum  func(dy, x []float32, h, w, oh, ow int, c, scale, shift float32) (float32, float32)
-		axpb func(dy, x, out []float32, h, w, oh, ow int, a, b, c, scale, shift float32)
+		sum  func(dy, x []float32, planes, xs, dys, h, w, oh, ow int, c, scale, shift float32) (float32, float32)
+		axpb func(dy, x, out []float32, planes, xs, dys, h, w, oh, ow int, a, b, c, scale, shift float32)
 	}
 	sets := map[string]kernels{"go": {maxPool2x2AffineGo, sumAndDotReluPool2x2Go, axpbyReluPool2x2Go}}
 	if HasAVX2 {
 		sets["fast"] = kernels{maxPool2x2AffineFast, sumAndDotReluPool2x2Fast, axpbyReluPool2x2Fast}
 	}
+	const planes = 3
 	for name, k := range sets {
 		for _, hw := range [][2]int{{24, 24}, {8, 8}, {2, 8}, {9, 10}, {7, 7}, {12, 20}, {6, 18}, {4, 9}, {1, 8}, {16, 40}, {3, 25}} {
 			h, w := hw[0], hw[1]
 			oh, ow := h/2, w/2
+			xs, dys := h*w+5, oh*ow+3
 			for _, scale := range []float32{1.3, -0.7} {
 				const shift, c = float32(-0.2), float32(0.1)
-				x := randSlice(rng, h*w)
+				x := randSlice(rng, planes*xs)
 				for i := 0; i+w+1 < len(x); i += 7 {
 					x[i+1] = x[i] // ties along rows and down columns
 					x[i+w] = x[i]
 				}
-				dy := make([]float32, oh*ow)
+				dy := make([]float32, planes*dys)
 				for i := range dy {
 					dy[i] = float32(rng.IntN(9) - 4)
 				}
-				y, arg := make([]float32, oh*ow), make([]int32, oh*ow)
-				k.pool(x, y, arg, h, w, oh, ow, scale, shift)
-				g := make([]float32, h*w)
+				g := make([]float32, planes*xs) // the routed gradient; zero in the gaps
 				var s float32
 				var d, dAbs float64
-				for i, v := range dy {
-					if y[i] > 0 { // the ReLU let the window's maximum through
-						g[arg[i]] = v
-						s += v
-						d += float64(v) * float64(x[arg[i]]-c)
-						dAbs += math.Abs(float64(v) * float64(x[arg[i]]-c))
+				for p := range planes {
+					y, arg := make([]float32, oh*ow), make([]int32, oh*ow)
+					xp := x[p*xs : p*xs+h*w]
+					k.pool(xp, y, arg, h, w, oh, ow, scale, shift)
+					for i, v := range dy[p*dys : p*dys+oh*ow] {
+						if y[i] > 0 { // the ReLU let the window's maximum through
+							g[p*xs+int(arg[i])] = v
+							s += v
+							d += float64(v) * float64(xp[arg[i]]-c)
+							dAbs += math.Abs(float64(v) * float64(xp[arg[i]]-c))
+						}
 					}
 				}
-				gotS, gotD := k.sum(dy, x, h, w, oh, ow, c, scale, shift)
+				gotS, gotD := k.sum(dy, x, planes, xs, dys, h, w, oh, ow, c, scale, shift)
 				if gotS != s || math.Abs(float64(gotD)-d) > 1e-5*(dAbs+1) {
 					t.Fatalf("%s %dx%d scale %v: sums (%v, %v), want (%v, %v)", name, h, w, scale, gotS, gotD, s, d)
 				}
-				out := randSlice(rng, h*w)
-				k.axpb(dy, x, out, h, w, oh, ow, 1, 0, 0, scale, shift)
+				inPlane := func(i int) bool { return i%xs < h*w }
+				out := make([]float32, planes*xs)
 				for i := range out {
-					if out[i] != g[i] {
-						t.Fatalf("%s %dx%d scale %v: routed gradient at %d is %v, want %v", name, h, w, scale, i, out[i], g[i])
+					if !inPlane(i) {
+						out[i] = 7 // the gaps: not the kernels' to write
+					}
+				}
+				k.axpb(dy, x, out, planes, xs, dys, h, w, oh, ow, 1, 0, 0, scale, shift)
+				for i := range out {
+					if want := map[bool]float32{true: g[i], false: 7}[inPlane(i)]; out[i] != want {
+						t.Fatalf("%s %dx%d scale %v: out[%d] is %v, want %v (the routed gradient, 7 between planes)", name, h, w, scale, i, out[i], want)
 					}
 				}
 				const a, b, c0 = float32(0.9), float32(-0.3), float32(0.05)
-				k.axpb(dy, x, out, h, w, oh, ow, a, b, c0, scale, shift)
+				k.axpb(dy, x, out, planes, xs, dys, h, w, oh, ow, a, b, c0, scale, shift)
 				for i := range out {
+					if !inPlane(i) {
+						continue
+					}
 					want := float64(a)*float64(g[i]) + float64(b)*float64(x[i]) + float64(c0)
 					if math.Abs(float64(out[i])-want) > 1e-6*(math.Abs(want)+1) {
 						t.Fatalf("%s %dx%d scale %v: out[%d] = %v, want %v", name, h, w, scale, i, out[i], want)
