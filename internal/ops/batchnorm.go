@@ -171,7 +171,27 @@ func (op *BatchNorm) emitPlane(xp, yp []float32, arg []int32, scale, shift float
 		return
 	}
 	// 2×2, stride 2, unpadded (WithMaxPool): ⌊H/2⌋ × ⌊W/2⌋.
-	vec.MaxPool2x2Affine(xp, yp, arg, H, W, H/2, W/2, scale, shift)
+	vec.MaxPool2x2Affine(xp, yp, arg, 1, 0, 0, 0, H, W, H/2, W/2, scale, shift)
+}
+
+// emitChannel writes channel c's output planes, one per image, as emit
+// does; a 2×2 pooling takes them all in one call (an 8×8 plane's work is
+// not much more than a call's).
+func (op *BatchNorm) emitChannel(x, y []float32, wk, c, B, C, S, os int, scale, shift float32) {
+	if op.pool == nil || op.pool.inShape[2] == 1 {
+		for b := range B {
+			op.emit(x, y, wk, b, c, C, S, os, scale, shift)
+		}
+		return
+	}
+	H, W := op.pool.inShape[2], op.pool.inShape[3]
+	arg, as := op.planeArg, 0 // training: one plane of them a worker, each written over the last's
+	if len(arg) > 0 {
+		arg = arg[wk*os : (wk+1)*os]
+	} else {
+		arg, as = op.pool.argmax[c*os:], C*os
+	}
+	vec.MaxPool2x2Affine(x[c*S:], y[c*os:], arg, B, C*S, C*os, as, H, W, H/2, W/2, scale, shift)
 }
 
 // inferenceAffine sets scale and shift from γ, β and the running
@@ -226,9 +246,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 		op.inferenceAffine(gamma, beta)
 		parallel.ForCost(C, B*S, func(wk, lo, hi int) {
 			for c := lo; c < hi; c++ {
-				for b := range B {
-					op.emit(x, y, wk, b, c, C, S, os, op.scale[c], op.shift[c])
-				}
+				op.emitChannel(x, y, wk, c, B, C, S, os, op.scale[c], op.shift[c])
 			}
 		})
 		return out, nil
@@ -262,9 +280,7 @@ func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) {
 			scale := gamma[c] * float32(inv)
 			shift := beta[c] - float32(mean)*scale
 			op.scale[c], op.shift[c] = scale, shift
-			for b := range B {
-				op.emit(x, y, wk, b, c, C, S, os, scale, shift)
-			}
+			op.emitChannel(x, y, wk, c, B, C, S, os, scale, shift)
 			st.RunningMean[c] = (1-m)*st.RunningMean[c] + m*float32(mean)
 			st.RunningVar[c] = (1-m)*st.RunningVar[c] + m*float32(variance*float64(n)/float64(n-1))
 		}

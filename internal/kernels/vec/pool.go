@@ -15,15 +15,20 @@ func maxPool2x2GradGo(dy []float32, argmax []int32, dx []float32, planes, h, w, 
 	}
 }
 
-// maxPool2x2Affine is maxPool2x2 of one plane mapped first by
-// max(x·scale + shift, 0), exactly as affine maps it: a batch norm and ReLU
-// pooled without their output being written.
+// maxPool2x2Affine is maxPool2x2 of planes h×w planes (x, y and argmax
+// planes xs, ys and as floats apart: a channel's, one per image; as may be
+// 0, each plane's arg-maxima written over the last's) mapped first by
+// max(x·scale + shift, 0), exactly as affine maps it: a batch norm and
+// ReLU pooled without their output being written.
 
-func maxPool2x2AffineGo(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
-	f := func(i int) float32 { return max(x[i]*scale+shift, 0) }
-	for oy := range oh {
-		for ox := range ow {
-			maxWindow(f, 2*oy*w+2*ox, w, &y[oy*ow+ox], &argmax[oy*ow+ox])
+func maxPool2x2AffineGo(x, y []float32, argmax []int32, planes, xs, ys, as, h, w, oh, ow int, scale, shift float32) {
+	for p := range planes {
+		xp, yp, ap := x[p*xs:p*xs+h*w], y[p*ys:p*ys+oh*ow], argmax[p*as:p*as+oh*ow]
+		f := func(i int) float32 { return max(xp[i]*scale+shift, 0) }
+		for oy := range oh {
+			for ox := range ow {
+				maxWindow(f, 2*oy*w+2*ox, w, &yp[oy*ow+ox], &ap[oy*ow+ox])
+			}
 		}
 	}
 }

@@ -2,8 +2,6 @@ package vec
 
 import "golang.org/x/sys/cpu"
 
-import "math"
-
 //go:noescape
 func affineAVX2(n int, x, y *float32, scale, shift float32, relu bool)
 
@@ -26,7 +24,7 @@ func addRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, 
 func copyRowsAVX(dst *float32, dstStride int, src *float32, srcStride int, rows, cols int)
 
 //go:noescape
-func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int, scale, shift float32, affine bool)
+func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int, scale, shift float32, affine bool, planes, xstep, ystep, amstep int)
 
 //go:noescape
 func maxPool2x2GradAVX(dy *float32, am *int32, dx *float32, rows, ow, w, hw int)
@@ -42,7 +40,7 @@ func maxPool2x2Fast(x, y []float32, argmax []int32, planes, h, w, oh, ow int) {
 	_ = x[(planes-1)*h*w+(2*oh-1)*w+2*ow-1] // bounds the assembly relies on
 	_, _ = y[planes*oh*ow-1], argmax[planes*oh*ow-1]
 	forPlaneRuns(planes, h, oh, func(p, n int) {
-		maxPool2x2AVX(&x[p*h*w], &y[p*oh*ow], &argmax[p*oh*ow], n*oh, ow, w, h*w, 0, 0, false)
+		maxPool2x2AVX(&x[p*h*w], &y[p*oh*ow], &argmax[p*oh*ow], n*oh, ow, w, h*w, 0, 0, false, 1, 0, 0, 0)
 	})
 	if q == ow {
 		return
@@ -57,31 +55,31 @@ func maxPool2x2Fast(x, y []float32, argmax []int32, planes, h, w, oh, ow int) {
 }
 
 // maxPool2x2AffineFast is maxPool2x2Affine in AVX2 for the whole groups of
-// four outputs; the rest map their inputs as affineFast would at that place
-// in the plane (fused below its last multiple of 8, as the assembly does).
-func maxPool2x2AffineFast(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
-	if oh == 0 || ow == 0 {
+// four outputs, all the planes in one call; the rest map their inputs as
+// affineFast would at that place in the plane (fused below its last
+// multiple of 8, as the assembly does).
+func maxPool2x2AffineFast(x, y []float32, argmax []int32, planes, xs, ys, as, h, w, oh, ow int, scale, shift float32) {
+	if oh == 0 || ow == 0 || planes == 0 {
 		return
 	}
 	q := ow &^ 3
 	if q > 0 {
-		_ = x[(2*oh-1)*w+2*ow-1] // bounds the assembly relies on
-		_, _ = y[oh*ow-1], argmax[oh*ow-1]
-		maxPool2x2AVX(&x[0], &y[0], &argmax[0], oh, ow, w, h*w, scale, shift, true)
+		// Bounds the assembly relies on.
+		_ = x[(planes-1)*xs+(2*oh-1)*w+2*ow-1]
+		_, _ = y[(planes-1)*ys+oh*ow-1], argmax[(planes-1)*as+oh*ow-1]
+		maxPool2x2AVX(&x[0], &y[0], &argmax[0], oh, ow, w, h*w, scale, shift, true,
+			planes, 4*(xs-2*oh*w), 4*(ys-oh*ow), 4*(as-oh*ow))
 		if q == ow {
 			return
 		}
 	}
-	vec := h * w &^ 7
-	f := func(i int) float32 {
-		if i < vec {
-			return max(float32(math.FMA(float64(x[i]), float64(scale), float64(shift))), 0)
-		}
-		return max(x[i]*scale+shift, 0)
-	}
-	for oy := range oh {
-		for ox := q; ox < ow; ox++ {
-			maxWindow(f, 2*oy*w+2*ox, w, &y[oy*ow+ox], &argmax[oy*ow+ox])
+	for p := range planes {
+		f := fusedMap(x[p*xs:p*xs+h*w], scale, shift)
+		yp, ap := y[p*ys:p*ys+oh*ow], argmax[p*as:p*as+oh*ow]
+		for oy := range oh {
+			for ox := q; ox < ow; ox++ {
+				maxWindow(f, 2*oy*w+2*ox, w, &yp[oy*ow+ox], &ap[oy*ow+ox])
+			}
 		}
 	}
 }

@@ -377,7 +377,7 @@ GLOBL zeros<>(SB), RODATA|NOPTR, $32
 	VFMADD213PS Y13, Y11, r; \
 	VMAXPS      zeros<>(SB), r, r
 
-// func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int, scale, shift float32, affine bool)
+// func maxPool2x2AVX(x, y *float32, am *int32, rows, ow, w, hw int, scale, shift float32, affine bool, planes, xstep, ystep, amstep int)
 // 2×2, stride-2 max pooling of planes x (row stride w, hw floats a plane,
 // each of an even height) into y (rows×ow in all),
 // for the first ow&^3 outputs of each row (the caller does the rest):
@@ -386,8 +386,10 @@ GLOBL zeros<>(SB), RODATA|NOPTR, $32
 // holding the maximum, as the scalar loop picks it. Eight outputs at a time,
 // then four. With affine, the inputs are first mapped by
 // max(x·scale + shift, 0): a batch norm and ReLU pooled without writing
-// their output.
-TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-65
+// their output. All that for planes planes: after each one's rows, x, y
+// and am move on xstep, ystep and amstep bytes (a channel's planes, one
+// per image) and the plane index starts again at 0.
+TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-104
 	MOVQ x+0(FP), R11  // row 2·oy of x
 	MOVQ y+8(FP), R12  // row oy of y
 	MOVQ am+16(FP), R13 // row oy of am
@@ -401,7 +403,16 @@ TEXT ·maxPool2x2AVX(SB), NOSPLIT, $0-65
 
 mprow:
 	TESTQ        R9, R9
+	JNE          mprowgo
+	DECQ         planes+72(FP)
 	JE           mpdone
+	ADDQ         xstep+80(FP), R11
+	ADDQ         ystep+88(FP), R12
+	ADDQ         amstep+96(FP), R13
+	XORQ         R10, R10
+	MOVQ         rows+24(FP), R9
+
+mprowgo:
 	MP_ROW_START
 
 mploop:

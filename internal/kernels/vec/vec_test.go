@@ -200,8 +200,9 @@ func TestMaxPoolAffineKernels(t *testing.T) {
 	type kernels struct {
 		Affine func(x, y []float32, scale, shift float32, relu bool)
 		pool   func(x, y []float32, argmax []int32, planes, h, w, oh, ow int)
-		fused  func(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32)
+		fused  func(x, y []float32, argmax []int32, planes, xs, ys, as, h, w, oh, ow int, scale, shift float32)
 	}
+	const planes = 3 // a call's, with gaps between them
 	for name, k := range map[string]kernels{
 		"go":   {affineGo, maxPool2x2Go, maxPool2x2AffineGo},
 		"fast": {affineFast, maxPool2x2Fast, maxPool2x2AffineFast},
@@ -209,22 +210,39 @@ func TestMaxPoolAffineKernels(t *testing.T) {
 		for _, hw := range [][2]int{{24, 24}, {8, 8}, {6, 38}, {17, 35}, {12, 12}, {4, 6}, {5, 5}} {
 			for _, ss := range [][2]float32{{1.5, -0.25}, {-0.7, 0.1}} {
 				h, w := hw[0], hw[1]
-				x := randSlice(rng, h*w)
+				oh, ow := h/2, w/2
+				xs, ys := h*w+3, oh*ow+2
+				x := randSlice(rng, planes*xs)
 				for i := range x {
 					if i%7 == 0 {
 						x[i] = 1.0 / 6 // x·1.5 − 0.25 rounds to 0 without FMA
 					}
 				}
-				oh, ow := h/2, w/2
-				mapped := make([]float32, h*w)
-				k.Affine(x, mapped, ss[0], ss[1], true)
-				y1, y2 := make([]float32, oh*ow), make([]float32, oh*ow)
-				a1, a2 := make([]int32, oh*ow), make([]int32, oh*ow)
-				k.pool(mapped, y1, a1, 1, h, w, oh, ow)
-				k.fused(x, y2, a2, h, w, oh, ow, ss[0], ss[1])
-				for i := range y1 {
-					if y1[i] != y2[i] || a1[i] != a2[i] {
-						t.Fatalf("%s %dx%d %v output %d: fused (%v at %d), composed (%v at %d)", name, h, w, ss, i, y2[i], a2[i], y1[i], a1[i])
+				y2, a2 := make([]float32, planes*ys), make([]int32, planes*ys)
+				for i := range y2 {
+					y2[i], a2[i] = 7, 7 // the gaps must keep them
+				}
+				k.fused(x, y2, a2, planes, xs, ys, ys, h, w, oh, ow, ss[0], ss[1])
+				last := make([]int32, oh*ow) // each plane's arg-maxima over the last's
+				yl := make([]float32, planes*ys)
+				k.fused(x, yl, last, planes, xs, ys, 0, h, w, oh, ow, ss[0], ss[1])
+				for p := range planes {
+					mapped := make([]float32, h*w)
+					k.Affine(x[p*xs:p*xs+h*w], mapped, ss[0], ss[1], true)
+					y1, a1 := make([]float32, oh*ow), make([]int32, oh*ow)
+					k.pool(mapped, y1, a1, 1, h, w, oh, ow)
+					for i := range y1 {
+						if y1[i] != y2[p*ys+i] || a1[i] != a2[p*ys+i] || y1[i] != yl[p*ys+i] {
+							t.Fatalf("%s %dx%d %v plane %d output %d: fused (%v at %d), composed (%v at %d)", name, h, w, ss, p, i, y2[p*ys+i], a2[p*ys+i], y1[i], a1[i])
+						}
+						if p == planes-1 && last[i] != a1[i] {
+							t.Fatalf("%s %dx%d %v: one plane of arg-maxima for all: %v at %d, want the last plane's %v", name, h, w, ss, last[i], i, a1[i])
+						}
+					}
+					for i := oh * ow; i < ys && p*ys+i < len(y2); i++ {
+						if y2[p*ys+i] != 7 || a2[p*ys+i] != 7 {
+							t.Fatalf("%s %dx%d %v: the gap after plane %d was written", name, h, w, ss, p)
+						}
 					}
 				}
 			}
@@ -402,9 +420,14 @@ func TestPool2x2GradRecomputed(t *testing.T) {
 		sum  func(dy, x []float32, planes, xs, dys, h, w, oh, ow int, c, scale, shift float32) (float32, float32)
 		axpb func(dy, x, out []float32, planes, xs, dys, h, w, oh, ow int, a, b, c, scale, shift float32)
 	}
-	sets := map[string]kernels{"go": {maxPool2x2AffineGo, sumAndDotReluPool2x2Go, axpbyReluPool2x2Go}}
+	one := func(f func(x, y []float32, argmax []int32, planes, xs, ys, as, h, w, oh, ow int, scale, shift float32)) func(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
+		return func(x, y []float32, argmax []int32, h, w, oh, ow int, scale, shift float32) {
+			f(x, y, argmax, 1, 0, 0, 0, h, w, oh, ow, scale, shift)
+		}
+	}
+	sets := map[string]kernels{"go": {one(maxPool2x2AffineGo), sumAndDotReluPool2x2Go, axpbyReluPool2x2Go}}
 	if HasAVX2 {
-		sets["fast"] = kernels{maxPool2x2AffineFast, sumAndDotReluPool2x2Fast, axpbyReluPool2x2Fast}
+		sets["fast"] = kernels{one(maxPool2x2AffineFast), sumAndDotReluPool2x2Fast, axpbyReluPool2x2Fast}
 	}
 	const planes = 3
 	for name, k := range sets {
