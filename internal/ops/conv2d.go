@@ -352,9 +352,7 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 				xb := x[b*img:]
 				dyb := dy[b*d.O*pix : (b+1)*d.O*pix]
 				if op.fwd.HasBias { // a bias-free layer (before a batch norm) has no db to sum
-					for o := range d.O {
-						db[o] += vec.Sum(dyb[o*pix : (o+1)*pix])
-					}
+					vec.AddRowSums(db, dyb, pix)
 				}
 				if im2col.IsPadded(d) {
 					// With its border in place the image takes the

@@ -314,9 +314,7 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 					b := b0 + i
 					im2col.RowsStrided(x[b*inImg:(b+1)*inImg], col[i*pix:], ld, p)
 					dys[i] = dy[b*outImg : (b+1)*outImg]
-					for o := range d.O {
-						db[o] += vec.Sum(dys[i][o*pix : (o+1)*pix])
-					}
+					vec.AddRowSums(db, dys[i], pix)
 				}
 				gemm.SgemmSideBySideA(d.O, kk, ld, dys[:n], pix, pix, true, col, ld, 1, dw, kk)
 			}
@@ -324,9 +322,7 @@ func (op *convGeneralGradW) Do(vs ...G.Value) (G.Value, error) {
 		}
 		for b := lo; b < hi; b++ {
 			xb, dyb := x[b*inImg:(b+1)*inImg], dy[b*outImg:(b+1)*outImg]
-			for o := range d.O {
-				db[o] += vec.Sum(dyb[o*pix : (o+1)*pix])
-			}
+			vec.AddRowSums(db, dyb, pix)
 			if f.Transposed {
 				// w_g (cg × og·K) gets x_g · im2col(dy_g)ᵀ.
 				kk := og * kh * kw

@@ -24,9 +24,24 @@ func Sum(s []float32) float32 {
 	return t
 }
 
+// addRowSumsGo adds to dst[r] the sum of row r of src (cols floats a row):
+// a layer's bias gradient, its output gradient summed over each plane.
+func addRowSumsGo(dst, src []float32, cols int) {
+	for r := range dst {
+		var t float32
+		for _, v := range src[r*cols : (r+1)*cols] {
+			t += v
+		}
+		dst[r] += t
+	}
+}
+
 // The kernels in use: each starts as its portable Go version; init in
 // vec_amd64.go swaps in the AVX2 ones.
 var (
+	// AddRowSums adds to dst[r] the sum of row r of src (cols floats a row),
+	// for r < len(dst): a layer's bias gradient, a plane's gradient a row.
+	AddRowSums = addRowSumsGo
 	// SumAndSquares returns Σ(x − k) and Σ(x − k)². With k near the mean,
 	// the variance computed from them does not suffer cancellation.
 	SumAndSquares = sumAndSquaresGo

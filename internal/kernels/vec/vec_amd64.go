@@ -344,6 +344,7 @@ var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func init() {
 	if HasAVX2 {
 		Affine, SumAndSquares, SumAndDot, Axpby, ReluGrad = affineFast, sumAndSquaresFast, sumAndDotFast, axpbyFast, reluGradFast
+		AddRowSums = addRowSumsFast
 		SumAndDotRelu, AxpbyRelu = sumAndDotReluFast, axpbyReluFast
 		Momentum, Adam = momentumFast, adamFast
 		AddRows, CopyRows = addRowsFast, copyRowsFast
@@ -416,5 +417,23 @@ func axpbyReluPool2x2Fast(dy, x, out []float32, planes, xs, dys, h, w, oh, ow in
 	for p := range planes {
 		xp := x[p*xs : p*xs+h*w]
 		axpbyPool2x2(fusedMap(xp, scale, shift), dy[p*dys:], xp, out[p*xs:p*xs+h*w], h, w, oh, ow, q, a, b, c)
+	}
+}
+
+//go:noescape
+func addRowSumsAVX2(n int, src *float32, rows, stride int, dst *float32)
+
+func addRowSumsFast(dst, src []float32, cols int) {
+	n := cols &^ 7
+	if n > 0 && len(dst) > 0 {
+		_ = src[(len(dst)-1)*cols+n-1] // bounds the assembly relies on
+		addRowSumsAVX2(n, &src[0], len(dst), cols, &dst[0])
+	}
+	if n < cols {
+		for r := range dst {
+			for _, v := range src[r*cols+n : (r+1)*cols] {
+				dst[r] += v
+			}
+		}
 	}
 }

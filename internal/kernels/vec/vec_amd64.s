@@ -1208,3 +1208,63 @@ apnext:
 apdone:
 	VZEROUPPER
 	RET
+
+// func addRowSumsAVX2(n int, src *float32, rows, stride int, dst *float32)
+// dst[r] += Σ of the first n (a multiple of 8) floats of row r of src
+// (stride floats apart), r < rows: four sums in flight a row, so a row is
+// not one long chain of dependent additions.
+TEXT ·addRowSumsAVX2(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), BX
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R9
+	MOVQ stride+24(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+32(FP), DX
+
+rsrow:
+	TESTQ  R9, R9
+	JE     rsdone
+	MOVQ   SI, DI
+	MOVQ   BX, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+rs32:
+	CMPQ   CX, $32
+	JLT    rs8
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+	ADDQ   $128, DI
+	SUBQ   $32, CX
+	JMP    rs32
+
+rs8:
+	TESTQ  CX, CX
+	JE     rssum
+	VADDPS (DI), Y0, Y0
+	ADDQ   $32, DI
+	SUBQ   $8, CX
+	JMP    rs8
+
+rssum:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       (DX), X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $4, DX
+	ADDQ         R8, SI
+	DECQ         R9
+	JMP          rsrow
+
+rsdone:
+	VZEROUPPER
+	RET

@@ -12,6 +12,7 @@ var (
 	axpbyFast                = axpbyGo
 	momentumFast             = momentumGo
 	adamFast                 = adamGo
+	addRowSumsFast           = addRowSumsGo
 	reluGradFast             = reluGradGo
 	addRowsFast              = addRowsGo
 	copyRowsFast             = copyRowsGo

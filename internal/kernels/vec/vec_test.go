@@ -494,3 +494,30 @@ func TestPool2x2GradRecomputed(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRowSums checks the row sums, portable and fast, against float64
+// sums, for rows of 1 to 600 floats (whole blocks of 32, of 8, and tails)
+// into a dst that already holds values, which they add to.
+func TestAddRowSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	for name, f := range map[string]func(dst, src []float32, cols int){"go": addRowSumsGo, "fast": addRowSumsFast} {
+		for _, cols := range []int{1, 7, 8, 9, 31, 32, 33, 64, 100, 576, 600} {
+			const rows = 5
+			src := randSlice(rng, rows*cols)
+			dst := randSlice(rng, rows)
+			want := make([]float64, rows)
+			for r := range rows {
+				want[r] = float64(dst[r])
+				for _, v := range src[r*cols : (r+1)*cols] {
+					want[r] += float64(v)
+				}
+			}
+			f(dst, src, cols)
+			for r := range rows {
+				if math.Abs(float64(dst[r])-want[r]) > 1e-5*float64(cols) {
+					t.Fatalf("%s cols=%d row %d: %v, want %v", name, cols, r, dst[r], want[r])
+				}
+			}
+		}
+	}
+}
