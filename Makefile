@@ -26,13 +26,15 @@ train: build
 eval: build
 	$(BIN) eval --model $(RUN)/best.ckpt
 
-# test: formatting, vet, the race-checked suite, then the compute packages
-# again with the AVX2 kernels and with the portable Go ones, as a CPU without
-# AVX-512 (or without AVX2) runs them.
+# test: formatting, vet (also of the arm64 build, whose files — the kernels'
+# portable stand-ins — an amd64 build never compiles), the race-checked suite,
+# then the compute packages again with the AVX2 kernels and with the portable
+# Go ones, as a CPU without AVX-512 (or without AVX2) runs them.
 test:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	GODEBUG=cpu.avx512f=off $(GO) test -count=1 $(COMPUTE)
 	GODEBUG=cpu.avx512f=off,cpu.avx2=off $(GO) test -count=1 $(COMPUTE)
