@@ -183,9 +183,11 @@ func (gr *Graph) LogitsData() []float32 {
 
 // LossValue returns the mean loss of the last Run of a training graph.
 func (gr *Graph) LossValue() float32 {
-	lv := gr.Loss.Value()
+	var lv G.Value
 	if gr.fwd != nil {
 		lv = gr.fwd.output(1)
+	} else {
+		lv = gr.Loss.Value()
 	}
 	v, _ := lv.(*G.F32)
 	if v == nil {

@@ -130,16 +130,14 @@ func (op *BatchNorm) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 // emit writes plane (b, c) of the output: max(x·scale + shift, 0) (or
-// without the max), or its 2×2 or window-2 max pooling with the arg-maxima
-// a probe's backward pass routes through (training's makes the choice
-// again). os is an output plane's size (planeOut); wk the worker.
-func (op *BatchNorm) emit(x, y []float32, wk, b, c, C, S, os int, scale, shift float32) {
+// without the max), or its window-2 max pooling with the arg-maxima a
+// probe's backward pass routes through (training's makes the choice
+// again). os is an output plane's size (planeOut). 2×2 pooling goes
+// through emitChannel.
+func (op *BatchNorm) emit(x, y []float32, b, c, C, S, os int, scale, shift float32) {
 	off := (b*C + c) * S
 	var arg []int32
-	switch {
-	case len(op.planeArg) > 0:
-		arg = op.planeArg[wk*os : (wk+1)*os]
-	case op.pool != nil && len(op.pool.argmax) > 0:
+	if op.pool != nil && len(op.pool.argmax) > 0 {
 		arg = op.pool.argmax[(b*C+c)*os : (b*C+c+1)*os]
 	}
 	op.emitPlane(x[off:off+S], y[(b*C+c)*os:(b*C+c+1)*os], arg, scale, shift)
@@ -180,7 +178,7 @@ func (op *BatchNorm) emitPlane(xp, yp []float32, arg []int32, scale, shift float
 func (op *BatchNorm) emitChannel(x, y []float32, wk, c, B, C, S, os int, scale, shift float32) {
 	if op.pool == nil || op.pool.inShape[2] == 1 {
 		for b := range B {
-			op.emit(x, y, wk, b, c, C, S, os, scale, shift)
+			op.emit(x, y, b, c, C, S, os, scale, shift)
 		}
 		return
 	}
@@ -393,21 +391,22 @@ func (op *bnBackward) Do(vs ...G.Value) (G.Value, error) {
 			var sdy, sdyx float32
 			if mode == pooled2D { // the channel's planes, one per image, in one call
 				sdy, sdyx = vec.SumAndDotReluPool2x2(dy[c*OH*OW:], x[c*S:], B, C*S, C*OH*OW, H, W, OH, OW, mean, scale, shift)
-			}
-			for b := 0; b < B && mode != pooled2D; b++ {
-				p, q := (b*C+c)*S, (b*C+c)*OH*OW
-				xp := x[p : p+S]
-				var s, d float32
-				switch mode {
-				case plain:
-					s, d = vec.SumAndDot(dy[p:p+S], xp, mean)
-				case relu:
-					s, d = vec.SumAndDotRelu(dy[p:p+S], xp, mean, scale, shift)
-				case pooled1D:
-					s, d = vec.SumAndDotReluPool1x2(dy[q:q+OW], xp, mean, scale, shift)
+			} else {
+				for b := range B {
+					p, q := (b*C+c)*S, (b*C+c)*OH*OW
+					xp := x[p : p+S]
+					var s, d float32
+					switch mode {
+					case plain:
+						s, d = vec.SumAndDot(dy[p:p+S], xp, mean)
+					case relu:
+						s, d = vec.SumAndDotRelu(dy[p:p+S], xp, mean, scale, shift)
+					case pooled1D:
+						s, d = vec.SumAndDotReluPool1x2(dy[q:q+OW], xp, mean, scale, shift)
+					}
+					sdy += s
+					sdyx += d
 				}
-				sdy += s
-				sdyx += d
 			}
 			sdyx *= inv // Σ g·x̂
 			dg[c], db[c] = sdyx, sdy
