@@ -49,9 +49,11 @@ func main() {
 	soak := flag.Duration("soak", 0, "run a soak test of this length instead")
 	side := flag.Int("size", 28, "the PNG bodies' side in pixels")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
-	inferCores := flag.Int("infer-cores", 1, "cores the forward passes split over (as cnnctl serve --infer-cores, 1 by default)")
+	inferCores := flag.Int("infer-cores", 0, "cores the forward passes split over (as cnnctl serve --infer-cores; 0: all)")
 	flag.Parse()
-	parallel.Workers = *inferCores
+	if *inferCores > 0 {
+		parallel.Workers = *inferCores
+	}
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err == nil {

@@ -24,9 +24,10 @@ type serveOptions struct {
 	MaxWait   time.Duration
 	MaxBodyMB int
 	InFlight  int
-	// InferCores is how many cores a forward pass splits over: 1 by
-	// default, as under load the HTTP work (reading, decoding, answering)
-	// needs the others, and measured faster at every concurrency (bench/loadgen).
+	// InferCores is how many cores a forward pass splits over; 0, the
+	// default, is all of them. (One left the others to the HTTP work, but
+	// at concurrency 1 the idle core's wake-ups cost more than the forward
+	// pass saves: bench/loadgen, README.)
 	InferCores int
 	LogFormat  string
 	// Ready, if set, receives the listening address once the server
@@ -65,8 +66,8 @@ to stderr.`,
 			if len(o.Models) == 0 {
 				return usagef("serve needs --model CKPT")
 			}
-			if o.MaxBatch < 1 || o.MaxBodyMB < 1 || o.InFlight < 1 || o.InferCores < 1 || o.MaxWait < 0 {
-				return usagef("--max-batch, --max-body-mb, --max-in-flight and --infer-cores must be at least 1, --max-wait not negative")
+			if o.MaxBatch < 1 || o.MaxBodyMB < 1 || o.InFlight < 1 || o.InferCores < 0 || o.MaxWait < 0 {
+				return usagef("--max-batch, --max-body-mb and --max-in-flight must be at least 1, --infer-cores and --max-wait not negative")
 			}
 			if o.LogFormat != "text" && o.LogFormat != "json" {
 				return usagef("--log-format must be text or json, got %q", o.LogFormat)
@@ -81,7 +82,7 @@ to stderr.`,
 	f.DurationVar(&o.MaxWait, "max-wait", 2*time.Millisecond, "how long a batch waits for more requests")
 	f.IntVar(&o.MaxBodyMB, "max-body-mb", 16, "largest request body, MB")
 	f.IntVar(&o.InFlight, "max-in-flight", 256, "requests served at once")
-	f.IntVar(&o.InferCores, "infer-cores", 1, "cores a forward pass splits over (the others serve HTTP)")
+	f.IntVar(&o.InferCores, "infer-cores", 0, "cores a forward pass splits over (0: all)")
 	f.StringVar(&o.LogFormat, "log-format", "text", "access log format: text or json")
 	return c
 }
@@ -108,7 +109,7 @@ func runServe(ctx context.Context, o *serveOptions, s streams) error {
 		h = slog.NewJSONHandler(s.Err, nil)
 	}
 	log := slog.New(h)
-	if o.InferCores > 0 { // 0: as the process is (tests)
+	if o.InferCores > 0 { // 0: all, as the process is
 		defer func(w int) { parallel.Workers = w }(parallel.Workers)
 		parallel.Workers = o.InferCores
 	}

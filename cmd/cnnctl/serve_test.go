@@ -66,8 +66,8 @@ func TestServeCommand(t *testing.T) {
 	}{
 		{[]string{"serve"}, "serve needs --model CKPT"},
 		{[]string{"serve", "--model", ckpt, "--log-format", "xml"}, "--log-format must be text or json"},
-		{[]string{"serve", "--model", ckpt, "--max-batch", "0"}, "--max-batch, --max-body-mb, --max-in-flight and --infer-cores must be at least 1"},
-		{[]string{"serve", "--model", ckpt, "--infer-cores", "0"}, "--infer-cores must be at least 1"},
+		{[]string{"serve", "--model", ckpt, "--max-batch", "0"}, "--max-batch, --max-body-mb and --max-in-flight must be at least 1"},
+		{[]string{"serve", "--model", ckpt, "--infer-cores", "-1"}, "--infer-cores and --max-wait not negative"},
 		{[]string{"serve", "--model", "a=" + ckpt, "--model", "a=" + ckpt}, `two models are named "a"`},
 		{[]string{"serve", "--model", filepath.Join(dir, "none.ckpt")}, "none.ckpt"},
 	} {

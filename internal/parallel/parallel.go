@@ -145,15 +145,22 @@ func (c *helpers) helper() {
 	var last *job
 	start := time.Now()
 	for i := 1; ; i++ {
-		// Poll without yielding (a yield goes through the scheduler's
-		// locks); look at the clock only now and then.
+		// Poll, and only now and then look at the clock and yield: a
+		// spinning helper holds its thread, and where other goroutines want
+		// it (a server's request handlers between forward passes) they
+		// would wait for it to park (serve at concurrency 8: 1.2× the
+		// requests/s with the yield).
 		if j := c.current.Load(); j != last {
 			last = j
 			j.run() // a job already finished just has no chunks left
 			start = time.Now()
 			continue
 		}
-		if i%4096 == 0 && time.Since(start) > spinFor {
+		if i%4096 != 0 {
+			continue
+		}
+		runtime.Gosched()
+		if time.Since(start) > spinFor {
 			c.parked.Add(1)
 			if c.current.Load() == last { // no job came while parking
 				<-c.wakeup

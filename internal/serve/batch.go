@@ -2,8 +2,11 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cnnctl/cnnctl/internal/checkpoint"
@@ -12,13 +15,15 @@ import (
 )
 
 // job is one request's inputs (preprocessed pixels, or normalised floats)
-// waiting for the batcher.
+// waiting for a batch.
 type job struct {
 	pixels [][]uint8   // C×H×W bytes each, normalised by the model's recipe
 	floats [][]float32 // already normalised inputs
 	done   chan result
 	queued time.Time
 }
+
+func (j *job) size() int { return len(j.pixels) + len(j.floats) }
 
 type result struct {
 	logits [][]float32
@@ -28,32 +33,43 @@ type result struct {
 	err    error
 }
 
-// batcher gathers concurrent requests into one forward pass: it takes the
-// first waiting job, then whatever arrives within maxWait, up to maxBatch
-// inputs, and runs them on the smallest prepared graph that holds them (a
-// lone request runs at batch 1: its latency is not traded for
-// throughput).
+// batcher gathers concurrent requests into forward passes: a batch takes
+// the jobs waiting, then those of the requests still being read and
+// decoded, for at most maxWait, up to maxBatch inputs, and runs on the
+// smallest prepared graph that holds them (a lone request runs at batch 1:
+// its latency is not traded for throughput).
+//
+// It has no goroutine of its own. The request that queues a job while no
+// batch is being gathered or run becomes the leader: it runs batches, its
+// own job among them, while the others wait for their answers. A lone
+// request so goes from decoding to inference to its answer on one
+// goroutine: a hand-off to a goroutine parked on the other core costs tens
+// of µs on these virtual machines.
 type batcher struct {
 	st       *checkpoint.State
 	norm     data.Norm
 	shape    [3]int
 	maxBatch int
 	maxWait  time.Duration
-	jobs     chan *job
-	runners  map[int]*eval.Runner // by batch size (batchSizes)
 	sizes    []int
-	observe  func(batch int) // metrics
-	// others counts the requests being served besides this batch's: with
-	// none, a lone request runs at once instead of waiting for company.
-	others func() int64
+	runners  map[int]*eval.Runner // by batch size (sizes)
+	observe  func(batch int)      // metrics
+
+	mu      sync.Mutex
+	queue   []*job // waiting from head on
+	head    int
+	leading bool // a leader holds the graphs
+	closed  bool
+	coming  atomic.Int64  // requests being decoded that will queue a job
+	arrived chan struct{} // a job was queued or a request gave up: wakes a gathering leader
 }
 
 func newBatcher(st *checkpoint.State, maxBatch int, maxWait time.Duration, observe func(int)) (*batcher, error) {
 	s := st.Config.Data.Shape
 	b := &batcher{st: st, norm: data.Norm{Mean: st.Config.Data.Normalize.Mean, Std: st.Config.Data.Normalize.Std},
-		shape: [3]int{s[0], s[1], s[2]}, maxBatch: maxBatch, maxWait: maxWait, jobs: make(chan *job, 4*maxBatch),
-		runners: map[int]*eval.Runner{}, observe: observe}
-	for _, n := range batchSizes(maxBatch) {
+		shape: [3]int{s[0], s[1], s[2]}, maxBatch: maxBatch, maxWait: maxWait, sizes: batchSizes(maxBatch),
+		runners: map[int]*eval.Runner{}, observe: observe, arrived: make(chan struct{}, 1)}
+	for _, n := range b.sizes {
 		r, err := eval.NewRunner(st.Net, n)
 		if err == nil {
 			b.runners[n] = r
@@ -63,7 +79,6 @@ func newBatcher(st *checkpoint.State, maxBatch int, maxWait time.Duration, obser
 			b.close()
 			return nil, err
 		}
-		b.sizes = append(b.sizes, n)
 	}
 	return b, nil
 }
@@ -85,54 +100,166 @@ func batchSizes(max int) []int {
 	return append(sizes, max)
 }
 
+// close releases the graphs, now or, if a leader holds them, when it is
+// done with them.
 func (b *batcher) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if !b.leading {
+		b.release()
+	}
+}
+
+func (b *batcher) release() {
 	for _, r := range b.runners {
 		r.Close()
 	}
+	b.runners = nil
 }
 
-// run serves jobs until ctx ends.
-func (b *batcher) run(ctx context.Context) {
-	var pending *job // a job that did not fit the last batch
-	for {
-		first := pending
-		pending = nil
-		if first == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case first = <-b.jobs:
-			}
-		}
-		batch := []*job{first}
-		n := first.size()
-		if len(b.jobs) == 0 && b.others != nil && b.others() <= 1 {
-			b.infer(batch, n) // alone: batch-1 latency
-			continue
-		}
-		deadline := time.NewTimer(b.maxWait)
-	gather:
-		// Wait for company while requests being served have not joined
-		// (they are still being decoded): once every one has, run.
-		for n < b.maxBatch && (b.others == nil || int64(len(batch)) < b.others()) {
-			select {
-			case j := <-b.jobs:
-				if n+j.size() > b.maxBatch {
-					pending = j
-					break gather
-				}
-				batch = append(batch, j)
-				n += j.size()
-			case <-deadline.C:
-				break gather
-			}
-		}
-		deadline.Stop()
-		b.infer(batch, n)
+// ticket is a request that will queue a job once its inputs are decoded:
+// a batch being gathered waits for it.
+type ticket struct {
+	b    *batcher
+	used bool
+}
+
+// expect counts a request in as coming; the caller must submit or drop
+// the ticket.
+func (b *batcher) expect() *ticket {
+	b.coming.Add(1)
+	return &ticket{b: b}
+}
+
+// drop withdraws a request that will not queue a job (its input was bad);
+// after submit it does nothing.
+func (t *ticket) drop() {
+	if !t.used {
+		t.used = true
+		t.b.coming.Add(-1)
+		t.b.wake()
 	}
 }
 
-func (j *job) size() int { return len(j.pixels) + len(j.floats) }
+func (b *batcher) wake() {
+	select {
+	case b.arrived <- struct{}{}:
+	default:
+	}
+}
+
+var errClosed = errors.New("the model is being unloaded")
+
+// submit queues the ticket's job and waits for its logits (or ctx),
+// running batches itself if no leader does.
+func (t *ticket) submit(ctx context.Context, j *job) (result, error) {
+	b := t.b
+	j.done = make(chan result, 1)
+	j.queued = time.Now()
+	b.mu.Lock()
+	if t.used || b.closed {
+		b.mu.Unlock()
+		t.drop()
+		return result{}, errClosed
+	}
+	t.used = true
+	b.coming.Add(-1) // under the lock that queues the job: a gathering leader sees it in one place or the other
+	b.queue = append(b.queue, j)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	if lead {
+		b.lead(j)
+	} else {
+		b.wake()
+	}
+	select {
+	case r := <-j.done:
+		return r, r.err
+	case <-ctx.Done():
+		return result{}, fmt.Errorf("the request ended before its batch ran: %w", ctx.Err())
+	}
+}
+
+// lead runs batches until own has its answer (own nil: until no job
+// waits), then steps down if no job waits, or hands the lead to a new
+// goroutine, so that this request is answered now.
+func (b *batcher) lead(own *job) {
+	for {
+		if batch, n := b.gather(); len(batch) > 0 {
+			b.infer(batch, n)
+		}
+		b.mu.Lock()
+		if b.waiting() == 0 || b.closed {
+			b.leading = false
+			if b.closed {
+				b.release()
+			}
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		if own != nil && len(own.done) > 0 {
+			go b.lead(nil)
+			return
+		}
+	}
+}
+
+// waiting is how many jobs are queued (b.mu held).
+func (b *batcher) waiting() int { return len(b.queue) - b.head }
+
+// take moves queued jobs into batch while they fit, the first always (b.mu
+// held).
+func (b *batcher) take(batch []*job, n int) ([]*job, int) {
+	for b.head < len(b.queue) {
+		j := b.queue[b.head]
+		if len(batch) > 0 && n+j.size() > b.maxBatch {
+			break
+		}
+		b.queue[b.head] = nil
+		b.head++
+		batch = append(batch, j)
+		n += j.size()
+	}
+	if b.head == len(b.queue) {
+		b.queue, b.head = b.queue[:0], 0
+	}
+	return batch, n
+}
+
+// gather takes the queued jobs, up to maxBatch inputs, and while there is
+// room and requests are still being decoded, waits for them, at most
+// maxWait.
+func (b *batcher) gather() (batch []*job, n int) {
+	var timer *time.Timer
+	for {
+		b.mu.Lock()
+		batch, n = b.take(batch, n)
+		full := len(batch) == 0 || n >= b.maxBatch || b.waiting() > 0
+		b.mu.Unlock()
+		if full || b.coming.Load() <= 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(b.maxWait)
+		}
+		select {
+		case <-b.arrived:
+			continue
+		case <-timer.C:
+		}
+		b.mu.Lock()
+		batch, n = b.take(batch, n)
+		b.mu.Unlock()
+		break
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+	return batch, n
+}
 
 // infer runs a batch of n inputs and answers each job.
 func (b *batcher) infer(batch []*job, n int) {
@@ -188,22 +315,5 @@ func (b *batcher) infer(batch []*job, n int) {
 			}
 		}
 		j.done <- res
-	}
-}
-
-// submit queues a job and waits for its logits (or ctx).
-func (b *batcher) submit(ctx context.Context, j *job) (result, error) {
-	j.done = make(chan result, 1)
-	j.queued = time.Now()
-	select {
-	case b.jobs <- j:
-	case <-ctx.Done():
-		return result{}, ctx.Err()
-	}
-	select {
-	case r := <-j.done:
-		return r, r.err
-	case <-ctx.Done():
-		return result{}, fmt.Errorf("the request ended before its batch ran: %w", ctx.Err())
 	}
 }

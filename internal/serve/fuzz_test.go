@@ -19,9 +19,6 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer srv.Close()
-	for _, m := range srv.models {
-		srv.start(m)
-	}
 	h := srv.Handler()
 	f.Fuzz(func(t *testing.T, ctype string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/predict?top=2", bytes.NewReader(body))

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,8 +39,16 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request, m *Model) (int,
 		}
 		top = min(k, m.State.Net.Classes)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
-	ins, code, err := s.inputs(r, m)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBody))
+	if err != nil {
+		return http.StatusBadRequest, err
+	}
+	// Counted as coming from now, while its inputs are decoded (not while
+	// the body arrives, which a slow client can stretch): a batch being
+	// gathered waits for it.
+	t := m.batch.expect()
+	defer t.drop()
+	ins, code, err := s.inputs(r.Header.Get("Content-Type"), body, m)
 	if err != nil {
 		return code, err
 	}
@@ -55,7 +64,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request, m *Model) (int,
 			j.floats = append(j.floats, in.floats)
 		}
 	}
-	res, err := m.batch.submit(r.Context(), j)
+	res, err := t.submit(r.Context(), j)
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
@@ -83,8 +92,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request, m *Model) (int,
 }
 
 // inputs decodes the request body by its content type.
-func (s *Server) inputs(r *http.Request, m *Model) ([]input, int, error) {
-	ct := r.Header.Get("Content-Type")
+func (s *Server) inputs(ct string, body []byte, m *Model) ([]input, int, error) {
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil {
 		mt = ""
@@ -95,17 +103,13 @@ func (s *Server) inputs(r *http.Request, m *Model) ([]input, int, error) {
 	}
 	switch {
 	case strings.HasPrefix(mt, "image/") || mt == "application/octet-stream":
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, http.StatusBadRequest, err
-		}
-		in, err := image("body", b)
+		in, err := image("body", body)
 		if err != nil {
 			return nil, http.StatusBadRequest, err
 		}
 		return []input{in}, 0, nil
 	case mt == "multipart/form-data":
-		mr := multipart.NewReader(r.Body, params["boundary"])
+		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 		var ins []input
 		for {
 			part, err := mr.NextPart()
@@ -134,20 +138,20 @@ func (s *Server) inputs(r *http.Request, m *Model) ([]input, int, error) {
 		}
 		return ins, 0, nil
 	case mt == "application/json":
-		var body struct {
+		var req struct {
 			Images []string    `json:"images"`
 			Inputs [][]float32 `json:"inputs"`
 		}
-		dec := json.NewDecoder(r.Body)
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
+		if err := dec.Decode(&req); err != nil {
 			return nil, http.StatusBadRequest, fmt.Errorf("JSON body: %v (expected {\"images\": [base64, …]} or {\"inputs\": [[…], …]})", err)
 		}
-		if len(body.Images)+len(body.Inputs) > maxInputs {
+		if len(req.Images)+len(req.Inputs) > maxInputs {
 			return nil, http.StatusBadRequest, fmt.Errorf("more than %d inputs in one request", maxInputs)
 		}
 		var ins []input
-		for i, e := range body.Images {
+		for i, e := range req.Images {
 			b, err := base64.StdEncoding.DecodeString(e)
 			if err != nil {
 				return nil, http.StatusBadRequest, fmt.Errorf("images[%d] is not base64: %v", i, err)
@@ -159,7 +163,7 @@ func (s *Server) inputs(r *http.Request, m *Model) ([]input, int, error) {
 			ins = append(ins, in)
 		}
 		size := m.State.Net.Input[0] * m.State.Net.Input[1] * m.State.Net.Input[2]
-		for i, v := range body.Inputs {
+		for i, v := range req.Inputs {
 			if len(v) != size {
 				return nil, http.StatusBadRequest, fmt.Errorf("inputs[%d] has %d values; the model takes %v = %d, normalised", i, len(v), m.State.Net.Input, size)
 			}

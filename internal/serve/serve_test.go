@@ -339,6 +339,30 @@ func TestMicroBatching(t *testing.T) {
 	}
 }
 
+// TestBatchWaitsOnlyForDecoding: a batch waits (up to --max-wait) for
+// the requests being decoded, not for a client still sending its body nor
+// for a request that failed: with both about, a lone request runs at once.
+func TestBatchWaitsOnlyForDecoding(t *testing.T) {
+	const wait = 3 * time.Second
+	base, _, _, _ := start(t, Options{MaxWait: wait, ReadTimeout: 10 * time.Second})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n\x89PNG")
+	if code, _ := post(t, base+"/v1/predict", "image/png", []byte("garbage")); code != 400 {
+		t.Fatalf("garbage: %d", code)
+	}
+	for range 3 {
+		t0 := time.Now()
+		code, got := post(t, base+"/v1/predict", "image/png", drawing(t, true))
+		if took := time.Since(t0); code != 200 || got.Batch != 1 || took > wait/3 {
+			t.Fatalf("a lone request beside a stalled and a failed one: %d, batch %d, %v", code, got.Batch, took)
+		}
+	}
+}
+
 // TestInFlightLimitAndShutdown: beyond --max-in-flight a request gets 503
 // with Retry-After; stopping the server lets a request in flight finish.
 func TestInFlightLimitAndShutdown(t *testing.T) {

@@ -39,6 +39,7 @@ type Options struct {
 	MaxWait     time.Duration // how long a batch waits for more requests
 	MaxBody     int64         // bytes of a request body
 	MaxInFlight int           // requests at once; beyond it 503 with Retry-After
+	Workers     int           // batches run side by side (each on its own set of graphs); 1 if unset
 	Top         int           // classes listed per input unless ?top= says
 	Log         *slog.Logger
 	// Timeouts (zero: the defaults below).
@@ -86,8 +87,7 @@ type Model struct {
 	State *checkpoint.State
 	load  *predict.Loader // decoding and preprocessing, as predict does
 	batch *batcher
-	users sync.WaitGroup     // requests using it (a reload retires it after them)
-	stop  context.CancelFunc // ends its batcher
+	users sync.WaitGroup // requests using it (a reload retires it after them)
 }
 
 // Server serves models over HTTP.
@@ -141,7 +141,6 @@ func (s *Server) load(name, path string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.others = s.inFlight.Load
 	return &Model{Name: name, Path: path, State: st, load: predict.NewLoader(st, st.Config.Preprocess), batch: b}, nil
 }
 
@@ -254,13 +253,6 @@ func (s *Server) model(name string) (*Model, error) {
 	return m, nil
 }
 
-// start runs a model's batcher.
-func (s *Server) start(m *Model) {
-	ctx, cancel := context.WithCancel(context.Background())
-	m.stop = cancel
-	go m.batch.run(ctx)
-}
-
 // Reload loads every checkpoint again from disk and swaps in those that
 // load; one that fails leaves its old version serving, and the error says
 // which. The old versions are retired once their requests finish.
@@ -272,14 +264,12 @@ func (s *Server) Reload() error {
 			errs = append(errs, fmt.Errorf("model %s: %w (the loaded version keeps serving)", name, err))
 			continue
 		}
-		s.start(m)
 		s.mu.Lock()
 		old := s.models[name]
 		s.models[name] = m
 		s.mu.Unlock()
 		go func() {
 			old.users.Wait()
-			old.stop()
 			old.batch.close()
 		}()
 		s.opts.Log.Info("reloaded", "model", name, "checkpoint", m.Path, "epoch", m.State.Epoch)
@@ -308,16 +298,6 @@ func (s *Server) describe(m *Model) modelInfo {
 // Serve listens on the address until ctx ends, then stops accepting and
 // lets the requests in flight finish (within 10 s).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	for _, n := range s.order {
-		s.start(s.models[n])
-	}
-	defer func() {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		for _, m := range s.models {
-			m.stop()
-		}
-	}()
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: s.opts.ReadTimeout, ReadTimeout: s.opts.ReadTimeout,
 		WriteTimeout: s.opts.WriteTimeout, IdleTimeout: s.opts.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelWarn)}
