@@ -71,7 +71,7 @@ func runEval(o *evalOptions, s streams) error {
 	if len(ds.Classes) > len(st.Classes) {
 		return fmt.Errorf("the data has %d classes, the model %d", len(ds.Classes), len(st.Classes))
 	}
-	runner, err := eval.NewRunner(st.Net, min(o.BatchSize, ds.Len()))
+	runner, err := eval.NewFixedRunner(st.Net, min(o.BatchSize, ds.Len()))
 	if err != nil {
 		return err
 	}

@@ -125,12 +125,12 @@ func proveFusion(w io.Writer, st *checkpoint.State, fused *model.Network, o *fus
 	}
 	norm := data.Norm{Mean: st.Config.Data.Normalize.Mean, Std: st.Config.Data.Normalize.Std}
 	batch := min(o.BatchSize, d.Len())
-	a, err := eval.NewRunner(st.Net, batch)
+	a, err := eval.NewFixedRunner(st.Net, batch)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	b, err := eval.NewRunner(fused, batch)
+	b, err := eval.NewFixedRunner(fused, batch)
 	if err != nil {
 		return err
 	}

@@ -190,7 +190,7 @@ func trainThroughput(net *model.Network, cfg *config.Config, ds *data.Dataset, n
 
 // inferThroughput times forward passes of full batches (data path included).
 func inferThroughput(net *model.Network, ds *data.Dataset, norm data.Norm, batch int, o Options) (float64, error) {
-	g, err := net.BuildInference(batch)
+	g, err := net.BuildFixedInference(batch)
 	if err != nil {
 		return 0, err
 	}

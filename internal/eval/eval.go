@@ -47,6 +47,18 @@ type Runner struct {
 // NewRunner builds an inference graph of the given batch size.
 func NewRunner(net *model.Network, batch int) (*Runner, error) {
 	g, err := net.BuildInference(batch)
+	return newRunner(net, g, err)
+}
+
+// NewFixedRunner is NewRunner for a network whose parameters do not change
+// while the runner lives (a loaded checkpoint: predict, serve, eval): see
+// model.BuildFixedInference.
+func NewFixedRunner(net *model.Network, batch int) (*Runner, error) {
+	g, err := net.BuildFixedInference(batch)
+	return newRunner(net, g, err)
+}
+
+func newRunner(net *model.Network, g *model.Graph, err error) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}

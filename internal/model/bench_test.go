@@ -115,7 +115,7 @@ func BenchmarkInferLeNetBN1(b *testing.B) { benchInfer(b, 1) }
 
 func benchInfer(b *testing.B, batch int) {
 	n := benchNet(b)
-	g, err := n.BuildInference(batch)
+	g, err := n.BuildFixedInference(batch)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +99,51 @@ func forEachShippedNet(t *testing.T, f func(t *testing.T, n *Network)) {
 			continue
 		}
 		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) { f(t, shippedNet(t, name)) })
+	}
+}
+
+// TestFixedInference: a graph built for fixed parameters answers as an
+// inference graph does, at batch 1 (the path that checks its packed
+// filters) and batch 8, and it packs the filters once: changed afterwards,
+// they change the inference graph's answer but not its own — the contract
+// BuildFixedInference states (its callers never change them).
+func TestFixedInference(t *testing.T) {
+	for _, batch := range []int{1, 8} {
+		n := shippedNet(t, "lenet-bn-mnist.yaml")
+		plain, err := n.BuildInference(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plain.Close()
+		fixed, err := n.BuildFixedInference(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fixed.Close()
+		logits := func(g *Graph) []float32 {
+			fillRandom(g, n.Classes)
+			if err := g.Run(); err != nil {
+				t.Fatal(err)
+			}
+			return slices.Clone(g.LogitsData())
+		}
+		want, got := logits(plain), logits(fixed)
+		if !slices.Equal(got, want) {
+			t.Fatalf("batch %d: fixed %v, inference graph %v", batch, got[:4], want[:4])
+		}
+		for _, l := range n.Layers {
+			if l.Spec.Type == "conv2d" {
+				for i, v := range l.Weight.Data() {
+					l.Weight.Data()[i] = 2 * v
+				}
+			}
+		}
+		changed := logits(plain)
+		if slices.Equal(changed, want) {
+			t.Fatalf("batch %d: doubling the filters did not change the inference graph's logits", batch)
+		}
+		if got := logits(fixed); !slices.Equal(got, want) {
+			t.Errorf("batch %d: the fixed graph repacked its filters (logits %v, were %v)", batch, got[:4], want[:4])
+		}
 	}
 }

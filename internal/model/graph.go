@@ -29,23 +29,32 @@ type Graph struct {
 // dropout drawing from rng, the softmax cross-entropy loss and gradients of
 // every parameter.
 func (n *Network) BuildTrain(batch int, rng *rand.Rand) (*Graph, error) {
-	return n.build(batch, true, rng, ops.Loss{})
+	return n.BuildTrainLoss(batch, rng, ops.Loss{})
 }
 
 // BuildTrainLoss is BuildTrain with label smoothing and class weights in
 // the loss.
 func (n *Network) BuildTrainLoss(batch int, rng *rand.Rand, loss ops.Loss) (*Graph, error) {
-	return n.build(batch, true, rng, loss)
+	return n.build(batch, buildMode{training: true, grad: true, rng: rng, loss: loss})
 }
 
 // BuildInference builds a forward-only graph that uses batch norm's running
 // statistics and no dropout.
 func (n *Network) BuildInference(batch int) (*Graph, error) {
-	return n.build(batch, false, nil, ops.Loss{})
+	return n.build(batch, buildMode{})
 }
 
-func (n *Network) build(batch int, training bool, rng *rand.Rand, loss ops.Loss) (*Graph, error) {
-	a, err := n.assemble(batch, buildMode{training: training, grad: training, rng: rng})
+// BuildFixedInference is BuildInference for a network whose parameters do
+// not change while the graph lives (predict, serve): its ops keep what
+// they derive from them (packed filters) from the first pass on, where an
+// inference graph checks on every pass that they are still the same.
+func (n *Network) BuildFixedInference(batch int) (*Graph, error) {
+	return n.build(batch, buildMode{fixed: true})
+}
+
+func (n *Network) build(batch int, mode buildMode) (*Graph, error) {
+	training, loss := mode.training, mode.loss
+	a, err := n.assemble(batch, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +86,9 @@ type buildMode struct {
 	training bool // batch statistics, dropout
 	grad     bool // gradients will be taken
 	probe    bool // every layer its own op, and the input differentiable
+	fixed    bool // the parameters do not change while the graph lives
 	rng      *rand.Rand
+	loss     ops.Loss
 }
 
 // assembled is a network's graph before its machine is made.
@@ -107,7 +118,7 @@ func (n *Network) assemble(batch int, mode buildMode) (*assembled, error) {
 		absorbedBy[i] = -1
 	}
 	var cur *Layer // the layer being built
-	b := &layers.Builder{G: g, Grad: mode.grad || mode.probe, RNG: mode.rng,
+	b := &layers.Builder{G: g, Grad: mode.grad || mode.probe, RNG: mode.rng, FixedParams: mode.fixed,
 		Param: func(p *Param) *G.Node {
 			if p == nil {
 				return nil

@@ -28,13 +28,14 @@ import (
 // roles of x and y swapped.
 type ConvGeneral struct {
 	base
-	Geom       im2col.Geom
-	Groups     int
-	Transposed bool
-	OutPad     [2]int // transposed only: extra rows and columns at the bottom and right
-	HasBias    bool
-	InputDiff  bool
-	Frozen     bool // no weight or bias gradients (a frozen layer)
+	Geom        im2col.Geom
+	Groups      int
+	Transposed  bool
+	OutPad      [2]int // transposed only: extra rows and columns at the bottom and right
+	HasBias     bool
+	InputDiff   bool
+	Frozen      bool // no weight or bias gradients (a frozen layer)
+	FixedParams bool // the filters do not change while the graph lives: packed once
 
 	inShape  tensor.Shape
 	training bool
@@ -165,7 +166,7 @@ func (op *ConvGeneral) Do(vs ...G.Value) (G.Value, error) {
 		if op.HasBias {
 			bias = ds[2]
 		}
-		op.packedW.pack(op.training, d.O, cg*op.Geom.KH*op.Geom.KW, w, bias)
+		op.packedW.pack(op.training, op.FixedParams, d.O, cg*op.Geom.KH*op.Geom.KW, w, bias)
 	}
 	parallel.For(d.B, func(wk, lo, hi int) {
 		col := op.cols[wk*slab : (wk+1)*slab]

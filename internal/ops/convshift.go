@@ -103,6 +103,9 @@ type shifted struct {
 	dims im2col.Dims    // the geometry x and wide were laid out (and zeroed) for
 	taps bool           // and whether x holds them for the taps at offsets
 	n    int            // floats per worker in x
+	// fixed: the forward pass's filters do not change (FixedParams at
+	// inference), so packed, once done, stays.
+	fixed, packed bool
 }
 
 // shiftGeom is the layout: the bordered width, the distance between planes
@@ -189,7 +192,10 @@ func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims, post postSite)
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
 	s.layout(d, nw, false)
-	s.pack(w, d, false, bias)
+	if !s.fixed || !s.packed {
+		s.pack(w, d, false, bias)
+		s.packed = true
+	}
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
 	parallel.For(d.B, func(wk, lo, hi int) {
 		xs := s.x[wk*s.n : (wk+1)*s.n]
@@ -216,7 +222,10 @@ func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postS
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
 	s.layout(d, nw, true)
-	s.all.Pack(false, d.O, d.CKK(), 1, w, d.CKK())
+	if !s.fixed || !s.packed {
+		s.all.Pack(false, d.O, d.CKK(), 1, w, d.CKK())
+		s.packed = true
+	}
 	s.all.SetBias(bias)
 	s.offs = scratch.Grow(s.offs, d.CKK())
 	for c := range d.C {

@@ -95,7 +95,7 @@ type Predictor struct {
 
 // New prepares a predictor for a checkpoint with batches of up to batch images.
 func New(st *checkpoint.State, recipe preprocess.Recipe, batch int) (*Predictor, error) {
-	r, err := eval.NewRunner(st.Net, batch)
+	r, err := eval.NewFixedRunner(st.Net, batch)
 	if err != nil {
 		return nil, err
 	}

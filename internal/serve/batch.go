@@ -70,7 +70,7 @@ func newBatcher(st *checkpoint.State, maxBatch int, maxWait time.Duration, obser
 		shape: [3]int{s[0], s[1], s[2]}, maxBatch: maxBatch, maxWait: maxWait, sizes: batchSizes(maxBatch),
 		runners: map[int]*eval.Runner{}, observe: observe, arrived: make(chan struct{}, 1)}
 	for _, n := range b.sizes {
-		r, err := eval.NewRunner(st.Net, n)
+		r, err := eval.NewFixedRunner(st.Net, n)
 		if err == nil {
 			b.runners[n] = r
 			err = r.Warm() // its buffers faulted in now, not by a request

@@ -74,7 +74,7 @@ var conv2d = &Kind{
 		post, gamma, beta, _ := postBN(b, l)
 		if k, s, p, ok := g.Square(); ok && l.Spec.Groups == 1 {
 			op := ops.NewConv2D(l.opName(), ops.ConvGeom{Kernel: k, Stride: s, Pad: p}, bias != nil, b.InputDiff, b.Grad)
-			op.Frozen = b.Frozen
+			op.Frozen, op.FixedParams = b.Frozen, b.FixedParams
 			if post != nil {
 				op.Post = post
 				return op.ApplyPost(in[0], w, bias, gamma, beta)
@@ -82,7 +82,7 @@ var conv2d = &Kind{
 			return op.Apply(in[0], w, bias)
 		}
 		op := ops.NewConvGeneral(l.opName(), g, l.Spec.Groups, false, [2]int{}, bias != nil, b.InputDiff, b.Grad)
-		op.Frozen = b.Frozen
+		op.Frozen, op.FixedParams = b.Frozen, b.FixedParams
 		if post != nil {
 			op.Post = post
 			return op.ApplyPost(in[0], w, bias, gamma, beta)

@@ -203,6 +203,9 @@ type Builder struct {
 	InputDiff bool
 	// Frozen says the layer's own parameters get no gradients.
 	Frozen bool
+	// FixedParams says no parameter changes while the graph lives
+	// (predict, serve): ops may keep what they derive from them.
+	FixedParams bool
 	// Param adds a parameter to the graph and to the list differentiated.
 	Param func(p *Param) *G.Node
 	// Next returns the layer that alone takes l's output, when it takes
