@@ -56,7 +56,7 @@ check-augment: build data
 
 # fuzz: every parser's fuzz target for FUZZTIME each (.ci/run: 10s).
 FUZZTIME ?= 30s
-FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors ./internal/data:FuzzParseIDX ./internal/data:FuzzDecodeImage ./internal/data:FuzzParseCSV ./internal/data:FuzzParseNPY ./internal/serve:FuzzRequest
+FUZZ := ./internal/config:FuzzParse ./internal/checkpoint:FuzzParseSafetensors ./internal/data:FuzzParseIDX ./internal/data:FuzzDecodeImage ./internal/data:FuzzDecodePNGFast ./internal/data:FuzzParseCSV ./internal/data:FuzzParseNPY ./internal/serve:FuzzRequest
 fuzz:
 	@GO=$(GO) tools/fuzz.sh $(FUZZTIME) $(FUZZ)
 

@@ -46,7 +46,7 @@ func BenchmarkDecode1000PNG(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for _, in := range ins {
-			if _, err := data.Decode(bytes.NewReader(in.Data), in.Name); err != nil {
+			if _, err := data.DecodeBytes(in.Data, in.Name); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -6,7 +6,6 @@ package predict
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -73,7 +72,7 @@ func (l *Loader) Load(in Input) ([]uint8, error) {
 	var img image.Image
 	var err error
 	if in.Data != nil {
-		img, err = data.Decode(bytes.NewReader(in.Data), in.Name)
+		img, err = data.DecodeBytes(in.Data, in.Name)
 	} else {
 		img, err = data.DecodeFile(in.Name)
 	}

@@ -62,6 +62,9 @@ type batcher struct {
 	closed  bool
 	coming  atomic.Int64  // requests being decoded that will queue a job
 	arrived chan struct{} // a job was queued or a request gave up: wakes a gathering leader
+	// beforeInfer, if set, is called with each batch's size before it
+	// runs (tests hold a batch to let others queue).
+	beforeInfer atomic.Pointer[func(n int)]
 }
 
 func newBatcher(st *checkpoint.State, maxBatch int, maxWait time.Duration, observe func(int)) (*batcher, error) {
@@ -263,6 +266,9 @@ func (b *batcher) gather() (batch []*job, n int) {
 
 // infer runs a batch of n inputs and answers each job.
 func (b *batcher) infer(batch []*job, n int) {
+	if f := b.beforeInfer.Load(); f != nil {
+		(*f)(n)
+	}
 	start := time.Now()
 	size := b.sizes[len(b.sizes)-1]
 	for _, s := range b.sizes {

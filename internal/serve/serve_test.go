@@ -305,14 +305,20 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-// TestMicroBatching: 48 concurrent requests are answered with what each
-// gets alone, and some shared a forward pass.
+// TestMicroBatching: requests that arrive while a batch runs are answered
+// with what each gets alone, in batches they share of at most --max-batch.
 func TestMicroBatching(t *testing.T) {
-	base, _, _, _ := start(t, Options{MaxBatch: 16, MaxWait: 20 * time.Millisecond})
+	base, srv, _, _ := start(t, Options{MaxBatch: 16, MaxWait: 20 * time.Millisecond})
 	img := drawing(t, true)
 	_, alone := post(t, base+"/v1/predict", "image/png", img)
+	b := srv.models["xo"].batch
+	// The next batch is held until 24 requests wait behind it.
+	hold := make(chan struct{})
+	var once sync.Once
+	hook := func(int) { once.Do(func() { <-hold }) }
+	b.beforeInfer.Store(&hook)
 	var wg sync.WaitGroup
-	batches := make([]int, 48)
+	batches := make([]int, 49)
 	for i := range batches {
 		wg.Add(1)
 		go func() {
@@ -324,18 +330,27 @@ func TestMicroBatching(t *testing.T) {
 			batches[i] = got.Batch
 		}()
 	}
-	wg.Wait()
-	shared := 0
-	for _, b := range batches {
-		if b > 1 {
-			shared++
-		}
-		if b > 16 {
-			t.Errorf("a batch of %d, more than --max-batch", b)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		n := b.waiting()
+		b.mu.Unlock()
+		if n >= 24 || time.Now().After(deadline) {
+			break
 		}
 	}
-	if shared == 0 {
-		t.Errorf("no request shared a batch: %v", batches)
+	close(hold)
+	wg.Wait()
+	shared := 0
+	for _, n := range batches {
+		if n > 1 {
+			shared++
+		}
+		if n > 16 {
+			t.Errorf("a batch of %d, more than --max-batch", n)
+		}
+	}
+	if shared < 16 {
+		t.Errorf("%d requests shared a batch, not the 24 queued: %v", shared, batches)
 	}
 }
 
