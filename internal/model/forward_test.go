@@ -103,10 +103,12 @@ func forEachShippedNet(t *testing.T, f func(t *testing.T, n *Network)) {
 }
 
 // TestFixedInference: a graph built for fixed parameters answers as an
-// inference graph does, at batch 1 (the path that checks its packed
-// filters) and batch 8, and it packs the filters once: changed afterwards,
-// they change the inference graph's answer but not its own — the contract
-// BuildFixedInference states (its callers never change them).
+// inference graph does, bit for bit, at batch 1 (the convolutions' path
+// that checks its packed filters) and batch 8 (the dense layers' GEMM on
+// packed weights), and it packs the filters once: changed afterwards, they
+// change the inference graph's answer but not its own — the contract
+// BuildFixedInference states (its callers never change them). The dense
+// layer's side: TestDenseFixedParams.
 func TestFixedInference(t *testing.T) {
 	for _, batch := range []int{1, 8} {
 		n := shippedNet(t, "lenet-bn-mnist.yaml")

@@ -18,7 +18,12 @@ type Dense struct {
 	base
 	InputDiff bool
 	Frozen    bool // no weight gradients (a frozen layer)
-	out       buffer
+	// FixedParams says the weights do not change while the graph lives
+	// (predict, serve): the GEMM's packed wᵀ is kept from the first pass.
+	FixedParams bool
+	out         buffer
+	wt          gemm.PackedB
+	packed      bool
 }
 
 func NewDense(name string, inputDiff bool) *Dense {
@@ -82,6 +87,16 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 	}
 	for i := range B {
 		copy(y[i*Out:(i+1)*Out], b)
+	}
+	if op.FixedParams {
+		if !op.packed {
+			op.wt.Pack(true, In, Out, w, In)
+			op.packed = true
+		}
+		parallelCols(Out, func(lo, hi int) {
+			gemm.SgemmPackedB(B, x, In, &op.wt, lo, hi, 1, y[lo:], Out)
+		})
+		return out, nil
 	}
 	// Split the output columns, so each worker packs only its own rows of
 	// the (large) weight matrix.

@@ -379,6 +379,36 @@ func TestDenseMatchesNaive(t *testing.T) {
 	}
 }
 
+// TestDenseFixedParams: with fixed weights the dense layer's GEMM (more
+// than four rows, a tile's width of outputs or more) answers as without,
+// bit for bit, on weights it packs once — changed later, they do not
+// change its answer.
+func TestDenseFixedParams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, sz := range [][3]int{{8, 800, 500}, {5, 40, 33}, {70, 33, 65}} {
+		B, In, Out := sz[0], sz[1], sz[2]
+		x, w, b := randTensor(rng, 1, B, In), randTensor(rng, 1, Out, In), randTensor(rng, 1, Out)
+		want, err := NewDense("t", false).Do(x, w, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixed := NewDense("t", false)
+		fixed.FixedParams = true
+		for pass := range 2 {
+			got, err := fixed.Do(x, w, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Data().([]float32), want.Data().([]float32)) {
+				t.Fatalf("%v pass %d: fixed weights answer differently", sz, pass)
+			}
+			for i, v := range w.Data().([]float32) {
+				w.Data().([]float32)[i] = 2 * v // not seen: packed on the first pass
+			}
+		}
+	}
+}
+
 func TestDenseValues(t *testing.T) {
 	x := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{1, 2}))
 	w := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 10, 100, 1000}))

@@ -187,6 +187,52 @@ func TestGemmPackedA(t *testing.T) {
 	}
 }
 
+// TestGemmPackedB: B packed once serves several products, over all its
+// columns or a range of them starting at a panel (as a parallel column
+// split takes it), with ranges that cross a column block (nc), depths
+// past a panel (kc), rows past a block of A (mc), B stored either way.
+func TestGemmPackedB(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	nr := TileCols()
+	for _, sz := range [][3]int{{8, 500, 800}, {1, 10, 7}, {13, 1100, 300}, {80, 70, 40}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		for _, tB := range []bool{false, true} {
+			ldb := n
+			if tB {
+				ldb = k
+			}
+			b := randSlice(rng, k*n)
+			var pb PackedB
+			pb.Pack(tB, k, n, b, ldb)
+			ranges := [][2]int{{0, n}}
+			if n > nr {
+				ranges = append(ranges, [2]int{nr, n}, [2]int{0, nr}, [2]int{(n / nr / 2) * nr, n})
+			}
+			if n > nc {
+				ranges = append(ranges, [2]int{nc - nr, nc + nr})
+			}
+			for i, r := range ranges {
+				lo, hi := r[0], r[1]
+				w := hi - lo
+				a, c := randSlice(rng, m*k), randSlice(rng, m*w)
+				want := append([]float32(nil), c...)
+				beta := float32(i % 2)
+				bsub := b[lo:] // columns lo… of B (rows lo… of Bᵀ)
+				if tB {
+					bsub = b[lo*ldb:]
+				}
+				naiveGemm(false, tB, m, w, k, 1, a, k, bsub, ldb, beta, want, w)
+				SgemmPackedB(m, a, k, &pb, lo, hi, beta, c, w)
+				for j := range want {
+					if math.Abs(float64(c[j]-want[j])) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(want[j]))) {
+						t.Fatalf("%v tB=%v cols %d–%d: C[%d] = %v, want %v", sz, tB, lo, hi, j, c[j], want[j])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestGemmSideBySideA: A given as blocks side by side is the product with
 // those blocks gathered into one matrix, for blocks narrower than a tile,
 // blocks that straddle a panel's depth, and rows past whole tiles.

@@ -47,7 +47,7 @@ var dense = &Kind{
 			bias = G.NodeFromAny(b.G, tensor.New(tensor.WithShape(l.Out[0]), tensor.Of(tensor.Float32)), G.WithName(l.ID+".zero_bias"))
 		}
 		op := ops.NewDense(l.opName(), b.InputDiff)
-		op.Frozen = b.Frozen
+		op.Frozen, op.FixedParams = b.Frozen, b.FixedParams
 		return op.Apply(in[0], w, bias)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
