@@ -153,7 +153,7 @@ func BenchmarkInferResNet(b *testing.B) {
 	for _, batch := range []int{1, 1000} {
 		b.Run(strconv.Itoa(batch), func(b *testing.B) {
 			n := shippedNet(b, "resnet-mnist.yaml")
-			g, err := n.BuildInference(batch)
+			g, err := n.BuildFixedInference(batch)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -123,7 +123,7 @@ func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) {
 	switch {
 	case useWinograd(d, op.training):
 		op.winogradForward(x, w, bias, y, d)
-	case useShift(d) && d.B >= parallel.Workers:
+	case useShift(d) && (d.B >= parallel.Workers || shiftSmallBatch(d)):
 		op.shift.fixed = op.FixedParams && !op.training
 		op.shift.forward(x, w, bias, y, d, op.postSite)
 	default:

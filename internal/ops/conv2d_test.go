@@ -57,6 +57,7 @@ var convCases = []struct {
 	{2, 2, 9, 9, 3, 4, 3, 2, true},
 	{2, 17, 9, 7, 5, 3, 1, 1, true},
 	{3, 4, 6, 8, 3, 2, 1, 0, false},
+	{1, 9, 7, 40, 5, 3, 1, 1, true}, // one image, fewer than the workers: its columns shared out
 }
 
 // loweringPaths runs f with each way a convolution's forward pass and

@@ -76,6 +76,14 @@ func flipFilters(dst, w []float32, o, c, k int) []float32 {
 	return dst
 }
 
+// shiftSmallBatch says whether a batch smaller than the crew (batch-1
+// inference) takes the shifted path: only by the taps at offsets, whose
+// product splits by columns, and only where the im2col it saves is large
+// (LeNet's conv1, one channel, was slower so).
+func shiftSmallBatch(d im2col.Dims) bool {
+	return shiftRows && gemm.RowsDirect() && d.C >= shiftMinC
+}
+
 func useShift(d im2col.Dims) bool {
 	wp := d.W + 2*d.P
 	minC := shiftMinC
@@ -236,6 +244,24 @@ func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postS
 		}
 	}
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
+	if d.B < parallel.Workers {
+		// Too few images to share out (batch-1 inference): the workers
+		// split each image's columns instead.
+		xs, wide := s.x[:s.n], s.wide[:d.O*n]
+		for b := range d.B {
+			xb := x[b*img : (b+1)*img]
+			for c := range d.C {
+				vec.CopyRows(xs[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
+			}
+			parallelCols(n, func(lo, hi int) {
+				gemm.SgemmPackedRows(&s.all, hi-lo, xs[lo:], s.offs, wide[lo:], n)
+			})
+			yb := post.image(y, 0, b, out)
+			vec.CopyRows(yb, d.OW, wide, wp, d.O*d.OH, d.OW)
+			post.done(0, b, yb, y)
+		}
+		return
+	}
 	parallel.For(d.B, func(wk, lo, hi int) {
 		xs := s.x[wk*s.n : (wk+1)*s.n]
 		wide := s.wide[wk*d.O*n : (wk+1)*d.O*n]
