@@ -136,7 +136,7 @@ func Decode(r io.ReadSeeker, name string) (image.Image, error) {
 // blue and alpha, the colours unpremultiplied (as the file stores them).
 func Resize(img image.Image, c, h, w int) []uint8 {
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
+	CatmullRom(w, h, img.Bounds().Dx(), img.Bounds().Dy()).Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
 	out := make([]uint8, c*h*w)
 	plane := func(k int) []uint8 { return out[k*h*w : (k+1)*h*w] }
 	for y := range h {

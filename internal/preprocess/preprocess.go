@@ -221,7 +221,7 @@ func scale(im *image.Gray, r image.Rectangle, w, h int) []uint8 {
 	// one, a colour conversion a pixel): the grey levels are the same, the
 	// high byte of the 16-bit value either way.
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(dst, dst.Bounds(), im, r, draw.Src, nil)
+	data.CatmullRom(w, h, r.Dx(), r.Dy()).Scale(dst, dst.Bounds(), im, r, draw.Src, nil)
 	out := make([]uint8, w*h)
 	for i := range out {
 		out[i] = dst.Pix[4*i]
