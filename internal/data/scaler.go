@@ -11,8 +11,13 @@ import (
 // builds its filter tables and a buffer on every call (for a 28×28 digit
 // most of the resampling's time); a scaler made once for a size does the
 // same arithmetic with both kept (its buffers pooled: safe for concurrent
-// use). Sizes past maxScalers are not kept.
+// use). Only small sources are kept, and at most maxScalers sizes: a
+// scaler's tables grow with its source (a photo shrunk to 28×28 has
+// hundreds of taps a pixel), and a server meets sizes without end.
 func CatmullRom(dw, dh, sw, sh int) draw.Scaler {
+	if sw*sh > maxKeptSource || dw*dh > maxKeptSource {
+		return draw.CatmullRom
+	}
 	k := [4]int{dw, dh, sw, sh}
 	if s, ok := scalers.Load(k); ok {
 		return s.(draw.Scaler)
@@ -24,9 +29,13 @@ func CatmullRom(dw, dh, sw, sh int) draw.Scaler {
 	return s
 }
 
-// maxScalers bounds the sizes kept (a recipe that crops to the ink meets
-// a few hundred; photos of every size would otherwise grow the map).
-const maxScalers = 4096
+// maxScalers and maxKeptSource bound what is kept (a recipe that crops to
+// the ink meets a few hundred sizes, each of at most its input's pixels):
+// ~25 KB of tables a scaler at most.
+const (
+	maxScalers    = 1024
+	maxKeptSource = 256 * 256
+)
 
 var (
 	scalers     sync.Map // [4]int → draw.Scaler

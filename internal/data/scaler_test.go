@@ -11,10 +11,11 @@ import (
 
 // TestCatmullRomKept: the kept scaler for a size resamples exactly as
 // draw.CatmullRom.Scale does, on the first call and on later ones with
-// other images (its pooled buffer reused), growing and shrinking.
+// other images (its pooled buffer reused), growing and shrinking, and
+// past the sizes kept.
 func TestCatmullRomKept(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	for _, sz := range [][4]int{{20, 20, 13, 17}, {28, 28, 300, 200}, {7, 5, 7, 5}, {64, 48, 31, 29}} {
+	for _, sz := range [][4]int{{20, 20, 13, 17}, {28, 28, 300, 200}, {7, 5, 7, 5}, {64, 48, 31, 29}, {28, 28, 600, 400}} {
 		dw, dh, sw, sh := sz[0], sz[1], sz[2], sz[3]
 		for range 3 {
 			src := image.NewRGBA(image.Rect(0, 0, sw+3, sh+2))
