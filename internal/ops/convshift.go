@@ -112,8 +112,9 @@ type shifted struct {
 	taps bool           // and whether x holds them for the taps at offsets
 	n    int            // floats per worker in x
 	// fixed: the forward pass's filters do not change (FixedParams at
-	// inference), so packed, once done, stays.
-	fixed, packed bool
+	// inference), so once packed they stay.
+	fixed bool
+	once  packOnce
 }
 
 // shiftGeom is the layout: the bordered width, the distance between planes
@@ -200,9 +201,8 @@ func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims, post postSite)
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
 	s.layout(d, nw, false)
-	if !s.fixed || !s.packed {
+	if s.once.due(s.fixed) {
 		s.pack(w, d, false, bias)
-		s.packed = true
 	}
 	img, out := d.C*d.H*d.W, d.O*d.OH*d.OW
 	parallel.For(d.B, func(wk, lo, hi int) {
@@ -230,9 +230,8 @@ func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postS
 	wp, plane, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
 	s.layout(d, nw, true)
-	if !s.fixed || !s.packed {
+	if s.once.due(s.fixed) {
 		s.all.Pack(false, d.O, d.CKK(), 1, w, d.CKK())
-		s.packed = true
 	}
 	s.all.SetBias(bias)
 	s.offs = scratch.Grow(s.offs, d.CKK())

@@ -23,7 +23,7 @@ type Dense struct {
 	FixedParams bool
 	out         buffer
 	wt          gemm.PackedB
-	packed      bool
+	wtOnce      packOnce
 }
 
 func NewDense(name string, inputDiff bool) *Dense {
@@ -89,9 +89,8 @@ func (op *Dense) Do(vs ...G.Value) (G.Value, error) {
 		copy(y[i*Out:(i+1)*Out], b)
 	}
 	if op.FixedParams {
-		if !op.packed {
+		if op.wtOnce.due(true) {
 			op.wt.Pack(true, In, Out, w, In)
-			op.packed = true
 		}
 		parallelCols(Out, func(lo, hi int) {
 			gemm.SgemmPackedB(B, x, In, &op.wt, lo, hi, 1, y[lo:], Out)

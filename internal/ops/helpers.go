@@ -64,3 +64,15 @@ func parallelCols(n int, fn func(lo, hi int)) {
 		fn(lo*nr, min(hi*nr, n))
 	})
 }
+
+// packOnce says whether an op packs its parameters on this pass: always,
+// unless they are fixed (FixedParams at inference) and already packed.
+type packOnce struct{ done bool }
+
+func (p *packOnce) due(fixed bool) bool {
+	if fixed && p.done {
+		return false
+	}
+	p.done = true
+	return true
+}

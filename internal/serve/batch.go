@@ -237,31 +237,31 @@ func (b *batcher) take(batch []*job, n int) ([]*job, int) {
 // maxWait.
 func (b *batcher) gather() (batch []*job, n int) {
 	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		b.mu.Lock()
 		batch, n = b.take(batch, n)
-		full := len(batch) == 0 || n >= b.maxBatch || b.waiting() > 0
+		done := len(batch) == 0 || n >= b.maxBatch || b.waiting() > 0 || b.coming.Load() <= 0
 		b.mu.Unlock()
-		if full || b.coming.Load() <= 0 {
-			break
+		if done {
+			return batch, n
 		}
 		if timer == nil {
 			timer = time.NewTimer(b.maxWait)
 		}
 		select {
 		case <-b.arrived:
-			continue
 		case <-timer.C:
+			b.mu.Lock()
+			batch, n = b.take(batch, n)
+			b.mu.Unlock()
+			return batch, n
 		}
-		b.mu.Lock()
-		batch, n = b.take(batch, n)
-		b.mu.Unlock()
-		break
 	}
-	if timer != nil {
-		timer.Stop()
-	}
-	return batch, n
 }
 
 // infer runs a batch of n inputs and answers each job.
