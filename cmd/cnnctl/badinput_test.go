@@ -33,10 +33,7 @@ func TestBadInputCorpus(t *testing.T) {
 	signalModel := trainTinySignals(t, t.TempDir())
 	// Each case runs in its own process of the real binary, so that its
 	// peak memory can be measured.
-	bin := filepath.Join(dir, "cnnctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building cnnctl: %v\n%s", err, out)
-	}
+	bin := buildCnnctl(t, dir)
 	sc := bufio.NewScanner(f)
 	n := 0
 	for sc.Scan() {

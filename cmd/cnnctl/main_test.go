@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +33,20 @@ model:
   - {type: dense, units: 2}
 train: {epochs: 2, batch_size: 16, optimizer: {name: adam, lr: 0.01}}
 `
+
+// buildCnnctl builds the binary into dir as `make build` does (pure Go,
+// trimmed paths), for the tests that need real processes: they run what
+// users run, and the build reuses the compile of make test's plain passes.
+func buildCnnctl(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "cnnctl")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building cnnctl: %v\n%s", err, out)
+	}
+	return bin
+}
 
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()

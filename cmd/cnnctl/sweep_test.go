@@ -53,10 +53,7 @@ func TestSweepCommand(t *testing.T) {
 // real binary (each on its share of the cores).
 func TestSweepInParallel(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "cnnctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building cnnctl: %v\n%s", err, out)
-	}
+	bin := buildCnnctl(t, dir)
 	cfg := writeFile(t, dir, "c.yaml", tinyConfig)
 	sw := writeFile(t, dir, "s.yaml", "method: random\ntrials: 3\nseed: 2\nepochs: 1\nparams:\n  train.optimizer.lr: {log_uniform: [0.001, 0.1]}\n")
 	out, err := exec.Command(bin, "sweep", "-c", cfg, "-s", sw, "--out", filepath.Join(dir, "sweep"), "--parallel", "2").CombinedOutput()

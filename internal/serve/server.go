@@ -39,7 +39,6 @@ type Options struct {
 	MaxWait     time.Duration // how long a batch waits for more requests
 	MaxBody     int64         // bytes of a request body
 	MaxInFlight int           // requests at once; beyond it 503 with Retry-After
-	Workers     int           // batches run side by side (each on its own set of graphs); 1 if unset
 	Top         int           // classes listed per input unless ?top= says
 	Log         *slog.Logger
 	// Timeouts (zero: the defaults below).
