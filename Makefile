@@ -12,7 +12,7 @@ PERARCH := ./internal/kernels/...
 # Vet and the plain test passes build as `build` does (pure Go, trimmed
 # paths), so they and bin/cnnctl share one compile of every package: on a
 # clean machine the compiles, not the tests, are most of CI's time.
-PURE    := CGO_ENABLED=0 GOFLAGS=-trimpath
+PURE    := CGO_ENABLED=0 GOFLAGS="-trimpath $(GOFLAGS)"
 # go test without its own vet, which would repeat for each build flavour
 # (race, pure, fuzz) what test's `go vet ./...` has checked (40 s cold).
 GOTEST  := $(GO) test -vet=off -count=1
