@@ -36,7 +36,8 @@ eval: build
 	$(BIN) eval --model $(RUN)/best.ckpt
 
 # test: formatting, vet (also of the arm64 build of the kernels, whose
-# portable stand-ins an amd64 build never compiles), the whole suite under the
+# portable stand-ins an amd64 build never compiles, and a check that they
+# export the same API there, so the rest compiles too), the whole suite under the
 # race detector (-short: the few long numeric sweeps cut down, since the race
 # detector slows them tenfold), the compute packages and predict in full, and
 # the compute packages again with the AVX2 kernels and with the portable Go
@@ -46,6 +47,7 @@ test:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(PURE) $(GO) vet ./...
 	GOARCH=arm64 $(PURE) $(GO) vet $(PERARCH)
+	GO=$(GO) tools/archapi.sh $(PERARCH)
 	$(GOTEST) -race -short ./...
 	$(PURE) $(GOTEST) $(COMPUTE) ./internal/predict
 	GODEBUG=cpu.avx512f=off $(PURE) $(GOTEST) $(COMPUTE)

@@ -5,6 +5,9 @@ package vec
 // HasAVX2 reports whether the AVX2 kernels are in use: never off amd64.
 const HasAVX2 = false
 
+// HasAVX512 reports whether the AVX-512 row kernels are in use: never off amd64.
+const HasAVX512 = false
+
 var (
 	affineFast               = affineGo
 	sumAndSquaresFast        = sumAndSquaresGo
