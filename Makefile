@@ -39,7 +39,7 @@ eval: build
 # portable stand-ins an amd64 build never compiles, and a check that they
 # export the same API there, so the rest compiles too), the whole suite under the
 # race detector (-short: the few long numeric sweeps cut down, since the race
-# detector slows them tenfold), the compute packages and predict in full, and
+# detector slows them tenfold), the compute packages in full, and
 # the compute packages again with the AVX2 kernels and with the portable Go
 # ones, as a CPU without AVX-512 (or without AVX2) runs them.
 test:
@@ -49,7 +49,7 @@ test:
 	GOARCH=arm64 $(PURE) $(GO) vet $(PERARCH)
 	GO=$(GO) tools/archapi.sh $(PERARCH)
 	$(GOTEST) -race -short ./...
-	$(PURE) $(GOTEST) $(COMPUTE) ./internal/predict
+	$(PURE) $(GOTEST) $(COMPUTE)
 	GODEBUG=cpu.avx512f=off $(PURE) $(GOTEST) $(COMPUTE)
 	GODEBUG=cpu.avx512f=off,cpu.avx2=off $(PURE) $(GOTEST) $(COMPUTE)
 

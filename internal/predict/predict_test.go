@@ -132,11 +132,7 @@ func TestXODrawings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	n := 400
-	if testing.Short() {
-		n = 100 // make test's race pass: the first hundred of the same drawings
-	}
-	ins, labels := xoDrawings(t, n, 2)
+	ins, labels := xoDrawings(t, 400, 2)
 	correct, i := 0, 0
 	if _, err := p.Predict(ins, 2, func(pr Prediction, err error) {
 		if err != nil {
