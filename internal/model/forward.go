@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/cnnctl/cnnctl/internal/ops"
 )
 
 // forward runs a graph's ops in dependency order, on the calling
@@ -32,6 +35,18 @@ type forwardStep struct {
 	in   []int     // slots of the op's inputs, in argument order
 	args []G.Value // reused argument slice
 	out  int
+	sum  *ops.Add // runs the step instead of its Gorgonia op (isGradSum)
+}
+
+// isGradSum says whether op is Gorgonia's element-wise addition: what
+// G.Grad sums a value's gradients with where the value has several
+// consumers (a residual block's input, an Inception module's). Its Do is
+// a scalar loop on one core, over tensors as large as the activations;
+// ops.Add gives the same sums (each rounded once) vectorised on all of
+// them.
+func isGradSum(op G.Op) bool {
+	_, binary := op.(G.BinaryOp)
+	return binary && op.String() == "+ false"
 }
 
 // newForward orders the ops that outs depend on so that each runs after
@@ -62,6 +77,9 @@ func newForward(outs ...*G.Node) (*forward, error) {
 		}
 		slot[n] = -1 // on the walk's path
 		st := forwardStep{node: n, in: make([]int, len(kids)), args: make([]G.Value, len(kids))}
+		if isGradSum(n.Op()) && n.Dtype() == tensor.Float32 && !n.IsScalar() {
+			st.sum = ops.NewSum(n.Name(), len(kids))
+		}
 		for i, k := range kids {
 			s, err := visit(k)
 			if err != nil {
@@ -97,10 +115,11 @@ func (f *forward) run() error {
 		}
 		var v G.Value
 		var err error
-		if pd, ok := st.node.Op().(G.UsePreallocDoer); ok && f.vals[st.out] != nil {
-			// Gorgonia's own ops (a training graph's gradient sums where a
-			// value has two consumers) allocate in Do: into last run's
-			// value instead, as the tape machine does.
+		if st.sum != nil {
+			v, err = st.sum.Do(st.args...)
+		} else if pd, ok := st.node.Op().(G.UsePreallocDoer); ok && f.vals[st.out] != nil {
+			// Gorgonia's own ops allocate in Do: into last run's value
+			// instead, as the tape machine does.
 			v, err = pd.UsePreallocDo(f.vals[st.out], st.args...)
 		} else {
 			v, err = st.node.Op().Do(st.args...)

@@ -149,3 +149,31 @@ func TestFixedInference(t *testing.T) {
 		}
 	}
 }
+
+// TestGradSumsRunVectorised checks that where G.Grad sums a value's
+// gradients (the ResNet's block inputs feed a convolution and the join),
+// the runner does the sum with ops.Add rather than Gorgonia's scalar
+// addition, and that the ReLU after each join runs inside it.
+func TestGradSumsRunVectorised(t *testing.T) {
+	g, err := shippedNet(t, "resnet-mnist.yaml").BuildTrain(2, rand.New(rand.NewPCG(5, 5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sums, gorgonia, joins := 0, 0, 0
+	for _, st := range g.fwd.steps {
+		switch name := st.node.Op().String(); {
+		case st.sum != nil:
+			sums++
+		case isGradSum(st.node.Op()):
+			gorgonia++
+		case strings.HasPrefix(name, "add_relu:") && !strings.HasSuffix(name, ".dX"):
+			joins++
+		}
+	}
+	// Four blocks, each input read by its first convolution and its join
+	// (by the projection instead, in the two down-sampling blocks).
+	if sums != 4 || gorgonia != 0 || joins != 4 {
+		t.Errorf("%d sums by ops.Add and %d by Gorgonia, %d joins with their ReLU; want 4, 0, 4", sums, gorgonia, joins)
+	}
+}

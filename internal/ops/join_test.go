@@ -49,6 +49,48 @@ func TestAddAndConcatValues(t *testing.T) {
 	}
 }
 
+// TestAddLoops checks Add, with and without its ReLU, against the loop
+// over three inputs longer than a block and not a multiple of a vector,
+// and that it refuses inputs of different shapes.
+func TestAddLoops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	a, b, c := randTensor(rng, 1, 2, 3, 37, 41), randTensor(rng, 1, 2, 3, 37, 41), randTensor(rng, 1, 2, 3, 37, 41)
+	for _, relu := range []bool{false, true} {
+		op := NewSum("t", 3)
+		if relu {
+			op.WithReLU()
+		}
+		y, err := op.Do(a, b, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := y.(tensor.Tensor).Data().([]float32)
+		xa, xb, xc := a.Data().([]float32), b.Data().([]float32), c.Data().([]float32)
+		for i := range got {
+			want := xa[i] + xb[i] + xc[i]
+			if relu {
+				want = max(want, 0)
+			}
+			if got[i] != want {
+				t.Fatalf("relu=%v: y[%d] = %v, want %v", relu, i, got[i], want)
+			}
+		}
+	}
+	if _, err := NewSum("t", 2).Do(a, randTensor(rng, 1, 2, 3, 41, 37)); err == nil {
+		t.Error("the sum accepted inputs of different shapes")
+	}
+}
+
+// gridTensor has values that are multiples of gap, whose sums with
+// distinctTensor's (odd multiples of gap/2) keep gap/2 from ReLU's kink.
+func gridTensor(rng *rand.Rand, gap float32, shape ...int) *tensor.Dense {
+	d := make([]float32, tensor.Shape(shape).TotalSize())
+	for i := range d {
+		d[i] = gap * float32(rng.IntN(21)-10)
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
+}
+
 func TestJoinGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 9))
 	gradCheck(t, []checkInput{
@@ -56,6 +98,11 @@ func TestJoinGradients(t *testing.T) {
 		{"b", randTensor(rng, 1, 2, 3, 4, 4), true},
 		{"c", randTensor(rng, 1, 2, 3, 4, 4), true},
 	}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) { return NewAdd("t").Apply(n...) }, 1e-3)
+	// With its ReLU: each input's gradient is dy where the sum is positive.
+	gradCheck(t, []checkInput{
+		{"a", distinctTensor(rng, 0.05, 2, 3, 4, 4), true},
+		{"b", gridTensor(rng, 0.05, 2, 3, 4, 4), true},
+	}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) { return NewAdd("t").WithReLU().Apply(n...) }, 1e-3)
 	gradCheck(t, []checkInput{
 		{"a", randTensor(rng, 1, 2, 1, 3, 3), true},
 		{"b", randTensor(rng, 1, 2, 4, 3, 3), true},

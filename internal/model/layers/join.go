@@ -26,8 +26,15 @@ var add = &Kind{
 		}
 		return slices.Clone(in[0]), nil
 	},
-	Build: func(_ *Builder, l *Layer, in []*G.Node) (*G.Node, error) {
-		return ops.NewAdd(l.opName()).Apply(in...)
+	Build: func(b *Builder, l *Layer, in []*G.Node) (*G.Node, error) {
+		// A ReLU that alone takes the sum (a ResNet block's end) runs
+		// inside it: one pass over the block's output fewer.
+		add := ops.NewAdd(l.opName())
+		if r := b.Next(l); r != nil && r.Spec.Type == "relu" {
+			b.Absorb(r)
+			add.WithReLU()
+		}
+		return add.Apply(in...)
 	},
 	ONNX: func(e *ONNXGraph, l *Layer, in []string, out string) {
 		if len(in) == 2 {
