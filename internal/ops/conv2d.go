@@ -276,6 +276,7 @@ type convGradFilter struct {
 	partial []float32      // per-worker dW and db accumulators
 	nt      []gemm.NTAccum // per-worker lane sums of the NT path
 	pad     im2col.Padded
+	taps    tapsGrad // the path that reads the taps where they lie (convshift.go)
 }
 
 // useNT says whether the weight gradient should use the NT kernel, which
@@ -320,6 +321,11 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 	nw := parallel.NumWorkers(d.B)
 	per := d.O*ckk + d.O
 	op.partial = scratch.Grow(op.partial, nw*per)
+	if useTapsGrad(d) {
+		op.nt = growAccums(op.nt, nw)
+		op.taps.gradFilter(x, dy, op.partial, per, op.nt, op.fwd.HasBias, d)
+		return op.reduce(d, nw, per)
+	}
 	nt := useNT(d)
 	// The NT kernel reads each image's im2col matrix (ckk × pix) row by row.
 	// Otherwise the GEMM takes a group of images at once (depth up to one
@@ -405,6 +411,12 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 			op.nt[wk].SumInto(dw, ckk)
 		}
 	})
+	return op.reduce(d, nw, per)
+}
+
+// reduce sums the workers' partial dW and db.
+func (op *convGradFilter) reduce(d im2col.Dims, nw, per int) (G.Value, error) {
+	ckk := d.CKK()
 	out := op.out.get(d.O, d.C, d.K, d.K)
 	reduceInto(out.Data().([]float32), op.partial[:d.O*ckk], nw, per)
 	reduceInto(op.db.get(d.O).Data().([]float32), op.partial[d.O*ckk:], nw, per)

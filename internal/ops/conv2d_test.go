@@ -116,26 +116,42 @@ func testConv2DMatchesNaiveLoops(t *testing.T) {
 }
 
 // weightGradPaths runs f with each way the weight gradient can be computed:
-// the packed GEMM, and the NT accumulator with the Go and assembly kernels
-// (forced on for every size).
+// the packed GEMM, the NT accumulator, and the taps read where they lie
+// (convshift.go), the last two with the Go and assembly kernels (each
+// forced on for every size it can take).
 func weightGradPaths(t *testing.T, f func(t *testing.T)) {
-	saveK, saveMin, saveRatio := gemm.NT, ntMinPix, ntRowRatio
-	defer func() { gemm.NT, ntMinPix, ntRowRatio = saveK, saveMin, saveRatio }()
-	paths := map[string]gemm.NTKernel{"packed": nil, "nt-go": gemm.NTGo}
+	saveK, saveR, saveMin, saveRatio, saveW := gemm.NT, gemm.NTRows, ntMinPix, ntRowRatio, tapsGradMaxWaste
+	defer func() {
+		gemm.NT, gemm.NTRows, ntMinPix, ntRowRatio, tapsGradMaxWaste = saveK, saveR, saveMin, saveRatio, saveW
+	}()
+	type path struct {
+		nt   gemm.NTKernel
+		rows gemm.NTRowsKernel
+	}
+	paths := map[string]path{"packed": {}, "nt-go": {nt: gemm.NTGo}, "taps-go": {nt: gemm.NTGo, rows: gemm.NTRowsGo}}
 	if saveK != nil {
-		paths["nt-asm"] = saveK
+		paths["nt-asm"] = path{nt: saveK}
+	}
+	if saveR != nil {
+		paths["taps-asm"] = path{nt: saveK, rows: saveR}
 	}
 	if testing.Short() {
 		// make test's race pass, where gradient checks crawl: the NT
-		// accumulator with this CPU's kernel; the plain passes check all three.
-		name := "nt-go"
-		if saveK != nil {
-			name = "nt-asm"
+		// accumulator and the taps with this CPU's kernels; the plain
+		// passes check them all.
+		short := map[string]path{}
+		for _, name := range []string{"nt-asm", "taps-asm"} {
+			if p, ok := paths[name]; ok {
+				short[name] = p
+			}
 		}
-		paths = map[string]gemm.NTKernel{name: paths[name]}
+		if len(short) == 0 {
+			short["nt-go"] = paths["nt-go"]
+		}
+		paths = short
 	}
-	for name, k := range paths {
-		gemm.NT, ntMinPix, ntRowRatio = k, 1, 0
+	for name, p := range paths {
+		gemm.NT, gemm.NTRows, ntMinPix, ntRowRatio, tapsGradMaxWaste = p.nt, p.rows, 1, 0, math.Inf(1)
 		t.Run(name, f)
 	}
 }

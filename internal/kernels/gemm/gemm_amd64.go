@@ -111,8 +111,21 @@ func ntKernelAVX512(k int, a []float32, lda int, b []float32, ldb int, acc []flo
 	gemmNT4x5AVX512(k, &a[0], lda, &b[0], ldb, &acc[0])
 }
 
+//go:noescape
+func gemmNT4x5RowsAVX512(k int, a *float32, lda int, b *float32, offs *int, acc *float32)
+
+func ntRowsKernelAVX512(k int, a []float32, lda int, b []float32, offs []int, acc []float32) {
+	_ = a[3*lda+k-1] // bounds the assembly relies on
+	for _, o := range offs[:ntNR] {
+		_ = b[o:][k-1]
+	}
+	_ = acc[ntTile-1]
+	gemmNT4x5RowsAVX512(k, &a[0], lda, &b[0], &offs[0], &acc[0])
+}
+
 func init() {
 	if HasAVX512 {
 		NT = ntKernelAVX512
+		NTRows = ntRowsKernelAVX512
 	}
 }

@@ -22,16 +22,34 @@ type NTKernel func(k int, a []float32, lda int, b []float32, ldb int, acc []floa
 // beats the packed GEMM (set in init).
 var NT NTKernel
 
+// NTRowsKernel is NTKernel with B's five rows at b[offs[j]:] (j < 5)
+// rather than ldb apart.
+type NTRowsKernel func(k int, a []float32, lda int, b []float32, offs []int, acc []float32)
+
+// NTRows is the CPU's NTRowsKernel, or nil (set in init).
+var NTRows NTRowsKernel
+
+func NTRowsGo(k int, a []float32, lda int, b []float32, offs []int, acc []float32) {
+	for j, o := range offs[:ntNR] {
+		ntColGo(k, a, lda, b[o:o+k], acc[j*ntMR*ntLanes:])
+	}
+}
+
 func NTGo(k int, a []float32, lda int, b []float32, ldb int, acc []float32) {
 	for j := range ntNR {
-		bj := b[j*ldb : j*ldb+k]
-		for i := range ntMR {
-			ai := a[i*lda : i*lda+k]
-			lanes := acc[(j*ntMR+i)*ntLanes : (j*ntMR+i+1)*ntLanes]
-			for p := 0; p < k; p += ntLanes {
-				for l, v := range ai[p : p+ntLanes] {
-					lanes[l] += v * bj[p+l]
-				}
+		ntColGo(k, a, lda, b[j*ldb:j*ldb+k], acc[j*ntMR*ntLanes:])
+	}
+}
+
+// ntColGo is one B row's part of the tile: the products of bj with the
+// four rows of a, lane by lane.
+func ntColGo(k int, a []float32, lda int, bj, acc []float32) {
+	for i := range ntMR {
+		ai := a[i*lda : i*lda+k]
+		lanes := acc[i*ntLanes : (i+1)*ntLanes]
+		for p := 0; p < k; p += ntLanes {
+			for l, v := range ai[p : p+ntLanes] {
+				lanes[l] += v * bj[p+l]
 			}
 		}
 	}
@@ -55,6 +73,23 @@ func (s *NTAccum) Reset(m, n int) {
 // add accumulates A·Bᵀ for A (m×k, row stride lda) and B (n×k, row stride
 // ldb) using kern for whole tiles.
 func (s *NTAccum) Add(kern NTKernel, k int, a []float32, lda int, b []float32, ldb int) {
+	s.add(k, a, lda, func(j int) []float32 { return b[j*ldb:] }, func(tile []float32, ti, tj, k16 int) {
+		kern(k16, a[ti*lda:], lda, b[tj*ldb:], ldb, tile)
+	})
+}
+
+// AddRows is Add with B's row j at b[offs[j]:] rather than ldb apart,
+// using kern for whole tiles: a convolution's taps, each a run of the
+// image where it lies, with no im2col matrix written.
+func (s *NTAccum) AddRows(kern NTRowsKernel, k int, a []float32, lda int, b []float32, offs []int) {
+	s.add(k, a, lda, func(j int) []float32 { return b[offs[j]:] }, func(tile []float32, ti, tj, k16 int) {
+		kern(k16, a[ti*lda:], lda, b, offs[tj:], tile)
+	})
+}
+
+// add is Add and AddRows: B's row j is row(j); whole runs a kernel on a
+// whole tile over the first k16 of k.
+func (s *NTAccum) add(k int, a []float32, lda int, row func(j int) []float32, whole func(tile []float32, ti, tj, k16 int)) {
 	k16 := k &^ (ntLanes - 1)
 	for ti := 0; ti < s.m; ti += ntMR {
 		for tj := 0; tj < s.n; tj += ntNR {
@@ -62,7 +97,7 @@ func (s *NTAccum) Add(kern NTKernel, k int, a []float32, lda int, b []float32, l
 			rows, cols := min(ntMR, s.m-ti), min(ntNR, s.n-tj)
 			from := 0
 			if rows == ntMR && cols == ntNR && k16 > 0 {
-				kern(k16, a[ti*lda:], lda, b[tj*ldb:], ldb, tile)
+				whole(tile, ti, tj, k16)
 				from = k16
 			}
 			if from == k {
@@ -71,7 +106,7 @@ func (s *NTAccum) Add(kern NTKernel, k int, a []float32, lda int, b []float32, l
 			// The remainder (the tail of k, or a whole edge tile) goes
 			// into lane 0.
 			for j := range cols {
-				bj := b[(tj+j)*ldb+from : (tj+j)*ldb+k]
+				bj := row(tj + j)[from:k]
 				for i := range rows {
 					tile[(j*ntMR+i)*ntLanes] += Dot(a[(ti+i)*lda+from:(ti+i)*lda+k], bj)
 				}
