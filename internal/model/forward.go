@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/cnnctl/cnnctl/internal/ops"
 )
@@ -35,18 +34,7 @@ type forwardStep struct {
 	in   []int     // slots of the op's inputs, in argument order
 	args []G.Value // reused argument slice
 	out  int
-	sum  *ops.Add // runs the step instead of its Gorgonia op (isGradSum)
-}
-
-// isGradSum says whether op is Gorgonia's element-wise addition: what
-// G.Grad sums a value's gradients with where the value has several
-// consumers (a residual block's input, an Inception module's). Its Do is
-// a scalar loop on one core, over tensors as large as the activations;
-// ops.Add gives the same sums (each rounded once) vectorised on all of
-// them.
-func isGradSum(op G.Op) bool {
-	_, binary := op.(G.BinaryOp)
-	return binary && op.String() == "+ false"
+	sum  *ops.Add // runs the step instead of its Gorgonia op (see newForward)
 }
 
 // newForward orders the ops that outs depend on so that each runs after
@@ -77,7 +65,11 @@ func newForward(outs ...*G.Node) (*forward, error) {
 		}
 		slot[n] = -1 // on the walk's path
 		st := forwardStep{node: n, in: make([]int, len(kids)), args: make([]G.Value, len(kids))}
-		if isGradSum(n.Op()) && n.Dtype() == tensor.Float32 && !n.IsScalar() {
+		if ops.GradSumTerms(n) != nil {
+			// The sum G.Grad made of n's gradients: Gorgonia's Do is a
+			// scalar loop on one core, over tensors as large as the
+			// activations; ops.Add gives the same sums (each rounded once)
+			// vectorised on all of them.
 			st.sum = ops.NewSum(n.Name(), len(kids))
 		}
 		for i, k := range kids {

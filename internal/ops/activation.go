@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -89,33 +90,86 @@ func (op *Activation) forward(x, y []float32) {
 func (op *Activation) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *Activation) SymDiff(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	g := &activationGrad{gradBase: newGradBase(op.name + ".dX"), fwd: op}
-	dx, err := G.ApplyOp(g, output, grad)
+	g := &activationGrad{gradBase: newGradBase(op.name + ".dX"), fwd: op, n: 2}
+	args := []*G.Node{output, grad}
+	if terms := GradSumTerms(grad); op.Kind == ReLU && terms != nil {
+		// y has two consumers (a ResNet block's output): sum their
+		// gradients inside the mask's pass rather than in a pass of their
+		// own (the sum G.Grad made is then left unused).
+		g.n = 3
+		args = append(args[:1], terms...)
+	}
+	dx, err := G.ApplyOp(g, args...)
 	return G.Nodes{dx}, err
 }
 
-// activationGrad computes dx = f'(x)·dy from y = f(x).
+// IsGradSum says whether op is Gorgonia's element-wise addition: what
+// G.Grad sums a value's gradients with where the value has several
+// consumers (a residual block's input, an Inception module's).
+func IsGradSum(op G.Op) bool {
+	_, binary := op.(G.BinaryOp)
+	return binary && op.String() == "+ false"
+}
+
+// GradSumTerms returns the two gradients that n sums, if n is such a sum
+// of float32 tensors, or nil.
+func GradSumTerms(n *G.Node) []*G.Node {
+	if n.Op() == nil || !IsGradSum(n.Op()) || n.Dtype() != tensor.Float32 || n.IsScalar() {
+		return nil
+	}
+	var terms []*G.Node
+	for it := n.Graph().From(n.ID()); it.Next(); {
+		terms = append(terms, it.Node().(*G.Node))
+	}
+	if len(terms) != 2 || !terms[0].Shape().Eq(terms[1].Shape()) {
+		return nil
+	}
+	return terms
+}
+
+// activationGrad computes dx = f'(x)·dy from y = f(x), with dy given as
+// one tensor or (ReLU) as the sum of two.
 type activationGrad struct {
 	gradBase
 	fwd *Activation
+	n   int // inputs: y and dy, or y and dy's two terms
 	out buffer
 }
 
-func (op *activationGrad) Arity() int    { return 2 }
-func (op *activationGrad) Type() hm.Type { return fnType(op.fwd.dims, op.fwd.dims, op.fwd.dims) }
+func (op *activationGrad) Arity() int { return op.n }
+func (op *activationGrad) Type() hm.Type {
+	d := op.fwd.dims
+	if op.n == 3 {
+		return fnType(d, d, d, d)
+	}
+	return fnType(d, d, d)
+}
 func (op *activationGrad) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(in[0])
 	return s.Clone(), err
 }
 
 func (op *activationGrad) Do(vs ...G.Value) (G.Value, error) {
-	ds, ss, err := inputs(op.name, 2, vs)
+	ds, ss, err := inputs(op.name, op.n, vs)
 	if err != nil {
 		return nil, err
 	}
 	y, dy := ds[0], ds[1]
 	out := op.out.get(ss[0]...)
 	dx := out.Data().([]float32)
+	if op.n == 3 {
+		if !ss[1].Eq(ss[0]) || !ss[2].Eq(ss[0]) {
+			return nil, fmt.Errorf("%s: gradients of shapes %v and %v for an output of %v", op.name, ss[1], ss[2], ss[0])
+		}
+		parallel.ForCost(len(y), 3, func(_, lo, hi int) {
+			for b := lo; b < hi; b += addBlock { // the mask reads the sum from L1
+				e := min(b+addBlock, hi)
+				vec.Axpby(dy[b:e], ds[2][b:e], dx[b:e], 1, 1, 0)
+				vec.ReluGrad(y[b:e], dx[b:e], dx[b:e])
+			}
+		})
+		return out, nil
+	}
 	alpha := op.fwd.Alpha
 	parallel.ForCost(len(y), 1, func(_, lo, hi int) {
 		switch op.fwd.Kind {

@@ -120,6 +120,22 @@ func TestJoinGradients(t *testing.T) {
 		}
 		return NewAdd("t").Apply(h, n[0])
 	}, 2e-3)
+	// The same with a ReLU's output as the block's input: its gradient
+	// mask sums the two paths' gradients itself (GradSumTerms).
+	gradCheck(t, []checkInput{
+		{"x", distinctTensor(rng, 0.02, 2, 2, 5, 5), true},
+		{"w", randTensor(rng, 0.5, 2, 2, 3, 3), true},
+	}, func(g *G.ExprGraph, n []*G.Node) (*G.Node, error) {
+		r, err := NewActivation("r", ReLU, 0).Apply(n[0])
+		if err != nil {
+			return nil, err
+		}
+		h, err := NewConv2D("c", ConvGeom{Kernel: 3, Stride: 1, Pad: 1}, false, true, true).Apply(r, n[1], nil)
+		if err != nil {
+			return nil, err
+		}
+		return NewAdd("t").Apply(h, r)
+	}, 2e-3)
 }
 
 func TestGlobalPool(t *testing.T) {

@@ -122,7 +122,7 @@ func BenchmarkOpReLU(b *testing.B) {
 	b.Run("forward", func(b *testing.B) { benchOp(b, op, 0, x) })
 	y, _ := op.Do(x)
 	b.Run("backward", func(b *testing.B) {
-		benchOp(b, &activationGrad{gradBase: newGradBase("b"), fwd: op}, 0, y.(*tensor.Dense).Clone().(*tensor.Dense), x)
+		benchOp(b, &activationGrad{gradBase: newGradBase("b"), fwd: op, n: 2}, 0, y.(*tensor.Dense).Clone().(*tensor.Dense), x)
 	})
 }
 
