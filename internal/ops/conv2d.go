@@ -339,7 +339,13 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 		group = max(1, min(gemm.PanelDepth/pix, d.B))
 	}
 	ld := group * pix
-	slab := ckk*ld + 8 // im2row writes up to 8 floats past its last row
+	// im2row's rows start on whole vectors: the GEMM reads them where they
+	// lie, and a row that starts mid-line makes every load of it two.
+	rowLD := ckk
+	if !nt {
+		rowLD = (ckk + 15) &^ 15
+	}
+	slab := rowLD*ld + 8 // im2row writes up to 8 floats past its last row
 	op.cols = scratch.Grow(op.cols, nw*slab)
 	op.pad.Size(d, nw)
 	if nt {
@@ -381,7 +387,7 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 						op.nt[wk].Add(gemm.NT, pix, dyb, pix, col, pix)
 						continue
 					}
-					im2col.Im2row(xp, col[i*pix*ckk:], dl, ckk)
+					im2col.Im2row(xp, col[i*pix*rowLD:], dl, rowLD)
 					dys[i] = dyb
 					continue
 				}
@@ -400,11 +406,11 @@ func (op *convGradFilter) Do(vs ...G.Value) (G.Value, error) {
 					xb = op.xpad[wk*(img+8) : (wk+1)*(img+8)]
 					copy(xb, x[b*img:(b+1)*img])
 				}
-				im2col.Im2row(xb, col[i*pix*ckk:], d, ckk)
+				im2col.Im2row(xb, col[i*pix*rowLD:], d, rowLD)
 				dys[i] = dyb
 			}
 			if !nt {
-				gemm.SgemmSideBySideA(d.O, ckk, n*pix, dys[:n], pix, pix, false, col, ckk, 1, dw, ckk)
+				gemm.SgemmSideBySideA(d.O, ckk, n*pix, dys[:n], pix, pix, false, col, rowLD, 1, dw, ckk)
 			}
 		}
 		if nt {
