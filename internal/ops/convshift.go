@@ -227,7 +227,7 @@ func (s *shifted) forward(x, w, bias, y []float32, d im2col.Dims, post postSite)
 // forwardTaps is forward as one product over the K·K taps, each read at its
 // offset in the image's bordered planes (see shiftRows).
 func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postSite) {
-	wp, plane, n := shiftGeom(d)
+	wp, _, n := shiftGeom(d)
 	nw := parallel.NumWorkers(d.B)
 	s.layout(d, nw, true)
 	if s.once.due(s.fixed) {
@@ -242,9 +242,7 @@ func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postS
 		xs, wide := s.x[:s.n], s.wide[:d.O*n]
 		for b := range d.B {
 			xb := x[b*img : (b+1)*img]
-			for c := range d.C {
-				vec.CopyRows(xs[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
-			}
+			border(xs, xb, d)
 			parallelCols(n, func(lo, hi int) {
 				gemm.SgemmPackedRows(&s.all, hi-lo, xs[lo:], s.offs, wide[lo:], n)
 			})
@@ -258,11 +256,8 @@ func (s *shifted) forwardTaps(x, w, bias, y []float32, d im2col.Dims, post postS
 		xs := s.x[wk*s.n : (wk+1)*s.n]
 		wide := s.wide[wk*d.O*n : (wk+1)*d.O*n]
 		for b := lo; b < hi; b++ {
-			// Each channel inside its border (which stays zero).
 			xb := x[b*img : (b+1)*img]
-			for c := range d.C {
-				vec.CopyRows(xs[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
-			}
+			border(xs, xb, d)
 			gemm.SgemmPackedRows(&s.all, n, xs, s.offs, wide, n)
 			yb := post.image(y, wk, b, out)
 			vec.CopyRows(yb, d.OW, wide, wp, d.O*d.OH, d.OW)
@@ -284,6 +279,15 @@ func tapOffsets(offs []int, d im2col.Dims) []int {
 		}
 	}
 	return offs
+}
+
+// border copies image xb's channels into the bordered planes xs (laid out
+// as shiftGeom says), inside their borders, which stay zero.
+func border(xs, xb []float32, d im2col.Dims) {
+	wp, plane, _ := shiftGeom(d)
+	for c := range d.C {
+		vec.CopyRows(xs[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
+	}
 }
 
 // The weight gradient by taps where they lie: with dy laid on the
@@ -329,7 +333,7 @@ func useTapsGrad(d im2col.Dims) bool {
 // gradFilter accumulates each worker's dW (and, with bias, db) into its
 // part of partial (per floats apart), parallel over the batch.
 func (t *tapsGrad) gradFilter(x, dy, partial []float32, per int, nt []gemm.NTAccum, bias bool, d im2col.Dims) {
-	wp, plane, _ := shiftGeom(d)
+	wp, _, _ := shiftGeom(d)
 	ld, ckk, pix, img := tapsLD(d), d.CKK(), d.Pix(), d.C*d.H*d.W
 	nw := parallel.NumWorkers(d.B)
 	t.shift.layout(d, nw, true)
@@ -350,9 +354,7 @@ func (t *tapsGrad) gradFilter(x, dy, partial []float32, per int, nt []gemm.NTAcc
 			if bias {
 				vec.AddRowSums(acc[d.O*ckk:], dyb, pix)
 			}
-			for c := range d.C {
-				vec.CopyRows(xs[c*plane+d.P*wp+d.P:], wp, xb[c*d.H*d.W:], d.W, d.H, d.W)
-			}
+			border(xs, xb, d)
 			for o := range d.O {
 				vec.CopyRows(dyw[o*ld:], wp, dyb[o*pix:], d.OW, d.OH, d.OW)
 			}

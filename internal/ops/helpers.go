@@ -76,3 +76,27 @@ func (p *packOnce) due(fixed bool) bool {
 	p.done = true
 	return true
 }
+
+// IsGradSum says whether op is Gorgonia's element-wise addition: what
+// G.Grad sums a value's gradients with where the value has several
+// consumers (a residual block's input, an Inception module's).
+func IsGradSum(op G.Op) bool {
+	_, binary := op.(G.BinaryOp)
+	return binary && op.String() == "+ false"
+}
+
+// GradSumTerms returns the two gradients that n sums, if n is such a sum
+// of float32 tensors, or nil.
+func GradSumTerms(n *G.Node) []*G.Node {
+	if n.Op() == nil || !IsGradSum(n.Op()) || n.Dtype() != tensor.Float32 || n.IsScalar() {
+		return nil
+	}
+	var terms []*G.Node
+	for it := n.Graph().From(n.ID()); it.Next(); {
+		terms = append(terms, it.Node().(*G.Node))
+	}
+	if len(terms) != 2 || !terms[0].Shape().Eq(terms[1].Shape()) {
+		return nil
+	}
+	return terms
+}
