@@ -18,13 +18,13 @@ import (
 // A (mc×kc) are packed into contiguous buffers — in the order the
 // micro-kernel reads them, with alpha folded into A and edges zero-padded —
 // and a micro-kernel computes mr×nr tiles of C from them. The micro-kernel is
-// AVX-512 or AVX2/FMA assembly where the CPU has it (8×32 and 6×16 tiles),
-// and portable Go elsewhere.
+// AVX-512 or AVX2/FMA assembly where the CPU has it (8×32, 10×32 and 6×16
+// tiles), and portable Go elsewhere.
 const (
-	maxMR = 8   // the tallest tile
+	maxMR = 10  // the tallest tile
 	maxNR = 32  // the widest tile (two 16-float vectors)
 	kc    = 256 // depth of a packed panel
-	mc    = 72  // rows of a packed A block (a multiple of every mr)
+	maxMC = 80  // the most rows of a packed A block (kernel.mc)
 	nc    = 1024
 )
 
@@ -60,7 +60,7 @@ var gemmBufsOnce sync.Once
 
 func newGemmBuf() *gemmBuf {
 	scratch.Allocs.Add(1)
-	return &gemmBuf{a: make([]float32, mc*kc), b: make([]float32, kc*(nc+maxNR))}
+	return &gemmBuf{a: make([]float32, maxMC*kc), b: make([]float32, kc*(nc+maxNR))}
 }
 
 func putGemmBuf(b *gemmBuf) {
@@ -77,11 +77,17 @@ func putGemmBuf(b *gemmBuf) {
 // nil, acc starts at bias[r] for row r (bias holds mr values).
 type kernelFunc func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int)
 
-// kernel is a micro-kernel with its tile shape.
+// rowsFunc is a micro-kernel that reads row p of B at bp + offs[p]
+// (SgemmPackedRows), for a tile of rows rows.
+type rowsFunc func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int)
+
+// kernel is a micro-kernel with its tile shape and the rows of A a packed
+// block holds for it (mc, a multiple of mr).
 type kernel struct {
-	fn     kernelFunc
-	mr, nr int
-	name   string
+	fn         kernelFunc
+	mr, nr, mc int
+	name       string
+	rows       rowsFunc // nil: SgemmPackedRows packs B's rows first
 }
 
 var (
@@ -93,11 +99,25 @@ var (
 func goKernel(mr, nr int) kernel {
 	return kernel{fn: func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
 		kernelGo(k, ap, bp, ldb, c, ldc, add, bias, rows, mr, nr)
-	}, mr: mr, nr: nr, name: fmt.Sprintf("go %dx%d", mr, nr)}
+	}, mr: mr, nr: nr, mc: 72, name: fmt.Sprintf("go %dx%d", mr, nr)}
 }
 
-// microKernel is the fastest kernel this CPU runs (set in init).
-var microKernel = kernelGo16
+// microKernel is the fastest kernel this CPU runs (set in init), and
+// tallKernel its twin with more rows to a tile, if the CPU has one (mr 0
+// if not).
+var microKernel, tallKernel = kernelGo16, kernel{}
+
+// kernelFor returns the micro-kernel for a product with m rows. The tall
+// tile is taken where it covers m in whole tiles and the usual one does not
+// (20 or 50 filters): each pass over a panel of B then feeds ten rows, not
+// eight or an edge tile's four. Where both tile m exactly (40), the usual
+// one is as fast or faster (BenchmarkGemmRows).
+func kernelFor(m int) kernel {
+	if t := tallKernel.mr; t > 0 && m%t == 0 && m%microKernel.mr != 0 {
+		return tallKernel
+	}
+	return microKernel
+}
 
 // TileCols is the micro-kernel's tile width: work split by columns between
 // workers should keep to multiples of it.
@@ -111,7 +131,7 @@ const PanelDepth = kc
 // op(X) is X or Xᵀ; C is m×n and the inner dimension is k. It runs on the
 // calling goroutine: the ops parallelise over images or rows themselves.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmWith(microKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmWith(kernelFor(m), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 func sgemmWith(kern kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -142,8 +162,9 @@ func SgemmSideBySideA(m, n, k int, blocks [][]float32, lda, seg int, transB bool
 		sgemmWith(microKernel, false, transB, m, n, k, 1, nil, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	mr := microKernel.mr
-	gemmBlocks(microKernel, m, n, k, transB, b, ldb, beta, c, ldc, nil, func(buf *gemmBuf, ic, pc, mb, kb int) []float32 {
+	kern := kernelFor(m)
+	mr := kern.mr
+	gemmBlocks(kern, m, n, k, transB, b, ldb, beta, c, ldc, nil, func(buf *gemmBuf, ic, pc, mb, kb int) []float32 {
 		for lo := pc; lo < pc+kb; {
 			i := lo / seg
 			hi := min(pc+kb, (i+1)*seg)
@@ -155,7 +176,7 @@ func SgemmSideBySideA(m, n, k int, blocks [][]float32, lda, seg int, transB bool
 }
 
 // gemmBlocks is the blocking both GEMM entry points share: for each kc×nc
-// panel of B (packed here) and each mc×kc block of A (supplied by blockA,
+// panel of B (packed here) and each kern.mc×kc block of A (supplied by blockA,
 // packed as packA does), the macro-kernel updates C.
 func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, beta float32, c []float32, ldc int,
 	bias []float32, blockA func(buf *gemmBuf, ic, pc, mb, kb int) []float32) {
@@ -181,8 +202,8 @@ func gemmBlocks(kern kernel, m, n, k int, transB bool, b []float32, ldb int, bet
 				bd = b[pc*ldb+jc:]
 			}
 			add := beta != 0 || pc > 0
-			for ic := 0; ic < m; ic += mc {
-				mb := min(mc, m-ic)
+			for ic := 0; ic < m; ic += kern.mc {
+				mb := min(kern.mc, m-ic)
 				var rb []float32
 				if bias != nil && !add {
 					rb = bias[ic:]
@@ -210,24 +231,26 @@ func scaleRows(c []float32, m, n, ldc int, beta float32) {
 // PackedA is op(A)·alpha packed once for several products with different B
 // (a conv layer's weights times each image's im2col matrix).
 type PackedA struct {
-	m, k, mr int
-	data     []float32 // blocks in (pc, ic) order, each packed as packA does
-	bias     []float32 // per row of C, zero-padded to a whole tile; empty for none
+	m, k int
+	kern kernel    // the micro-kernel it is packed for (kernelFor(m))
+	data []float32 // blocks in (pc, ic) order, each packed as packA does
+	bias []float32 // per row of C, zero-padded to a whole tile; empty for none
 }
 
 // block returns the packed mc×kc block at (ic, pc): the blocks before it hold
 // pc·mPad values (whole kc-deep slabs) and ic·kb (whole mc-row blocks).
 func (p *PackedA) block(ic, pc, mb, kb int) []float32 {
-	mPad := (p.m + p.mr - 1) / p.mr * p.mr
-	mbPad := (mb + p.mr - 1) / p.mr * p.mr
+	mr := p.kern.mr
+	mPad := (p.m + mr - 1) / mr * mr
+	mbPad := (mb + mr - 1) / mr * mr
 	off := pc*mPad + ic*kb
 	return p.data[off : off+mbPad*kb]
 }
 
 // pack packs all of op(A)·alpha (m×k) into p, reusing its memory.
 func (p *PackedA) Pack(transA bool, m, k int, alpha float32, a []float32, lda int) {
-	mr := microKernel.mr
-	p.m, p.k, p.mr = m, k, mr
+	p.m, p.k, p.kern = m, k, kernelFor(m)
+	mr, mc := p.kern.mr, p.kern.mc
 	p.data = scratch.Grow(p.data, (m+mr-1)/mr*mr*k)
 	// The blocks are independent: pack them in parallel (weights are packed
 	// once per batch, and would otherwise be a serial step).
@@ -259,14 +282,11 @@ func SgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta flo
 	if pa.m == 0 || n == 0 {
 		return
 	}
-	if pa.mr != microKernel.mr {
-		panic("ops: PackedA was packed for another micro-kernel")
-	}
 	var bias []float32
 	if len(pa.bias) > 0 && beta == 0 {
 		bias = pa.bias
 	}
-	gemmBlocks(microKernel, pa.m, n, pa.k, transB, b, ldb, beta, c, ldc, bias, func(_ *gemmBuf, ic, pc, mb, kb int) []float32 {
+	gemmBlocks(pa.kern, pa.m, n, pa.k, transB, b, ldb, beta, c, ldc, bias, func(_ *gemmBuf, ic, pc, mb, kb int) []float32 {
 		return pa.block(ic, pc, mb, kb)
 	})
 }
@@ -310,7 +330,7 @@ func SgemmPackedB(m int, a []float32, lda int, pb *PackedB, lo, hi int, beta flo
 	if m == 0 || hi <= lo {
 		return
 	}
-	kern := microKernel
+	kern := kernelFor(m)
 	if pb.nr != kern.nr || lo%pb.nr != 0 || hi > pb.n {
 		panic("gemm: PackedB packed for another micro-kernel, or columns not on its panels")
 	}
@@ -324,8 +344,8 @@ func SgemmPackedB(m int, a []float32, lda int, pb *PackedB, lo, hi int, beta flo
 			kb := min(kc, pb.k-pc)
 			panels := pb.block(jc, pc, nb, kb)[(from-jc)*kb:]
 			add := beta != 0 || pc > 0
-			for ic := 0; ic < m; ic += mc {
-				mb := min(mc, m-ic)
+			for ic := 0; ic < m; ic += kern.mc {
+				mb := min(kern.mc, m-ic)
 				packA(buf.a, false, a, lda, ic, pc, mb, kb, 1, kern.mr)
 				macroKernel(kern, buf, buf.a, panels, nil, 0, c, ldc, ic, from-lo, mb, to-from, kb, add, nil)
 			}

@@ -15,16 +15,32 @@ func kernel6x16AVX2(k int, ap, bp, c *float32, ldc int, add bool, bias *float32,
 //go:noescape
 func kernel8x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int)
 
+// kernel10x32AVX512 is kernel8x32AVX512 with ten rows to a tile.
+//
+//go:noescape
+func kernel10x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int)
+
 var (
-	kernelAVX2   = asmKernel(kernel6x16AVX2, 6, 16, "avx2-fma 6x16")
-	kernelAVX512 = asmKernel(func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int) {
-		kernel8x32AVX512(k, ap, bp, c, ldc, add, bias, rows, ldb, nil)
-	}, 8, 32, "avx512 8x32")
+	kernelAVX2      = asmKernel(kernel6x16AVX2, 6, 16, 72, "avx2-fma 6x16")
+	kernelAVX512    = avx512Kernel(kernel8x32AVX512, 8, 72, "avx512 8x32")
+	kernelAVX512x10 = avx512Kernel(kernel10x32AVX512, 10, 80, "avx512 10x32")
 )
+
+// avx512Kernel wraps an AVX-512 micro-kernel, which also reads B's rows at
+// offsets (kernel.rows).
+func avx512Kernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int), mr, mc int, name string) kernel {
+	kern := asmKernel(func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int) {
+		asm(k, ap, bp, c, ldc, add, bias, rows, ldb, nil)
+	}, mr, 32, mc, name)
+	kern.rows = func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int) {
+		asm(k, ap, bp, c, ldc, add, bias, rows, 0, offs)
+	}
+	return kern
+}
 
 // asmKernel wraps an assembly micro-kernel for mr×nr tiles, checking the
 // bounds it relies on.
-func asmKernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int), mr, nr int, name string) kernel {
+func asmKernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int), mr, nr, mc int, name string) kernel {
 	return kernel{fn: func(k int, ap, bp []float32, ldb int, c []float32, ldc int, add bool, bias []float32, rows int) {
 		_ = ap[k*mr-1]
 		_ = bp[(k-1)*ldb+nr-1]
@@ -35,7 +51,7 @@ func asmKernel(asm func(k int, ap, bp, c *float32, ldc int, add bool, bias *floa
 			bp0 = &bias[0]
 		}
 		asm(k, &ap[0], &bp[0], &c[0], ldc, add, bp0, rows, ldb)
-	}, mr: mr, nr: nr, name: name}
+	}, mr: mr, nr: nr, mc: mc, name: name}
 }
 
 // HasAVX512 reports whether the AVX-512 micro-kernel is in use.
@@ -88,10 +104,7 @@ var HasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func init() {
 	if HasAVX512 {
 		dot4 = dot4Fast
-		microKernel = kernelAVX512
-		rowsKernel = func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int) {
-			kernel8x32AVX512(k, ap, bp, c, ldc, add, bias, rows, 0, offs)
-		}
+		microKernel, tallKernel = kernelAVX512, kernelAVX512x10
 	} else if HasAVX2 {
 		microKernel = kernelAVX2
 	}

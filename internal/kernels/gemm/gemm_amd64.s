@@ -48,6 +48,23 @@
 	JE   done; \
 	ADDQ R8, R10
 
+// KDEPTH(loop, tail, done, step, fma) runs the CX depth steps of a
+// tile, step(fma) each (two a turn, then an odd one), and jumps to done;
+// loop and tail are its labels.
+#define KDEPTH(loop, tail, done, step, fma) \
+loop: \
+	CMPQ CX, $2; \
+	JLT  tail; \
+	step(fma); \
+	step(fma); \
+	SUBQ $2, CX; \
+	JMP  loop; \
+tail: \
+	TESTQ CX, CX; \
+	JE    done; \
+	step(fma); \
+	JMP   done
+
 // XSTEP is one depth step of the 6×16 kernel: a row of B times six of A.
 #define XSTEP \
 	VMOVUPS      (DI), Y0; \
@@ -261,38 +278,93 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VZEROUPPER
 	RET
 
+// KZERO8 and KBIAS8 start the accumulators of rows 0–7 (Z4..Z19) at zero
+// or at the bias; KPUT8 and KADD8 store them, up to the last row to store.
+#define KZERO8 \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19
+
+#define KBIAS8 \
+	KBIAS(0, Z4, Z5); \
+	KBIAS(4, Z6, Z7); \
+	KBIAS(8, Z8, Z9); \
+	KBIAS(12, Z10, Z11); \
+	KBIAS(16, Z12, Z13); \
+	KBIAS(20, Z14, Z15); \
+	KBIAS(24, Z16, Z17); \
+	KBIAS(28, Z18, Z19)
+
+#define KPUT8(done) \
+	KPUT(Z4, Z5, 64); \
+	KNEXT(done); \
+	KPUT(Z6, Z7, 64); \
+	KNEXT(done); \
+	KPUT(Z8, Z9, 64); \
+	KNEXT(done); \
+	KPUT(Z10, Z11, 64); \
+	KNEXT(done); \
+	KPUT(Z12, Z13, 64); \
+	KNEXT(done); \
+	KPUT(Z14, Z15, 64); \
+	KNEXT(done); \
+	KPUT(Z16, Z17, 64); \
+	KNEXT(done); \
+	KPUT(Z18, Z19, 64)
+
+#define KADD8(done) \
+	KADD(Z4, Z5, 64); \
+	KNEXT(done); \
+	KADD(Z6, Z7, 64); \
+	KNEXT(done); \
+	KADD(Z8, Z9, 64); \
+	KNEXT(done); \
+	KADD(Z10, Z11, 64); \
+	KNEXT(done); \
+	KADD(Z12, Z13, 64); \
+	KNEXT(done); \
+	KADD(Z14, Z15, 64); \
+	KNEXT(done); \
+	KADD(Z16, Z17, 64); \
+	KNEXT(done); \
+	KADD(Z18, Z19, 64)
+
 // YFMA is the arithmetic of one depth step of the 8×32 kernel: the row of B
 // in Z0:Z1 times eight of A (YFMA_LO rows 0–3, YFMA_HI rows 4–7). YFMA4
-// is its first four rows only: an edge tile of at most four rows (LeNet's
-// 20 and 50 filters end in one of 4 and one of 2) does half the work
-// rather than the whole tile's.
+// is its first four rows only: an edge tile of at most four rows (36
+// filters end in one of 4) does half the work rather than the whole
+// tile's.
+// KROW is row off/4 of a depth step: A's value broadcast into b, times B's
+// row in Z0:Z1, into the row's accumulators a0:a1.
+#define KROW(off, b, a0, a1) \
+	VBROADCASTSS off(SI), b; \
+	VFMADD231PS  Z0, b, a0; \
+	VFMADD231PS  Z1, b, a1
+
 #define YFMA_LO \
-	VBROADCASTSS 0(SI), Z2; \
-	VFMADD231PS  Z0, Z2, Z4; \
-	VFMADD231PS  Z1, Z2, Z5; \
-	VBROADCASTSS 4(SI), Z3; \
-	VFMADD231PS  Z0, Z3, Z6; \
-	VFMADD231PS  Z1, Z3, Z7; \
-	VBROADCASTSS 8(SI), Z2; \
-	VFMADD231PS  Z0, Z2, Z8; \
-	VFMADD231PS  Z1, Z2, Z9; \
-	VBROADCASTSS 12(SI), Z3; \
-	VFMADD231PS  Z0, Z3, Z10; \
-	VFMADD231PS  Z1, Z3, Z11
+	KROW(0, Z2, Z4, Z5); \
+	KROW(4, Z3, Z6, Z7); \
+	KROW(8, Z2, Z8, Z9); \
+	KROW(12, Z3, Z10, Z11)
 
 #define YFMA_HI \
-	VBROADCASTSS 16(SI), Z2; \
-	VFMADD231PS  Z0, Z2, Z12; \
-	VFMADD231PS  Z1, Z2, Z13; \
-	VBROADCASTSS 20(SI), Z3; \
-	VFMADD231PS  Z0, Z3, Z14; \
-	VFMADD231PS  Z1, Z3, Z15; \
-	VBROADCASTSS 24(SI), Z2; \
-	VFMADD231PS  Z0, Z2, Z16; \
-	VFMADD231PS  Z1, Z2, Z17; \
-	VBROADCASTSS 28(SI), Z3; \
-	VFMADD231PS  Z0, Z3, Z18; \
-	VFMADD231PS  Z1, Z3, Z19
+	KROW(16, Z2, Z12, Z13); \
+	KROW(20, Z3, Z14, Z15); \
+	KROW(24, Z2, Z16, Z17); \
+	KROW(28, Z3, Z18, Z19)
 
 #define YFMA \
 	YFMA_LO; \
@@ -329,33 +401,11 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-80
 	KARGS
 	JE      yzero
-	KBIAS(0, Z4, Z5)
-	KBIAS(4, Z6, Z7)
-	KBIAS(8, Z8, Z9)
-	KBIAS(12, Z10, Z11)
-	KBIAS(16, Z12, Z13)
-	KBIAS(20, Z14, Z15)
-	KBIAS(24, Z16, Z17)
-	KBIAS(28, Z18, Z19)
+	KBIAS8
 	JMP     ybody
 
 yzero:
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
+	KZERO8
 
 ybody:
 	MOVQ  offs+72(FP), R13
@@ -364,103 +414,105 @@ ybody:
 	TESTQ R13, R13
 	JNE   yrows
 
-yloop:
-	CMPQ CX, $2
-	JLT  ytail
-	YSTEP(YFMA)
-	YSTEP(YFMA)
-	SUBQ $2, CX
-	JMP  yloop
+	KDEPTH(yloop, ytail, ystore, YSTEP, YFMA)
 
-ytail:
-	TESTQ CX, CX
-	JE    ystore
-	YSTEP(YFMA)
-	JMP   ystore
-
-yrows:
-	CMPQ CX, $2
-	JLT  yrtail
-	YSTEPR(YFMA)
-	YSTEPR(YFMA)
-	SUBQ $2, CX
-	JMP  yrows
-
-yrtail:
-	TESTQ CX, CX
-	JE    ystore
-	YSTEPR(YFMA)
-	JMP   ystore
+	KDEPTH(yrows, yrtail, ystore, YSTEPR, YFMA)
 
 yhalf:
 	TESTQ R13, R13
 	JNE   yhrows
 
-yhloop:
-	CMPQ CX, $2
-	JLT  yhtail
-	YSTEP(YFMA4)
-	YSTEP(YFMA4)
-	SUBQ $2, CX
-	JMP  yhloop
+	KDEPTH(yhloop, yhtail, ystore, YSTEP, YFMA4)
 
-yhtail:
-	TESTQ CX, CX
-	JE    ystore
-	YSTEP(YFMA4)
-	JMP   ystore
-
-yhrows:
-	CMPQ CX, $2
-	JLT  yhrtail
-	YSTEPR(YFMA4)
-	YSTEPR(YFMA4)
-	SUBQ $2, CX
-	JMP  yhrows
-
-yhrtail:
-	TESTQ CX, CX
-	JE    ystore
-	YSTEPR(YFMA4)
+	KDEPTH(yhrows, yhrtail, ystore, YSTEPR, YFMA4)
 
 ystore:
 	KSTORE
 	JNE   yadd
-	KPUT(Z4, Z5, 64)
-	KNEXT(ydone)
-	KPUT(Z6, Z7, 64)
-	KNEXT(ydone)
-	KPUT(Z8, Z9, 64)
-	KNEXT(ydone)
-	KPUT(Z10, Z11, 64)
-	KNEXT(ydone)
-	KPUT(Z12, Z13, 64)
-	KNEXT(ydone)
-	KPUT(Z14, Z15, 64)
-	KNEXT(ydone)
-	KPUT(Z16, Z17, 64)
-	KNEXT(ydone)
-	KPUT(Z18, Z19, 64)
+	KPUT8(ydone)
 	JMP ydone
 
 yadd:
-	KADD(Z4, Z5, 64)
-	KNEXT(ydone)
-	KADD(Z6, Z7, 64)
-	KNEXT(ydone)
-	KADD(Z8, Z9, 64)
-	KNEXT(ydone)
-	KADD(Z10, Z11, 64)
-	KNEXT(ydone)
-	KADD(Z12, Z13, 64)
-	KNEXT(ydone)
-	KADD(Z14, Z15, 64)
-	KNEXT(ydone)
-	KADD(Z16, Z17, 64)
-	KNEXT(ydone)
-	KADD(Z18, Z19, 64)
+	KADD8(ydone)
 
 ydone:
+	VZEROUPPER
+	RET
+
+// ZFMA is the arithmetic of one depth step of the 10×32 kernel, the row of
+// B in Z0:Z1 times ten of A; ZFMA5 is its first five rows, for an edge tile
+// of at most five. Ten rows are the 8×32 kernel's tile grown to twenty
+// accumulators: a layer of 20 or 50 filters (LeNet's) is then whole tiles,
+// each pass over B's panel feeding ten rows rather than eight or an edge
+// tile's four.
+#define ZFMA \
+	YFMA_LO; \
+	YFMA_HI; \
+	KROW(32, Z2, Z20, Z21); \
+	KROW(36, Z3, Z22, Z23); \
+	ADDQ $40, SI
+
+#define ZFMA5 \
+	YFMA_LO; \
+	KROW(16, Z2, Z12, Z13); \
+	ADDQ $40, SI
+
+// func kernel10x32AVX512(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows, ldb int, offs *int)
+//
+// kernel8x32AVX512 for 10×32 tiles (ap holds ten values a depth step, bias
+// ten, rows ≤ 10): Z4..Z23 = rows 0..9 × two halves.
+TEXT ·kernel10x32AVX512(SB), NOSPLIT, $0-80
+	KARGS
+	JE      zzero
+	KBIAS8
+	KBIAS(32, Z20, Z21)
+	KBIAS(36, Z22, Z23)
+	JMP     zbody
+
+zzero:
+	KZERO8
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+zbody:
+	MOVQ  offs+72(FP), R13
+	CMPQ  rows+56(FP), $5
+	JLE   zhalf
+	TESTQ R13, R13
+	JNE   zrows
+
+	KDEPTH(zloop, zloopt, zstore, YSTEP, ZFMA)
+
+	KDEPTH(zrows, zrowst, zstore, YSTEPR, ZFMA)
+
+zhalf:
+	TESTQ R13, R13
+	JNE   zhrows
+
+	KDEPTH(zhloop, zhloopt, zstore, YSTEP, ZFMA5)
+
+	KDEPTH(zhrows, zhrowst, zstore, YSTEPR, ZFMA5)
+
+zstore:
+	KSTORE
+	JNE   zadd
+	KPUT8(zdone)
+	KNEXT(zdone)
+	KPUT(Z20, Z21, 64)
+	KNEXT(zdone)
+	KPUT(Z22, Z23, 64)
+	JMP zdone
+
+zadd:
+	KADD8(zdone)
+	KNEXT(zdone)
+	KADD(Z20, Z21, 64)
+	KNEXT(zdone)
+	KADD(Z22, Z23, 64)
+
+zdone:
 	VZEROUPPER
 	RET
 

@@ -53,6 +53,7 @@ func testKernels(t testing.TB) map[string]kernel {
 	}
 	if HasAVX512 {
 		ks["avx512"] = kernelAVX512
+		ks["avx512x10"] = kernelAVX512x10
 	} else {
 		t.Log("no AVX-512 on this CPU: its kernel is not tested here")
 	}
@@ -394,6 +395,42 @@ func TestDotRows(t *testing.T) {
 					t.Errorf("%s n=%d rows=%d: wrote past the rows", name, n, rows)
 				}
 			}
+		}
+	}
+}
+
+// BenchmarkGemmRows times products of m rows (LeNet's filter counts and
+// their neighbours) by B read in place, 256 deep and 500 wide as conv2's
+// weight gradient, with each kernel that could take them: what kernelFor's
+// rule rests on.
+func BenchmarkGemmRows(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	kernels := map[string]kernel{"usual": microKernel}
+	if tallKernel.mr > 0 {
+		kernels["tall"] = tallKernel
+	}
+	for _, m := range []int{20, 40, 48, 50, 60, 64} {
+		n, k, ldb := 500, 256, 512
+		a, bb, c := randSlice(rng, m*k), randSlice(rng, k*ldb), randSlice(rng, m*n)
+		for name, kern := range kernels {
+			b.Run(fmt.Sprintf("m%d/%s", m, name), func(b *testing.B) {
+				for b.Loop() {
+					sgemmWith(kern, false, false, m, n, k, 1, a, k, bb, ldb, 1, c, n)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// TestKernelFor: the tall tile where it alone covers the rows whole.
+func TestKernelFor(t *testing.T) {
+	if tallKernel.mr == 0 {
+		t.Skip("no tall kernel on this CPU")
+	}
+	for m, want := range map[int]int{20: 10, 50: 10, 40: 8, 48: 8, 64: 8, 7: 8, 500: 10, 800: 8} {
+		if got := kernelFor(m).mr; got != want {
+			t.Errorf("kernelFor(%d) has %d rows, want %d", m, got, want)
 		}
 	}
 }

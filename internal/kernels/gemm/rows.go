@@ -2,14 +2,14 @@ package gemm
 
 import "slices"
 
-// rowsKernel is the micro-kernel that reads row p of B at bp + offs[p]
-// itself (AVX-512; set in init where the CPU has it). Elsewhere
-// SgemmPackedRows packs the rows into panels first.
-var rowsKernel func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int)
+// rowsInPlace lets SgemmPackedRows read B's rows where they lie with the
+// kernels that can (kernel.rows: AVX-512); the tests turn it off to check
+// the packing path, which the other CPUs take.
+var rowsInPlace = true
 
 // RowsDirect reports whether SgemmPackedRows reads B where it lies (rather
 // than packing it, which costs what an im2col would).
-func RowsDirect() bool { return rowsKernel != nil && microKernel.nr == 32 }
+func RowsDirect() bool { return rowsInPlace && microKernel.rows != nil }
 
 // SgemmPackedRows computes C = A·B, from A's bias if it has one, with A
 // packed and row p of B (n columns) at b[offs[p]:]: B's rows anywhere, not a
@@ -18,19 +18,19 @@ func SgemmPackedRows(pa *PackedA, n int, b []float32, offs []int, c []float32, l
 	if pa.m == 0 || n == 0 {
 		return
 	}
-	if pa.mr != microKernel.mr || len(offs) != pa.k {
-		panic("gemm: SgemmPackedRows: A packed for another kernel, or an offset per row of B missing")
+	if len(offs) != pa.k {
+		panic("gemm: SgemmPackedRows: an offset per row of B missing")
 	}
 	_ = b[slices.Max(offs)+n-1] // bounds the kernel relies on
 	_ = c[(pa.m-1)*ldc+n-1]
-	kern := microKernel
-	mr, nr := kern.mr, kern.nr
+	kern := pa.kern
+	mr, nr, mc := kern.mr, kern.nr, kern.mc
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		direct := 0 // columns read in place
-		if RowsDirect() {
+		if rowsInPlace && kern.rows != nil {
 			direct = nb / nr * nr
 		}
 		for pc := 0; pc < pa.k; pc += kc {
@@ -53,7 +53,7 @@ func SgemmPackedRows(pa *PackedA, n int, b []float32, offs []int, c []float32, l
 						if bias != nil {
 							b0 = &bias[ir]
 						}
-						rowsKernel(kb, &ap[ir*kb], &b[jc+jr], &c[(ic+ir)*ldc+jc+jr], ldc, add, b0, min(mr, mb-ir), &o[0])
+						kern.rows(kb, &ap[ir*kb], &b[jc+jr], &c[(ic+ir)*ldc+jc+jr], ldc, add, b0, min(mr, mb-ir), &o[0])
 					}
 				}
 				if direct < nb {

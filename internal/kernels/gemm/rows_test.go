@@ -13,17 +13,16 @@ import (
 // read in place where the CPU has the kernel for
 // it and packed otherwise.
 func TestGemmPackedRows(t *testing.T) {
-	paths := map[string]func(k int, ap, bp, c *float32, ldc int, add bool, bias *float32, rows int, offs *int){"packed": nil}
-	if rowsKernel != nil {
-		paths["in place"] = rowsKernel
+	paths := map[string]bool{"packed": false}
+	if microKernel.rows != nil {
+		paths["in place"] = true
 	} else {
 		t.Log("no AVX-512 here: only the packing path is tested")
 	}
-	save := rowsKernel
-	defer func() { rowsKernel = save }()
+	defer func() { rowsInPlace = true }()
 	rng := rand.New(rand.NewPCG(9, 10))
-	for name, kern := range paths {
-		rowsKernel = kern
+	for name, inPlace := range paths {
+		rowsInPlace = inPlace
 		for _, sz := range [][3]int{{16, 840, 144}, {64, 63, 576}, {13, 100, 300}, {8, 32, 5}, {70, 1100, 20}, {3, 7, 1}, {20, 96, 25}, {50, 64, 37}} {
 			m, n, k := sz[0], sz[1], sz[2]
 			src := randSlice(rng, 3*n+k)
