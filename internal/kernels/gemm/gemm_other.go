@@ -9,7 +9,7 @@ var HasAVX2 = false
 var HasAVX512 = false
 
 // The assembly kernels do not exist off amd64.
-var kernelAVX2, kernelAVX512 = kernelGo16, kernelGo32
+var kernelAVX2, kernelAVX512, kernelAVX512x10 = kernelGo16, kernelGo32, kernelGo32
 
 var dotFast = dotGo
 
